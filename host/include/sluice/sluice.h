@@ -1,0 +1,408 @@
+/*
+ * sluice.h — the sluice plugin ABI.
+ *
+ * This is the only header a plugin author includes.  A plugin is a shared
+ * object that exports one function, SLUICE_PLUGIN_ENTRY, returning a const
+ * descriptor (struct sluice_plugin).  The host checks the descriptor's ABI
+ * version before it calls anything else, then reaches the plugin only through
+ * the callback tables in the descriptor, and the plugin reaches the host only
+ * through the function table (struct sluice_api) handed to each init call.
+ * A plugin therefore never links against host symbols: a .so built against
+ * these headers works with any host of the same ABI major.
+ *
+ * Compatibility rules
+ *   - SLUICE_ABI_MAJOR changes only when a struct or callback changes
+ *     incompatibly; the host refuses plugins of another major.
+ *   - Within a major, structs grow by appending fields only.  Every struct
+ *     that crosses the boundary starts with `struct_size`, so each side reads
+ *     only the fields the other side knows.  A plugin built for an older minor
+ *     loads into a newer host; a plugin should check api->abi_minor (or
+ *     api->struct_size) before calling an api function added after its minor.
+ *
+ * Threads
+ *   Each pipeline runs its source on one thread and its transforms and sink on
+ *   another.  Callbacks of one instance are never called concurrently, except
+ *   source.ack, which runs on the sink thread while source.poll may be running
+ *   on the source thread: a source that keeps state for acks must protect it.
+ *   The api functions are thread-safe.
+ *
+ * Errors
+ *   Every callback returns a sluice_status.  On failure it writes a one-line,
+ *   NUL-terminated message (no trailing newline) into the `err` buffer of
+ *   SLUICE_ERRLEN bytes.  The host decides what to log and what to do.  A
+ *   plugin never calls exit(), never installs signal handlers and never writes
+ *   to stdout; it logs through api->log.
+ */
+#ifndef SLUICE_SLUICE_H
+#define SLUICE_SLUICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SLUICE_ABI_MAJOR 1
+#define SLUICE_ABI_MINOR 0
+
+/* Size of every error buffer the host passes to a callback. */
+#define SLUICE_ERRLEN 512
+
+/* Name of the exported entry function, as a string for dlsym(). */
+#define SLUICE_PLUGIN_ENTRY_NAME "sluice_plugin_entry"
+
+#if defined(__GNUC__)
+#define SLUICE_EXPORT __attribute__((visibility("default")))
+#define SLUICE_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define SLUICE_EXPORT
+#define SLUICE_PRINTF(f, a)
+#endif
+
+/* --------------------------------------------------------------------- */
+/* Status codes                                                          */
+/* --------------------------------------------------------------------- */
+
+typedef enum sluice_status {
+    SLUICE_OK = 0,
+    /* Permanent failure: the pipeline stops (and is restarted with backoff
+     * by the supervisor).  Also used for bad configuration at init. */
+    SLUICE_ERR = 1,
+    /* Transient failure (broker or database away): the host retries the same
+     * call with capped exponential backoff and never drops the batch. */
+    SLUICE_RETRY = 2,
+    /* sink.write only: some records failed permanently; the plugin marked each
+     * with api->record_fail() and wrote all the others durably. */
+    SLUICE_PARTIAL = 3,
+    /* source.poll only: the source is finished (a bounded generator, the end
+     * of a file).  The pipeline drains what it has and stops cleanly. */
+    SLUICE_EOF = 4
+} sluice_status;
+
+/* --------------------------------------------------------------------- */
+/* Configuration options a plugin declares                               */
+/* --------------------------------------------------------------------- */
+
+typedef enum sluice_opt_type {
+    SLUICE_OPT_STRING = 1,   /* scalar text */
+    SLUICE_OPT_INT,          /* 64-bit signed integer */
+    SLUICE_OPT_DOUBLE,       /* floating point number */
+    SLUICE_OPT_BOOL,         /* true/false, yes/no, on/off */
+    SLUICE_OPT_DURATION,     /* "250ms", "5s", "2m", "1h" or bare ms; read as ms */
+    SLUICE_OPT_SIZE,         /* "512", "64KiB", "16MiB"; read as bytes */
+    SLUICE_OPT_LIST,         /* sequence of scalars, or one scalar */
+    SLUICE_OPT_MAP,          /* mapping of scalar keys to scalar values */
+    SLUICE_OPT_SECRET        /* text never logged or shown; may come from
+                                { file: PATH } or ${VAR} */
+} sluice_opt_type;
+
+#define SLUICE_OPT_REQUIRED 0x1u
+
+/* One declared option.  The host validates a pipeline file against these
+ * before any plugin code runs: unknown keys, missing required options, wrong
+ * types and values outside `choices` are reported with file:line:column.
+ * `def` is the default, written as it would be in YAML (NULL: no default). */
+typedef struct sluice_option {
+    const char *name;
+    sluice_opt_type type;
+    unsigned flags;          /* SLUICE_OPT_REQUIRED */
+    const char *def;
+    const char *doc;         /* one line */
+    const char *choices;     /* "a|b|c" for enumerations, or NULL */
+} sluice_option;
+
+/* Terminates an option array. */
+#define SLUICE_OPTIONS_END { NULL, (sluice_opt_type)0, 0, NULL, NULL, NULL }
+
+/* --------------------------------------------------------------------- */
+/* Records                                                               */
+/* --------------------------------------------------------------------- */
+
+typedef enum sluice_field_type {
+    SLUICE_NULL = 0,
+    SLUICE_BOOL,
+    SLUICE_INT,
+    SLUICE_DOUBLE,
+    SLUICE_STRING,
+    SLUICE_BYTES,
+    SLUICE_TIMESTAMP         /* microseconds since the Unix epoch, UTC */
+} sluice_field_type;
+
+typedef struct sluice_bytes {
+    const char *ptr;         /* not NUL-terminated unless noted */
+    size_t len;
+} sluice_bytes;
+
+/* A named, typed value.  Strings set through the api are NUL-terminated as
+ * well as counted, so plugins may pass s.ptr to C string functions. */
+typedef struct sluice_field {
+    const char *name;
+    sluice_field_type type;
+    union {
+        int b;
+        int64_t i;
+        double d;
+        int64_t ts;          /* SLUICE_TIMESTAMP: microseconds */
+        sluice_bytes s;      /* SLUICE_STRING, SLUICE_BYTES */
+    } v;
+} sluice_field;
+
+typedef struct sluice_header {
+    const char *key;         /* NUL-terminated */
+    sluice_bytes value;
+} sluice_header;
+
+/* Where a record came from; enough for a source to acknowledge it and for
+ * the dead-letter sink to say which input failed. */
+typedef struct sluice_origin {
+    const char *topic;       /* MQTT or Kafka topic, file path; may be NULL */
+    int32_t partition;       /* -1 when not applicable */
+    int64_t offset;          /* Kafka offset, line number, sequence; -1 if none */
+} sluice_origin;
+
+/* A record.  All memory it points to belongs to the batch that holds it and
+ * lives until that batch is recycled, which is after the sink has written it
+ * and the source has been acknowledged.  A transform may therefore point an
+ * output record at its input's memory without copying. */
+typedef struct sluice_record {
+    sluice_bytes key;
+    sluice_bytes value;
+    int64_t timestamp;       /* microseconds since epoch, UTC; 0 if unknown */
+    sluice_origin origin;
+    sluice_header *headers;
+    uint32_t n_headers;
+    sluice_field *fields;
+    uint32_t n_fields;
+    /* host-private bookkeeping follows; never read or write it */
+    uint32_t cap_headers_;
+    uint32_t cap_fields_;
+    const char *failure_;
+} sluice_record;
+
+/* Batches are opaque.  Read them with api->batch_count / api->batch_at. */
+typedef struct sluice_batch sluice_batch;
+
+/* Opaque handles. */
+typedef struct sluice_config sluice_config;   /* one plugin's options */
+typedef struct sluice_ctx sluice_ctx;         /* one plugin instance's host side */
+typedef struct sluice_metric sluice_metric;
+
+typedef enum sluice_log_level {
+    SLUICE_LOG_ERROR = 0,
+    SLUICE_LOG_WARN,
+    SLUICE_LOG_INFO,
+    SLUICE_LOG_DEBUG
+} sluice_log_level;
+
+typedef enum sluice_metric_kind {
+    SLUICE_METRIC_COUNTER = 1,
+    SLUICE_METRIC_GAUGE,
+    SLUICE_METRIC_HISTOGRAM  /* observations in seconds; host picks buckets */
+} sluice_metric_kind;
+
+/* --------------------------------------------------------------------- */
+/* Host services: the function table handed to every init                */
+/* --------------------------------------------------------------------- */
+
+typedef struct sluice_api {
+    size_t struct_size;
+    int abi_major;
+    int abi_minor;
+
+    /* Logging, tagged with the pipeline and plugin instance. */
+    void (*log)(sluice_ctx *ctx, sluice_log_level level, const char *fmt, ...)
+        SLUICE_PRINTF(3, 4);
+
+    /* Typed option getters.  Defaults declared by the plugin are already
+     * applied; an absent option without default reads as NULL / 0 / `def`.
+     * Strings stay valid until the instance is destroyed. */
+    int (*cfg_has)(const sluice_config *cfg, const char *name);
+    const char *(*cfg_string)(const sluice_config *cfg, const char *name);
+    int64_t (*cfg_int)(const sluice_config *cfg, const char *name, int64_t def);
+    double (*cfg_double)(const sluice_config *cfg, const char *name, double def);
+    int (*cfg_bool)(const sluice_config *cfg, const char *name, int def);
+    /* DURATION options read in milliseconds and SIZE options in bytes
+     * through cfg_int. */
+    size_t (*cfg_list_len)(const sluice_config *cfg, const char *name);
+    const char *(*cfg_list_at)(const sluice_config *cfg, const char *name, size_t i);
+    size_t (*cfg_map_len)(const sluice_config *cfg, const char *name);
+    const char *(*cfg_map_key)(const sluice_config *cfg, const char *name, size_t i);
+    const char *(*cfg_map_value)(const sluice_config *cfg, const char *name, size_t i);
+
+    /* Metrics.  Names follow Prometheus conventions ("sluice_mqtt_reconnects_total");
+     * the host adds the pipeline and stage labels.  `label` is an optional
+     * extra "key=value" pair (NULL for none).  Registering the same name and
+     * label twice returns the same metric.  The host unregisters an
+     * instance's metrics when the instance is destroyed or its init fails. */
+    sluice_metric *(*metric)(sluice_ctx *ctx, sluice_metric_kind kind, const char *name,
+                             const char *help, const char *label);
+    void (*metric_add)(sluice_metric *m, double v);      /* counters, gauges */
+    void (*metric_set)(sluice_metric *m, double v);      /* gauges */
+    void (*metric_observe)(sluice_metric *m, double v);  /* histograms */
+
+    /* Readiness: a plugin that depends on a broker or database says whether
+     * it is connected.  /ready is true when every instance of every pipeline
+     * is ready.  Instances start ready. */
+    void (*set_ready)(sluice_ctx *ctx, int ready);
+
+    /* Clocks: wall clock in microseconds since the epoch, monotonic in ns. */
+    int64_t (*now_us)(void);
+    int64_t (*mono_ns)(void);
+
+    /* Batches and records.  Memory comes from the batch's arena and is
+     * reused when the batch is recycled: no per-record malloc. */
+    size_t (*batch_count)(const sluice_batch *b);
+    sluice_record *(*batch_at)(const sluice_batch *b, size_t i);
+    /* Records the batch may still take before it is full (sources stop there). */
+    size_t (*batch_room)(const sluice_batch *b);
+    /* Appends an empty record (timestamp 0, partition and offset -1).
+     * NULL when the batch is full or memory is exhausted. */
+    sluice_record *(*record_new)(sluice_batch *b);
+    /* Appends a shallow copy of `src` (which may live in another batch that
+     * outlives this one, e.g. the transform input): key, value and field
+     * values are shared, the field and header arrays are copied. */
+    sluice_record *(*record_copy)(sluice_batch *b, const sluice_record *src);
+    /* Arena allocation tied to the batch's lifetime (NULL on exhaustion). */
+    void *(*alloc)(sluice_batch *b, size_t n);
+    /* Copies len bytes into the arena and NUL-terminates them. */
+    const char *(*strndup)(sluice_batch *b, const char *s, size_t len);
+    int (*set_key)(sluice_batch *b, sluice_record *r, const void *p, size_t len);
+    int (*set_value)(sluice_batch *b, sluice_record *r, const void *p, size_t len);
+    /* Adds a header (key and value copied). 0 on success, -1 on exhaustion. */
+    int (*header_add)(sluice_batch *b, sluice_record *r, const char *key,
+                      const void *val, size_t len);
+    /* Appends a field, or returns the existing one of that name, reset to
+     * `type`.  `name` is copied.  The caller fills f->v; for strings use
+     * field_set_string so the bytes live in the arena. */
+    sluice_field *(*field_add)(sluice_batch *b, sluice_record *r, const char *name,
+                               sluice_field_type type);
+    int (*field_set_string)(sluice_batch *b, sluice_field *f, const char *s, size_t len);
+    /* Removes a field by name; 1 if it was there. */
+    int (*field_remove)(sluice_record *r, const char *name);
+
+    /* sink.write only: marks record i as permanently failed with a reason
+     * (copied).  Return SLUICE_PARTIAL afterwards; the host sends the marked
+     * records to the dead-letter sink or counts them, per the error policy. */
+    void (*record_fail)(sluice_batch *b, size_t i, const char *reason);
+
+    /* JSON conversion of a record's fields (the host's converter, jansson).
+     * to_json writes a compact object of the fields (a record without fields
+     * is written as {"key":…,"value":…,"topic":…,"timestamp":…}) into the
+     * arena and returns it NUL-terminated; NULL on failure with err set. */
+    const char *(*to_json)(sluice_batch *b, const sluice_record *r, size_t *len,
+                           char *err, size_t errlen);
+    /* Parses a JSON object into fields of r (numbers become INT or DOUBLE,
+     * nested values become their JSON text as STRING).  0, or -1 with err. */
+    int (*from_json)(sluice_batch *b, sluice_record *r, const char *json, size_t len,
+                     char *err, size_t errlen);
+} sluice_api;
+
+/* Field lookup by name; inline so that transforms pay no call. */
+static inline const sluice_field *sluice_field_get(const sluice_record *r, const char *name)
+{
+    for (uint32_t i = 0; i < r->n_fields; i++) {
+        const char *a = r->fields[i].name, *b = name;
+        while (*a && *a == *b) { a++; b++; }
+        if (*a == *b)
+            return &r->fields[i];
+    }
+    return NULL;
+}
+
+/* --------------------------------------------------------------------- */
+/* Plugin kinds                                                          */
+/* --------------------------------------------------------------------- */
+
+/* What init receives, identical for every kind. */
+typedef struct sluice_init_args {
+    size_t struct_size;
+    const sluice_api *api;
+    const sluice_config *cfg;
+    sluice_ctx *ctx;
+    const char *pipeline;    /* pipeline name, for client ids and logs */
+    const char *instance;    /* "source", "transform[1]", "sink", "dead_letter" */
+} sluice_init_args;
+
+typedef struct sluice_source_ops {
+    size_t struct_size;
+    const sluice_option *options;
+    /* Creates an instance; may connect.  Return SLUICE_RETRY if a server is
+     * not reachable yet (the host retries with backoff). */
+    sluice_status (*init)(const sluice_init_args *a, void **inst, char *err);
+    /* Appends up to api->batch_room(out) records to `out`, waiting at most
+     * timeout_ms for the first.  SLUICE_OK with none appended is normal. */
+    sluice_status (*poll)(void *inst, sluice_batch *out, int timeout_ms, char *err);
+    /* The records of `b` (a batch this source filled) are durably written:
+     * commit their positions.  Called in the order the batches were polled.
+     * Optional (NULL: nothing to acknowledge). */
+    sluice_status (*ack)(void *inst, const sluice_batch *b, char *err);
+    /* Stops taking new input before the final drain (e.g. unsubscribe).
+     * Optional. */
+    void (*stop)(void *inst);
+    void (*destroy)(void *inst);
+} sluice_source_ops;
+
+typedef struct sluice_transform_ops {
+    size_t struct_size;
+    const sluice_option *options;
+    sluice_status (*init)(const sluice_init_args *a, void **inst, char *err);
+    /* Maps one record to zero, one or many records appended to `out`.
+     * SLUICE_ERR: this record failed (err says why) and goes to the error
+     * policy; SLUICE_RETRY: a dependency is away, the host retries the same
+     * record after a backoff. */
+    sluice_status (*process)(void *inst, const sluice_record *in, sluice_batch *out,
+                             char *err);
+    void (*destroy)(void *inst);
+} sluice_transform_ops;
+
+typedef struct sluice_sink_ops {
+    size_t struct_size;
+    const sluice_option *options;
+    sluice_status (*init)(const sluice_init_args *a, void **inst, char *err);
+    /* Writes the batch durably before returning SLUICE_OK.  SLUICE_RETRY:
+     * nothing of it may be assumed written, the host retries the whole batch
+     * (sinks must tolerate replays).  SLUICE_PARTIAL: see api->record_fail. */
+    sluice_status (*write)(void *inst, sluice_batch *b, char *err);
+    /* Flushes anything buffered; called before destroy on a clean stop.
+     * Optional. */
+    sluice_status (*flush)(void *inst, char *err);
+    void (*destroy)(void *inst);
+} sluice_sink_ops;
+
+/* --------------------------------------------------------------------- */
+/* The descriptor                                                        */
+/* --------------------------------------------------------------------- */
+
+typedef struct sluice_plugin {
+    size_t struct_size;
+    int abi_major;
+    int abi_minor;
+    const char *name;        /* [a-z0-9_]+, unique among loaded plugins */
+    const char *version;     /* the plugin's own version */
+    const char *description; /* one line */
+    /* The kinds this plugin provides; NULL for kinds it does not. */
+    const sluice_source_ops *source;
+    const sluice_transform_ops *transform;
+    const sluice_sink_ops *sink;
+} sluice_plugin;
+
+typedef const sluice_plugin *(*sluice_plugin_entry_fn)(void);
+
+/* Defines the entry function.  Use once per plugin, at file scope:
+ *     SLUICE_PLUGIN(my_plugin_descriptor)
+ */
+#define SLUICE_PLUGIN(desc)                                                   \
+    SLUICE_EXPORT const sluice_plugin *sluice_plugin_entry(void);             \
+    SLUICE_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &(desc); }
+
+/* Initialiser for the descriptor's fixed head. */
+#define SLUICE_PLUGIN_HEAD                                                    \
+    .struct_size = sizeof(sluice_plugin), .abi_major = SLUICE_ABI_MAJOR,      \
+    .abi_minor = SLUICE_ABI_MINOR
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLUICE_SLUICE_H */

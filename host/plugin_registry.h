@@ -1,0 +1,36 @@
+/* The plugin registry: scans plugin directories, dlopens shared objects,
+ * checks their ABI and keeps the descriptors by name. */
+#ifndef SL_PLUGIN_REGISTRY_H
+#define SL_PLUGIN_REGISTRY_H
+
+#include <sluice/sluice.h>
+#include <stdio.h>
+
+typedef struct sl_registry sl_registry;
+
+typedef struct sl_plugin_entry {
+    const sluice_plugin *desc;
+    char *path;              /* the .so it came from */
+    void *handle;            /* dlopen handle */
+} sl_plugin_entry;
+
+sl_registry *sl_registry_new(void);
+void sl_registry_free(sl_registry *r);
+
+/* Loads one .so.  Returns 0, or -1 with a one-line reason in err naming the
+ * path (ABI mismatch, missing entry, dlopen failure, duplicate name).  Loading
+ * the same file twice is not an error. */
+int sl_registry_load_file(sl_registry *r, const char *path, char *err, size_t errlen);
+
+/* Loads every *.so in a directory; each refusal is reported through `report`
+ * (may be NULL) and counted.  Returns the number of refusals, or -1 if the
+ * directory cannot be read (err set). */
+int sl_registry_load_dir(sl_registry *r, const char *dir,
+                         void (*report)(void *arg, const char *msg), void *arg,
+                         char *err, size_t errlen);
+
+const sl_plugin_entry *sl_registry_find(const sl_registry *r, const char *name);
+size_t sl_registry_count(const sl_registry *r);
+const sl_plugin_entry *sl_registry_at(const sl_registry *r, size_t i); /* sorted by name */
+
+#endif
