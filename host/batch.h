@@ -1,0 +1,22 @@
+/* Batches: a bounded array of records plus the arena their memory comes from.
+ * A batch is allocated once and recycled, so steady-state flow does no malloc. */
+#ifndef SL_BATCH_H
+#define SL_BATCH_H
+
+#include <sluice/sluice.h>
+#include "arena.h"
+
+struct sluice_batch {
+    sluice_record *recs;
+    size_t n, cap;
+    sl_arena arena;
+    size_t n_failed;         /* records marked by record_fail */
+    int64_t created_ns;      /* monotonic time the first record was added */
+    uint64_t seq;            /* position in the pipeline's stream, for acks */
+};
+
+sluice_batch *sl_batch_new(size_t max_records, size_t arena_bytes);
+void sl_batch_reset(sluice_batch *b);
+void sl_batch_free(sluice_batch *b);
+
+#endif

@@ -1,0 +1,25 @@
+/* The host side of one plugin instance: its names for logs, its metrics and
+ * its readiness.  Handed to the plugin as the opaque sluice_ctx. */
+#ifndef SL_CTX_H
+#define SL_CTX_H
+
+#include <sluice/sluice.h>
+
+struct sl_metrics;
+
+struct sluice_ctx {
+    char pipeline[128];
+    char instance[64];       /* "source", "transform[0]", "sink", "dead_letter" */
+    char plugin[64];
+    int ready;
+    struct sl_metrics *metrics;  /* registry the instance registers into */
+};
+
+/* A context for tests and tools that run a plugin outside a pipeline. */
+sluice_ctx *sl_ctx_new(const char *pipeline, const char *instance, const char *plugin);
+void sl_ctx_free(sluice_ctx *c);
+
+/* The host's function table (static; valid for the process lifetime). */
+const sluice_api *sl_api(void);
+
+#endif
