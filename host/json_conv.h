@@ -1,0 +1,12 @@
+/* JSON conversion of records (jansson), behind sluice_api.to_json/from_json. */
+#ifndef SL_JSON_CONV_H
+#define SL_JSON_CONV_H
+
+#include <sluice/sluice.h>
+
+const char *sl_to_json(sluice_batch *b, const sluice_record *r, size_t *len, char *err,
+                       size_t errlen);
+int sl_from_json(sluice_batch *b, sluice_record *r, const char *json, size_t len, char *err,
+                 size_t errlen);
+
+#endif
