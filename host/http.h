@@ -1,0 +1,30 @@
+/* The HTTP endpoint (libmicrohttpd): /metrics, /health, /ready, /status.
+ * The runner supplies what it knows through hooks, so the server needs no
+ * knowledge of pipelines. */
+#ifndef SL_HTTP_H
+#define SL_HTTP_H
+
+#include <stddef.h>
+#include "metrics.h"
+
+typedef struct sl_http sl_http;
+
+typedef struct sl_http_hooks {
+    void *arg;
+    /* 1 when every pipeline is running and every instance reports ready. */
+    int (*ready)(void *arg);
+    /* JSON document describing every pipeline (malloc'd, caller frees):
+     * {"pipelines":[{"name","state","file","plugins":{...},"records_in",
+     *  "records_out","records_failed","dead_lettered","restarts",
+     *  "last_error"}]}.  Never contains secrets. */
+    char *(*status_json)(void *arg);
+} sl_http_hooks;
+
+/* Starts serving on addr:port ("127.0.0.1", 9464); port 0 picks a free port
+ * (see sl_http_port).  NULL with err on failure (e.g. port in use). */
+sl_http *sl_http_start(const char *addr, int port, sl_metrics *metrics,
+                       const sl_http_hooks *hooks, char *err, size_t errlen);
+int sl_http_port(const sl_http *h);
+void sl_http_stop(sl_http *h);
+
+#endif
