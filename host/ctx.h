@@ -4,6 +4,7 @@
 #define SL_CTX_H
 
 #include <sluice/sluice.h>
+#include <stdatomic.h>
 
 struct sl_metrics;
 
@@ -11,7 +12,7 @@ struct sluice_ctx {
     char pipeline[128];
     char instance[64];       /* "source", "transform[0]", "sink", "dead_letter" */
     char plugin[64];
-    int ready;
+    _Atomic int ready;       /* set by the plugin's thread, read by /ready */
     struct sl_metrics *metrics;  /* registry the instance registers into */
 };
 

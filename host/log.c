@@ -1,0 +1,110 @@
+#include "log.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Atomic int g_level = SLUICE_LOG_INFO;
+static _Atomic int g_format = SL_LOG_TEXT;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void sl_log_configure(sluice_log_level level, sl_log_format format)
+{
+    atomic_store(&g_level, (int)level);
+    atomic_store(&g_format, (int)format);
+}
+
+int sl_log_parse_level(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, level_names[i]) == 0)
+            return i;
+    if (strcmp(s, "warning") == 0)
+        return SLUICE_LOG_WARN;
+    return -1;
+}
+
+int sl_log_enabled(sluice_log_level level) { return (int)level <= atomic_load(&g_level); }
+
+/* Appends s as a JSON string body (without quotes). */
+static size_t json_escape(char *out, size_t room, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < room; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(out + o, room - o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+void sl_logv(sluice_log_level level, const char *pipeline, const char *component,
+             const char *fmt, va_list ap)
+{
+    if (!sl_log_enabled(level))
+        return;
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    /* A message must stay one line, whatever a plugin or a server said. */
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    char ts[40];
+    size_t tl = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + tl, sizeof ts - tl, ".%03ldZ", (long)(tv.tv_usec / 1000));
+
+    char line[4096];
+    int n;
+    const char *lv = level_names[level <= SLUICE_LOG_DEBUG ? level : SLUICE_LOG_DEBUG];
+    if (atomic_load(&g_format) == SL_LOG_JSON) {
+        char em[2048 * 2], ep[256], ec[256];
+        json_escape(em, sizeof em, msg);
+        json_escape(ep, sizeof ep, pipeline ? pipeline : "");
+        json_escape(ec, sizeof ec, component ? component : "");
+        n = snprintf(line, sizeof line,
+                     "{\"ts\":\"%s\",\"level\":\"%s\"%s%s%s%s%s%s,\"msg\":\"%s\"}\n", ts, lv,
+                     pipeline ? ",\"pipeline\":\"" : "", pipeline ? ep : "",
+                     pipeline ? "\"" : "", component ? ",\"component\":\"" : "",
+                     component ? ec : "", component ? "\"" : "", em);
+    } else {
+        n = snprintf(line, sizeof line, "%s %-5s %s%s%s%s%s%s\n", ts, lv,
+                     pipeline ? "[" : "", pipeline ? pipeline : "",
+                     component ? (pipeline ? "/" : "[") : "", component ? component : "",
+                     (pipeline || component) ? "] " : "", msg);
+    }
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (len && line[len - 1] != '\n')
+        line[len - 1] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}
+
+void sl_log(sluice_log_level level, const char *pipeline, const char *component,
+            const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sl_logv(level, pipeline, component, fmt, ap);
+    va_end(ap);
+}

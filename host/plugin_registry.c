@@ -1,0 +1,228 @@
+/* Loading plugins.  The ABI is checked before any plugin code other than the
+ * entry function runs, and every refusal is one line naming the file, in the
+ * style of PostgreSQL's module loader. */
+#include "plugin_registry.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct sl_registry {
+    sl_plugin_entry *v;
+    size_t n, cap;
+};
+
+sl_registry *sl_registry_new(void) { return calloc(1, sizeof(sl_registry)); }
+
+void sl_registry_free(sl_registry *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->v[i].path);
+        /* Under ASan/valgrind, keeping the handle open keeps symbol names in
+         * leak reports readable; the process is exiting anyway. */
+        if (!getenv("SLUICE_KEEP_PLUGINS_LOADED"))
+            dlclose(r->v[i].handle);
+    }
+    free(r->v);
+    free(r);
+}
+
+static int valid_name(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return 0;
+    return 1;
+}
+
+/* The checks that need only the descriptor's head and its size. */
+static int check_descriptor(const sluice_plugin *d, const char *path, char *err, size_t errlen)
+{
+    if (!d) {
+        snprintf(err, errlen, "plugin \"%s\": entry function %s returned NULL", path,
+                 SLUICE_PLUGIN_ENTRY_NAME);
+        return -1;
+    }
+    if (d->abi_major != SLUICE_ABI_MAJOR) {
+        snprintf(err, errlen,
+                 "plugin \"%s\": ABI version mismatch: host %d.%d, plugin %d.%d; "
+                 "rebuild the plugin against this host's headers",
+                 path, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR, d->abi_major, d->abi_minor);
+        return -1;
+    }
+    if (d->abi_minor > SLUICE_ABI_MINOR) {
+        snprintf(err, errlen,
+                 "plugin \"%s\": ABI version mismatch: host %d.%d, plugin %d.%d; "
+                 "the plugin needs a newer sluice",
+                 path, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR, d->abi_major, d->abi_minor);
+        return -1;
+    }
+    if (d->struct_size < offsetof(sluice_plugin, sink) + sizeof(d->sink)) {
+        snprintf(err, errlen, "plugin \"%s\": descriptor too small (%zu bytes)", path,
+                 d->struct_size);
+        return -1;
+    }
+    if (!valid_name(d->name)) {
+        snprintf(err, errlen,
+                 "plugin \"%s\": invalid plugin name \"%s\" (use lower-case letters, "
+                 "digits and _)",
+                 path, d->name ? d->name : "(null)");
+        return -1;
+    }
+    if (!d->source && !d->transform && !d->sink) {
+        snprintf(err, errlen, "plugin \"%s\": provides no source, transform or sink", path);
+        return -1;
+    }
+    if ((d->source && (!d->source->init || !d->source->poll || !d->source->destroy)) ||
+        (d->transform && (!d->transform->init || !d->transform->process ||
+                          !d->transform->destroy)) ||
+        (d->sink && (!d->sink->init || !d->sink->write || !d->sink->destroy))) {
+        snprintf(err, errlen, "plugin \"%s\" (%s): a required callback is NULL", path,
+                 d->name);
+        return -1;
+    }
+    return 0;
+}
+
+int sl_registry_load_file(sl_registry *r, const char *path, char *err, size_t errlen)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        snprintf(err, errlen, "plugin \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->v[i].path, real) == 0)
+            return 0; /* the same file twice is harmless */
+
+    dlerror();
+    void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(err, errlen, "plugin \"%s\": could not load: %s", path, e ? e : "unknown");
+        return -1;
+    }
+    /* Converting void* to a function pointer is what POSIX dlsym requires. */
+    sluice_plugin_entry_fn entry;
+    *(void **)(&entry) = dlsym(h, SLUICE_PLUGIN_ENTRY_NAME);
+    if (!entry) {
+        snprintf(err, errlen,
+                 "plugin \"%s\": no entry function %s(); is it a sluice plugin? "
+                 "(define it with SLUICE_PLUGIN(descriptor))",
+                 path, SLUICE_PLUGIN_ENTRY_NAME);
+        dlclose(h);
+        return -1;
+    }
+    const sluice_plugin *d = entry();
+    if (check_descriptor(d, path, err, errlen) != 0) {
+        dlclose(h);
+        return -1;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        if (strcmp(r->v[i].desc->name, d->name) == 0) {
+            snprintf(err, errlen, "plugin \"%s\": duplicate plugin name \"%s\", already "
+                     "loaded from \"%s\"", path, d->name, r->v[i].path);
+            dlclose(h);
+            return -1;
+        }
+    }
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 16;
+        sl_plugin_entry *nv = realloc(r->v, nc * sizeof(*nv));
+        if (!nv) {
+            snprintf(err, errlen, "plugin \"%s\": out of memory", path);
+            dlclose(h);
+            return -1;
+        }
+        r->v = nv;
+        r->cap = nc;
+    }
+    char *p = strdup(real);
+    if (!p) {
+        snprintf(err, errlen, "plugin \"%s\": out of memory", path);
+        dlclose(h);
+        return -1;
+    }
+    /* Keep the array sorted by name so listings and lookups are stable. */
+    size_t at = r->n;
+    while (at > 0 && strcmp(r->v[at - 1].desc->name, d->name) > 0)
+        at--;
+    memmove(&r->v[at + 1], &r->v[at], (r->n - at) * sizeof(*r->v));
+    r->v[at] = (sl_plugin_entry){.desc = d, .path = p, .handle = h};
+    r->n++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sl_registry_load_dir(sl_registry *r, const char *dir,
+                         void (*report)(void *arg, const char *msg), void *arg, char *err,
+                         size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "plugin directory \"%s\": %s", dir, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 4 || strcmp(e->d_name + l - 3, ".so") != 0 || e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, cap * sizeof(*nn));
+            if (!nn)
+                break;
+            names = nn;
+        }
+        names[n] = strdup(e->d_name);
+        if (names[n])
+            n++;
+    }
+    closedir(d);
+    /* Sorted, so that which of two same-named plugins wins is predictable. */
+    qsort(names, n, sizeof(*names), cmp_str);
+    int refused = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        char e2[1024];
+        if (sl_registry_load_file(r, path, e2, sizeof e2) != 0) {
+            refused++;
+            if (report)
+                report(arg, e2);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return refused;
+}
+
+const sl_plugin_entry *sl_registry_find(const sl_registry *r, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->v[i].desc->name, name) == 0)
+            return &r->v[i];
+    return NULL;
+}
+
+size_t sl_registry_count(const sl_registry *r) { return r->n; }
+
+const sl_plugin_entry *sl_registry_at(const sl_registry *r, size_t i)
+{
+    return i < r->n ? &r->v[i] : NULL;
+}

@@ -1,0 +1,110 @@
+/* One running pipeline: plugin instances, a source thread, a sink thread
+ * (the supervisor's own), the slots that carry batches between them, and the
+ * supervisor that restarts the pipeline with backoff when it fails. */
+#ifndef SL_PIPELINE_H
+#define SL_PIPELINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "../config/config.h"
+#include "queue.h"
+
+typedef enum sl_pipe_state {
+    SL_PIPE_STARTING,        /* creating instances (maybe waiting for a server) */
+    SL_PIPE_RUNNING,
+    SL_PIPE_RESTARTING,      /* failed; waiting for the restart backoff */
+    SL_PIPE_STOPPING,
+    SL_PIPE_STOPPED,         /* stopped on request */
+    SL_PIPE_FINISHED,        /* the source ended and everything was written */
+    SL_PIPE_FAILED           /* stopped for good (tolerance none, or bad init) */
+} sl_pipe_state;
+
+const char *sl_pipe_state_name(sl_pipe_state s);
+
+typedef struct sl_instance {
+    const sl_stage_conf *conf;
+    sluice_ctx *ctx;
+    void *inst;
+    char label[64];          /* "source", "transform[0]", "sink", "dead_letter" */
+} sl_instance;
+
+/* A slot carries one source batch through the pipeline.  It holds one
+ * output batch per transform, because a transform's output may point into
+ * its input, so every stage's memory lives until the source is acknowledged. */
+typedef struct sl_slot {
+    sluice_batch *src;
+    sluice_batch **stage;    /* one per transform */
+    int eof;                 /* the source ended after this batch */
+} sl_slot;
+
+typedef struct sl_pipe_metrics {
+    sluice_metric *in, *out, *failed_transform, *failed_sink, *dead_letter, *rejected;
+    sluice_metric *batches, *write_seconds, *queue_depth, *retries, *restarts;
+    sluice_metric *latency, *up;
+} sl_pipe_metrics;
+
+typedef struct sl_pipeline {
+    sl_pipeline_conf *conf;
+
+    sl_instance source, sink, dlq;
+    sl_instance *transforms;
+    int has_dlq;
+
+    sl_slot *slots;
+    size_t n_slots;
+    sl_queue ready_q;        /* filled slots, source → sink thread */
+    sl_queue free_q;         /* empty slots, sink → source thread */
+    sluice_batch *dlq_batch;
+
+    pthread_t supervisor, source_thread;
+    int supervisor_started;
+    _Atomic int stop;        /* stop requested (clean: drain and flush) */
+    _Atomic int abort;       /* shutdown deadline passed: give up retries */
+    _Atomic int failed;      /* a fatal error in this run */
+    _Atomic int source_done;
+    _Atomic int state;       /* sl_pipe_state */
+    _Atomic int first_start; /* 1 until instances were created once: 0 ok, -1 fatal */
+    pthread_mutex_t wait_mu; /* for interruptible sleeps */
+    pthread_cond_t wait_cv;
+
+    pthread_mutex_t err_mu;
+    pthread_mutex_t inst_mu; /* guards instance ctx pointers read by /ready */
+    char last_error[SLUICE_ERRLEN];
+    char init_error[SLUICE_ERRLEN];
+
+    uint64_t stats_prev_in, stats_prev_out; /* for the periodic stats line */
+    _Atomic uint64_t n_in, n_out, n_failed, n_dead, n_rejected, n_restarts;
+    sl_pipe_metrics m;
+    int64_t log_window_ns;   /* rate limit for per-record error logs */
+    int log_in_window;
+    uint64_t log_suppressed;
+} sl_pipeline;
+
+/* Takes ownership of conf. */
+sl_pipeline *sl_pipeline_new(sl_pipeline_conf *conf);
+/* Starts the supervisor; then waits until the first creation of instances
+ * either succeeded, is waiting for a server (SLUICE_RETRY), or failed for
+ * good.  Returns -1 only in the last case, with the reason in err. */
+int sl_pipeline_start(sl_pipeline *p, char *err, size_t errlen);
+void sl_pipeline_request_stop(sl_pipeline *p);
+void sl_pipeline_abort(sl_pipeline *p);
+void sl_pipeline_join(sl_pipeline *p);
+void sl_pipeline_free(sl_pipeline *p);
+sl_pipe_state sl_pipeline_state(const sl_pipeline *p);
+int sl_pipeline_ready(sl_pipeline *p);
+void sl_pipeline_set_error(sl_pipeline *p, const char *fmt, ...) SLUICE_PRINTF(2, 3);
+
+/* Internals shared by the pipeline's files. */
+int sl_pipeline_sleep(sl_pipeline *p, int64_t ms);   /* 1 if woken by stop */
+int64_t sl_backoff_next(int64_t cur, int64_t initial, int64_t max);
+int sl_instances_create(sl_pipeline *p, int *retriable, char *err, size_t errlen);
+void sl_instances_destroy(sl_pipeline *p);
+void *sl_source_thread(void *arg);
+/* Processes one slot: transforms, sink, dead letters, acknowledgement.
+ * Returns 0, or -1 on a fatal error (the pipeline fails without acking). */
+int sl_slot_process(sl_pipeline *p, sl_slot *s);
+void sl_pipe_metrics_register(sl_pipeline *p);
+
+#endif

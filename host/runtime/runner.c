@@ -1,0 +1,338 @@
+#include "runner.h"
+
+#include "../log.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sl_runner_init(sl_runner *r, const sl_registry *reg, char **args, int nargs)
+{
+    memset(r, 0, sizeof(*r));
+    r->reg = reg;
+    r->args = args;
+    r->nargs = nargs;
+    pthread_mutex_init(&r->mu, NULL);
+}
+
+static int add(sl_runner *r, sl_pipeline *p)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 8;
+        sl_pipeline **nv = realloc(r->v, nc * sizeof(*nv));
+        if (!nv) {
+            pthread_mutex_unlock(&r->mu);
+            return -1;
+        }
+        r->v = nv;
+        r->cap = nc;
+    }
+    r->v[r->n++] = p;
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+static void print_diag(sl_diag *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        sl_log(SLUICE_LOG_ERROR, NULL, NULL, "%s", d->msgs[i]);
+}
+
+/* Loads every file; all or nothing. */
+static int load_all(sl_runner *r, sl_pipeline_conf ***out, size_t *nout)
+{
+    sl_diag d = {0};
+    char **paths = NULL;
+    int np = sl_conf_collect(r->args, r->nargs, &paths, &d);
+    if (np < 0) {
+        print_diag(&d);
+        sl_diag_free(&d);
+        return -1;
+    }
+    sl_pipeline_conf **confs = calloc((size_t)np + 1, sizeof(*confs));
+    int bad = 0;
+    for (int i = 0; i < np; i++) {
+        confs[i] = sl_conf_load(paths[i], r->reg, &d);
+        if (!confs[i])
+            bad = 1;
+    }
+    /* Two files with one pipeline name would fight over metrics and
+     * consumer ids: refuse. */
+    for (int i = 0; i < np && !bad; i++)
+        for (int j = 0; j < i; j++)
+            if (confs[i] && confs[j] && strcmp(confs[i]->name, confs[j]->name) == 0) {
+                sl_diag_add(&d, confs[i]->path, 1, 1,
+                            "pipeline name \"%s\" is already used by %s; give each file its "
+                            "own `name:`", confs[i]->name, confs[j]->path);
+                bad = 1;
+            }
+    for (int i = 0; i < np; i++)
+        free(paths[i]);
+    free(paths);
+    if (bad) {
+        print_diag(&d);
+        sl_diag_free(&d);
+        for (int i = 0; i < np; i++)
+            sl_conf_free(confs[i]);
+        free(confs);
+        return -1;
+    }
+    sl_diag_free(&d);
+    *out = confs;
+    *nout = (size_t)np;
+    return 0;
+}
+
+int sl_runner_start(sl_runner *r)
+{
+    sl_pipeline_conf **confs;
+    size_t n;
+    if (load_all(r, &confs, &n) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc != 0) {
+            sl_conf_free(confs[i]);
+            continue;
+        }
+        sl_pipeline *p = sl_pipeline_new(confs[i]);
+        if (!p || add(r, p) != 0) {
+            sl_log(SLUICE_LOG_ERROR, NULL, NULL, "out of memory starting %s", confs[i]->path);
+            if (!p)
+                sl_conf_free(confs[i]);
+            rc = -1;
+            continue;
+        }
+        char err[SLUICE_ERRLEN * 2];
+        if (sl_pipeline_start(p, err, sizeof err) != 0) {
+            sl_log(SLUICE_LOG_ERROR, NULL, NULL, "%s", err);
+            rc = -1;
+        }
+    }
+    free(confs);
+    if (rc != 0) {
+        sl_runner_stop(r);
+        sl_runner_join(r);
+    }
+    return rc;
+}
+
+static sl_pipeline *find_by_path(sl_runner *r, const char *path)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->v[i]->conf->path, path) == 0)
+            return r->v[i];
+    return NULL;
+}
+
+static void remove_at(sl_runner *r, size_t i)
+{
+    pthread_mutex_lock(&r->mu);
+    sl_pipeline *p = r->v[i];
+    memmove(&r->v[i], &r->v[i + 1], (r->n - i - 1) * sizeof(*r->v));
+    r->n--;
+    pthread_mutex_unlock(&r->mu);
+    sl_pipeline_free(p);
+}
+
+void sl_runner_reload(sl_runner *r)
+{
+    sl_log(SLUICE_LOG_INFO, NULL, NULL, "reloading pipeline files");
+    sl_diag d = {0};
+    char **paths = NULL;
+    int np = sl_conf_collect(r->args, r->nargs, &paths, &d);
+    if (np < 0) {
+        print_diag(&d);
+        sl_diag_free(&d);
+        sl_log(SLUICE_LOG_ERROR, NULL, NULL, "reload abandoned; pipelines keep running");
+        return;
+    }
+    /* Stop pipelines whose file is gone. */
+    for (size_t i = r->n; i-- > 0;) {
+        int present = 0;
+        for (int j = 0; j < np; j++)
+            if (strcmp(paths[j], r->v[i]->conf->path) == 0)
+                present = 1;
+        if (!present) {
+            sl_log(SLUICE_LOG_INFO, r->v[i]->conf->name, NULL, "file removed: stopping");
+            sl_pipeline_request_stop(r->v[i]);
+            sl_pipeline_join(r->v[i]);
+            remove_at(r, i);
+        }
+    }
+    for (int j = 0; j < np; j++) {
+        sl_diag_free(&d);
+        sl_pipeline_conf *c = sl_conf_load(paths[j], r->reg, &d);
+        sl_pipeline *old = find_by_path(r, paths[j]);
+        if (!c) {
+            print_diag(&d);
+            sl_log(SLUICE_LOG_ERROR, NULL, NULL, "%s: not reloaded%s", paths[j],
+                   old ? "; the running pipeline keeps its old configuration" : "");
+            continue;
+        }
+        sl_pipe_state os = old ? sl_pipeline_state(old) : SL_PIPE_STOPPED;
+        /* An unchanged file keeps its pipeline, unless that pipeline failed
+         * for good: a reload is how an operator retries it. */
+        if (old && old->conf->digest == c->digest && os != SL_PIPE_FAILED) {
+            sl_conf_free(c);
+            continue;
+        }
+        if (old) {
+            sl_log(SLUICE_LOG_INFO, old->conf->name, NULL, "changed: restarting");
+            sl_pipeline_request_stop(old);
+            sl_pipeline_join(old);
+            for (size_t i = 0; i < r->n; i++)
+                if (r->v[i] == old) {
+                    remove_at(r, i);
+                    break;
+                }
+        } else {
+            sl_log(SLUICE_LOG_INFO, c->name, NULL, "new file %s: starting", paths[j]);
+        }
+        sl_pipeline *p = sl_pipeline_new(c);
+        if (!p) {
+            sl_conf_free(c);
+            continue;
+        }
+        add(r, p);
+        char err[SLUICE_ERRLEN * 2];
+        if (sl_pipeline_start(p, err, sizeof err) != 0)
+            sl_log(SLUICE_LOG_ERROR, NULL, NULL, "%s", err);
+    }
+    sl_diag_free(&d);
+    for (int j = 0; j < np; j++)
+        free(paths[j]);
+    free(paths);
+}
+
+int sl_runner_all_done(sl_runner *r)
+{
+    int done = 1;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++) {
+        sl_pipe_state s = sl_pipeline_state(r->v[i]);
+        if (s != SL_PIPE_STOPPED && s != SL_PIPE_FINISHED && s != SL_PIPE_FAILED)
+            done = 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return done;
+}
+
+void sl_runner_stop(sl_runner *r)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++)
+        sl_pipeline_request_stop(r->v[i]);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void sl_runner_abort(sl_runner *r)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++)
+        sl_pipeline_abort(r->v[i]);
+    pthread_mutex_unlock(&r->mu);
+}
+
+int sl_runner_join(sl_runner *r)
+{
+    int rc = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        sl_pipeline_join(r->v[i]);
+        if (sl_pipeline_state(r->v[i]) == SL_PIPE_FAILED)
+            rc = 1;
+    }
+    return rc;
+}
+
+void sl_runner_free(sl_runner *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        sl_pipeline_free(r->v[i]);
+    free(r->v);
+    r->v = NULL;
+    r->n = 0;
+    pthread_mutex_destroy(&r->mu);
+}
+
+int sl_runner_ready(void *arg)
+{
+    sl_runner *r = arg;
+    int ready = 1;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++) {
+        sl_pipe_state s = sl_pipeline_state(r->v[i]);
+        /* A pipeline that finished its bounded input is not a problem. */
+        if (s != SL_PIPE_FINISHED && !sl_pipeline_ready(r->v[i]))
+            ready = 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return ready;
+}
+
+static json_t *stage_json(const sl_stage_conf *c)
+{
+    char desc[2048];
+    sl_config_describe(c->cfg, desc, sizeof desc);
+    return json_pack("{s:s,s:s}", "plugin", c->plugin, "options", desc);
+}
+
+char *sl_runner_status_json(void *arg)
+{
+    sl_runner *r = arg;
+    json_t *arr = json_array();
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++) {
+        sl_pipeline *p = r->v[i];
+        json_t *tr = json_array();
+        for (size_t t = 0; t < p->conf->n_transforms; t++)
+            json_array_append_new(tr, stage_json(&p->conf->transforms[t]));
+        char err[SLUICE_ERRLEN];
+        pthread_mutex_lock(&p->err_mu);
+        snprintf(err, sizeof err, "%s", p->last_error);
+        pthread_mutex_unlock(&p->err_mu);
+        json_t *o = json_pack(
+            "{s:s,s:s,s:s,s:b,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:s?}", "name", p->conf->name,
+            "file", p->conf->path, "state", sl_pipe_state_name(sl_pipeline_state(p)), "ready",
+            sl_pipeline_ready(p), "source", stage_json(&p->conf->source), "transforms", tr,
+            "sink", stage_json(&p->conf->sink), "records_in", (json_int_t)atomic_load(&p->n_in),
+            "records_out", (json_int_t)atomic_load(&p->n_out), "records_failed",
+            (json_int_t)atomic_load(&p->n_failed), "dead_lettered",
+            (json_int_t)atomic_load(&p->n_dead), "rejected",
+            (json_int_t)atomic_load(&p->n_rejected), "restarts",
+            (json_int_t)atomic_load(&p->n_restarts), "last_error", err[0] ? err : NULL);
+        if (o && p->has_dlq)
+            json_object_set_new(o, "dead_letter", stage_json(&p->conf->dead_letter));
+        if (o)
+            json_array_append_new(arr, o);
+    }
+    pthread_mutex_unlock(&r->mu);
+    json_t *doc = json_pack("{s:o}", "pipelines", arr);
+    char *s = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return s;
+}
+
+void sl_runner_log_stats(sl_runner *r, double interval_s)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++) {
+        sl_pipeline *p = r->v[i];
+        uint64_t in = atomic_load(&p->n_in), out = atomic_load(&p->n_out);
+        double rin = (double)(in - p->stats_prev_in) / interval_s;
+        double rout = (double)(out - p->stats_prev_out) / interval_s;
+        p->stats_prev_in = in;
+        p->stats_prev_out = out;
+        sl_log(SLUICE_LOG_INFO, p->conf->name, NULL,
+               "%s: in %llu (%.0f/s), out %llu (%.0f/s), failed %llu, dead-lettered %llu, "
+               "rejected %llu, restarts %llu",
+               sl_pipe_state_name(sl_pipeline_state(p)), (unsigned long long)in, rin,
+               (unsigned long long)out, rout, (unsigned long long)atomic_load(&p->n_failed),
+               (unsigned long long)atomic_load(&p->n_dead),
+               (unsigned long long)atomic_load(&p->n_rejected),
+               (unsigned long long)atomic_load(&p->n_restarts));
+    }
+    pthread_mutex_unlock(&r->mu);
+}

@@ -1,0 +1,326 @@
+/* The sink side of a pipeline: transforms, the sink write, dead letters and
+ * the acknowledgement to the source.  A slot is acknowledged only after
+ * every record in it reached the sink, the dead-letter sink, or a counted
+ * rejection. */
+#include "pipeline.h"
+
+#include "../batch.h"
+#include "../batch_api.h"
+#include "../ctx.h"
+#include "../log.h"
+#include "../metrics.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Per-record error lines are capped at 20 a second per pipeline, so a flood
+ * of bad input cannot flood the log; the counters still count every one. */
+static void log_record_error(sl_pipeline *p, const char *fmt, ...) SLUICE_PRINTF(2, 3);
+static void log_record_error(sl_pipeline *p, const char *fmt, ...)
+{
+    int64_t now = mono_ns();
+    if (now - p->log_window_ns > 1000000000LL) {
+        if (p->log_suppressed)
+            sl_log(SLUICE_LOG_WARN, p->conf->name, NULL,
+                   "%" PRIu64 " more record errors not logged in the last second",
+                   p->log_suppressed);
+        p->log_window_ns = now;
+        p->log_in_window = 0;
+        p->log_suppressed = 0;
+    }
+    if (p->log_in_window++ >= 20) {
+        p->log_suppressed++;
+        return;
+    }
+    char msg[SLUICE_ERRLEN + 512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sl_log(SLUICE_LOG_WARN, p->conf->name, NULL, "%s", msg);
+}
+
+/* A stop request does not cut retries short: a batch must be written
+ * before the pipeline may stop.  Only the shutdown deadline (abort) does. */
+static void abortable_sleep(sl_pipeline *p, int64_t ms)
+{
+    int64_t end = mono_ns() + ms * 1000000LL;
+    while (!atomic_load(&p->abort) && mono_ns() < end) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void describe_origin(const sluice_record *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%" PRId32 "@%" PRId64, r->origin.topic ? r->origin.topic : "",
+             r->origin.topic ? ":" : "", r->origin.partition, r->origin.offset);
+}
+
+/* Writes a batch to a sink, retrying retriable failures with backoff.
+ * Returns the final status (OK, PARTIAL or ERR). */
+static sluice_status write_with_retry(sl_pipeline *p, sl_instance *in, sluice_batch *b,
+                                      char *err)
+{
+    const sluice_sink_ops *ops = in->conf->entry->desc->sink;
+    int64_t backoff = 0, attempts = 0;
+    for (;;) {
+        err[0] = '\0';
+        int64_t t0 = mono_ns();
+        sluice_status st = ops->write(in->inst, b, err);
+        if (st != SLUICE_RETRY) {
+            if (in == &p->sink)
+                sl_metric_observe(p->m.write_seconds, (double)(mono_ns() - t0) / 1e9);
+            return st;
+        }
+        attempts++;
+        sl_metric_add(p->m.retries, 1);
+        sl_pipeline_set_error(p, "%s (plugin \"%s\"): %s", in->label, in->conf->plugin, err);
+        if (p->conf->retry_max_attempts > 0 && attempts >= p->conf->retry_max_attempts) {
+            snprintf(err + strlen(err), SLUICE_ERRLEN - strlen(err),
+                     " (gave up after %" PRId64 " attempts)", attempts);
+            return SLUICE_ERR;
+        }
+        if (atomic_load(&p->abort))
+            return SLUICE_ERR;
+        backoff = sl_backoff_next(backoff, p->conf->retry_initial_ms, p->conf->retry_max_ms);
+        sl_log(SLUICE_LOG_WARN, p->conf->name, in->label, "%s; retry %" PRId64 " in %" PRId64
+               " ms", err, attempts, backoff);
+        abortable_sleep(p, backoff);
+    }
+}
+
+static int flush_dead_letters(sl_pipeline *p)
+{
+    sluice_batch *d = p->dlq_batch;
+    if (!d->n)
+        return 0;
+    char err[SLUICE_ERRLEN];
+    sluice_status st = write_with_retry(p, &p->dlq, d, err);
+    if (st == SLUICE_ERR) {
+        sl_pipeline_set_error(p, "dead_letter (plugin \"%s\"): %s", p->dlq.conf->plugin, err);
+        return -1;
+    }
+    size_t refused = 0;
+    if (st == SLUICE_PARTIAL) {
+        for (size_t i = 0; i < d->n; i++) {
+            if (!d->recs[i].failure_)
+                continue;
+            refused++;
+            log_record_error(p, "dead-letter sink refused a record: %s", d->recs[i].failure_);
+        }
+        atomic_fetch_add(&p->n_rejected, refused);
+        sl_metric_add(p->m.rejected, (double)refused);
+    }
+    atomic_fetch_add(&p->n_dead, d->n - refused);
+    sl_metric_add(p->m.dead_letter, (double)(d->n - refused));
+    sl_batch_reset(d);
+    return 0;
+}
+
+/* Routes one failed record by the error policy.  Returns -1 when the
+ * pipeline must stop. */
+static int record_failed(sl_pipeline *p, const sluice_record *r, const char *stage,
+                         const char *plugin, const char *reason)
+{
+    char origin[512];
+    describe_origin(r, origin, sizeof origin);
+    atomic_fetch_add(&p->n_failed, 1);
+    if (p->conf->tolerance == SL_TOLERANCE_NONE) {
+        sl_pipeline_set_error(p, "%s (plugin \"%s\") failed a record from %s: %s", stage,
+                              plugin, origin, reason);
+        atomic_store(&p->failed, 2);
+        return -1;
+    }
+    if (!p->has_dlq) {
+        atomic_fetch_add(&p->n_rejected, 1);
+        sl_metric_add(p->m.rejected, 1);
+        if (p->conf->log_errors)
+            log_record_error(p, "rejected a record from %s at %s (plugin \"%s\"): %s", origin,
+                             stage, plugin, reason);
+        return 0;
+    }
+    if (p->conf->log_errors)
+        log_record_error(p, "dead-lettering a record from %s at %s (plugin \"%s\"): %s",
+                         origin, stage, plugin, reason);
+    sluice_batch *d = p->dlq_batch;
+    if (sl_batch_room(d) == 0 && flush_dead_letters(p) != 0)
+        return -1;
+    sluice_record *c = sl_record_copy(d, r);
+    char part[24], off[24];
+    snprintf(part, sizeof part, "%" PRId32, r->origin.partition);
+    snprintf(off, sizeof off, "%" PRId64, r->origin.offset);
+    const char *topic = r->origin.topic ? r->origin.topic : "";
+    if (!c || sl_header_add(d, c, "sluice.error.reason", reason, strlen(reason)) ||
+        sl_header_add(d, c, "sluice.error.stage", stage, strlen(stage)) ||
+        sl_header_add(d, c, "sluice.error.plugin", plugin, strlen(plugin)) ||
+        sl_header_add(d, c, "sluice.error.pipeline", p->conf->name, strlen(p->conf->name)) ||
+        sl_header_add(d, c, "sluice.origin.topic", topic, strlen(topic)) ||
+        sl_header_add(d, c, "sluice.origin.partition", part, strlen(part)) ||
+        sl_header_add(d, c, "sluice.origin.offset", off, strlen(off))) {
+        /* The dead-letter batch's arena is full: write it out and retry once. */
+        if (c)
+            d->n--;
+        if (flush_dead_letters(p) != 0)
+            return -1;
+        c = sl_record_copy(d, r);
+        if (!c || sl_header_add(d, c, "sluice.error.reason", reason, strlen(reason)) ||
+            sl_header_add(d, c, "sluice.error.stage", stage, strlen(stage))) {
+            sl_pipeline_set_error(p, "a failed record does not fit a dead-letter batch; "
+                                     "raise batch.max_bytes");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int run_transform(sl_pipeline *p, size_t t, sluice_batch *in, sluice_batch *out)
+{
+    sl_instance *ti = &p->transforms[t];
+    const sluice_transform_ops *ops = ti->conf->entry->desc->transform;
+    sl_batch_reset(out);
+    for (size_t i = 0; i < in->n; i++) {
+        const sluice_record *r = &in->recs[i];
+        int64_t backoff = 0;
+        for (;;) {
+            size_t mark = out->n;
+            char err[SLUICE_ERRLEN] = "";
+            sluice_status st = ops->process(ti->inst, r, out, err);
+            if (st == SLUICE_OK)
+                break;
+            out->n = mark; /* drop what the failed call appended */
+            if (st == SLUICE_RETRY && !atomic_load(&p->abort)) {
+                sl_metric_add(p->m.retries, 1);
+                backoff = sl_backoff_next(backoff, p->conf->retry_initial_ms,
+                                          p->conf->retry_max_ms);
+                sl_pipeline_set_error(p, "%s (plugin \"%s\"): %s", ti->label, ti->conf->plugin,
+                                      err);
+                sl_log(SLUICE_LOG_WARN, p->conf->name, ti->label, "%s; retrying in %lld ms",
+                       err, (long long)backoff);
+                abortable_sleep(p, backoff);
+                continue;
+            }
+            if (st == SLUICE_RETRY) {
+                sl_pipeline_set_error(p, "%s: shutdown deadline passed while retrying: %s",
+                                      ti->label, err);
+                return -1;
+            }
+            if (!err[0])
+                snprintf(err, sizeof err, "the transform failed without a reason");
+            sl_metric_add(p->m.failed_transform, 1);
+            if (record_failed(p, r, ti->label, ti->conf->plugin, err) != 0)
+                return -1;
+            break;
+        }
+    }
+    return 0;
+}
+
+int sl_slot_process(sl_pipeline *p, sl_slot *s)
+{
+    sluice_batch *cur = s->src;
+    for (size_t t = 0; t < p->conf->n_transforms; t++) {
+        if (run_transform(p, t, cur, s->stage[t]) != 0)
+            return -1;
+        cur = s->stage[t];
+    }
+    if (cur->n) {
+        char err[SLUICE_ERRLEN];
+        sluice_status st = write_with_retry(p, &p->sink, cur, err);
+        if (st == SLUICE_ERR) {
+            sl_pipeline_set_error(p, "sink (plugin \"%s\"): %s", p->conf->sink.plugin,
+                                  err[0] ? err : "write failed");
+            return -1;
+        }
+        size_t bad = 0;
+        if (st == SLUICE_PARTIAL) {
+            for (size_t i = 0; i < cur->n; i++) {
+                const char *why = cur->recs[i].failure_;
+                if (!why)
+                    continue;
+                bad++;
+                sl_metric_add(p->m.failed_sink, 1);
+                if (record_failed(p, &cur->recs[i], "sink", p->conf->sink.plugin, why) != 0)
+                    return -1;
+            }
+        }
+        atomic_fetch_add(&p->n_out, cur->n - bad);
+        sl_metric_add(p->m.out, (double)(cur->n - bad));
+        sl_metric_add(p->m.batches, 1);
+        /* Latency is sampled from the batch's oldest and newest record:
+         * observing every record would put histogram work on the hot path. */
+        int64_t now_us = sl_api()->now_us();
+        if (cur->recs[0].timestamp > 0)
+            sl_metric_observe(p->m.latency, (double)(now_us - cur->recs[0].timestamp) / 1e6);
+        if (cur->n > 1 && cur->recs[cur->n - 1].timestamp > 0)
+            sl_metric_observe(p->m.latency,
+                              (double)(now_us - cur->recs[cur->n - 1].timestamp) / 1e6);
+    }
+    if (flush_dead_letters(p) != 0)
+        return -1;
+
+    const sluice_source_ops *sops = p->conf->source.entry->desc->source;
+    if (sops->ack) {
+        int64_t backoff = 0;
+        for (int attempt = 0; attempt < 5; attempt++) {
+            char err[SLUICE_ERRLEN] = "";
+            sluice_status st = sops->ack(p->source.inst, s->src, err);
+            if (st == SLUICE_OK)
+                break;
+            /* The records are written; a lost acknowledgement only means
+             * they may be replayed, which sinks tolerate. */
+            sl_log(SLUICE_LOG_WARN, p->conf->name, "source", "acknowledgement failed: %s", err);
+            if (st != SLUICE_RETRY)
+                break;
+            backoff = sl_backoff_next(backoff, p->conf->retry_initial_ms, p->conf->retry_max_ms);
+            abortable_sleep(p, backoff);
+        }
+    }
+    return 0;
+}
+
+void sl_pipe_metrics_register(sl_pipeline *p)
+{
+    sl_metrics *m = sl_metrics_global();
+    const char *n = p->conf->name;
+#define REG(kind, name, help, stage) sl_metric_register(m, kind, name, help, n, stage, NULL, p)
+    p->m.in = REG(SLUICE_METRIC_COUNTER, "sluice_records_in_total",
+                  "Records taken from the source", "source");
+    p->m.out = REG(SLUICE_METRIC_COUNTER, "sluice_records_out_total",
+                   "Records written by the sink", "sink");
+    p->m.failed_transform = REG(SLUICE_METRIC_COUNTER, "sluice_records_failed_total",
+                                "Records that failed, by stage", "transform");
+    p->m.failed_sink = REG(SLUICE_METRIC_COUNTER, "sluice_records_failed_total",
+                           "Records that failed, by stage", "sink");
+    p->m.dead_letter = REG(SLUICE_METRIC_COUNTER, "sluice_dead_letter_total",
+                           "Records written to the dead-letter sink", "dead_letter");
+    p->m.rejected = REG(SLUICE_METRIC_COUNTER, "sluice_records_rejected_total",
+                        "Failed records counted and logged without a dead-letter sink",
+                        "pipeline");
+    p->m.batches = REG(SLUICE_METRIC_COUNTER, "sluice_batches_total",
+                       "Batches written by the sink", "sink");
+    p->m.write_seconds = REG(SLUICE_METRIC_HISTOGRAM, "sluice_batch_write_seconds",
+                             "Time the sink took to write a batch", "sink");
+    p->m.queue_depth = REG(SLUICE_METRIC_GAUGE, "sluice_queue_depth",
+                           "Batches waiting between the source and the sink", "pipeline");
+    p->m.retries = REG(SLUICE_METRIC_COUNTER, "sluice_retries_total",
+                       "Retries of retriable failures", "pipeline");
+    p->m.restarts = REG(SLUICE_METRIC_COUNTER, "sluice_pipeline_restarts_total",
+                        "Restarts of the pipeline after a failure", "pipeline");
+    p->m.latency = REG(SLUICE_METRIC_HISTOGRAM, "sluice_record_latency_seconds",
+                       "From a record's timestamp to its commit (oldest and newest per batch)",
+                       "pipeline");
+    p->m.up = REG(SLUICE_METRIC_GAUGE, "sluice_pipeline_up", "1 while the pipeline runs",
+                  "pipeline");
+#undef REG
+}

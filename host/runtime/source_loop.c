@@ -1,0 +1,116 @@
+/* The source thread: fills batches until they are full or have lingered
+ * long enough, and hands them to the sink thread.  It blocks when every slot
+ * is in use, which is how a slow sink pauses the source. */
+#include "pipeline.h"
+
+#include "../batch.h"
+#include "../batch_api.h"
+#include "../log.h"
+#include "../metrics.h"
+
+#include <string.h>
+#include <time.h>
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Polls until the batch is full, the linger time since its first record
+ * has passed, or the source stops.  Returns the poll status that ended it. */
+static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining)
+{
+    const sluice_source_ops *ops = p->conf->source.entry->desc->source;
+    int64_t deadline = 0, backoff = 0;
+    for (;;) {
+        if (sl_batch_room(b) == 0)
+            return SLUICE_OK;
+        int64_t now = mono_ms();
+        if (b->n && now >= deadline)
+            return SLUICE_OK;
+        if (!draining && atomic_load(&p->stop))
+            return SLUICE_OK;
+        /* Short timeouts while empty keep the stop flag responsive. */
+        int timeout = b->n ? (int)(deadline - now) : 100;
+        if (draining)
+            timeout = 0;
+        size_t before = b->n;
+        char err[SLUICE_ERRLEN] = "";
+        sluice_status st = ops->poll(p->source.inst, b, timeout, err);
+        if (b->n && !before)
+            deadline = mono_ms() + p->conf->batch_linger_ms;
+        switch (st) {
+        case SLUICE_OK:
+            backoff = 0;
+            if (draining && b->n == before)
+                return SLUICE_EOF;   /* nothing more buffered */
+            break;
+        case SLUICE_RETRY:
+            sl_metric_add(p->m.retries, 1);
+            backoff = sl_backoff_next(backoff, p->conf->retry_initial_ms, p->conf->retry_max_ms);
+            sl_pipeline_set_error(p, "source: %s", err);
+            sl_log(SLUICE_LOG_WARN, p->conf->name, "source", "%s; retrying in %lld ms", err,
+                   (long long)backoff);
+            if (draining)
+                return SLUICE_EOF;
+            if (b->n)
+                return SLUICE_OK;    /* deliver what we have meanwhile */
+            if (sl_pipeline_sleep(p, backoff))
+                return SLUICE_OK;
+            break;
+        case SLUICE_EOF:
+            return SLUICE_EOF;
+        default:
+            sl_pipeline_set_error(p, "source (plugin \"%s\"): %s", p->conf->source.plugin,
+                                  err[0] ? err : "poll failed");
+            return SLUICE_ERR;
+        }
+    }
+}
+
+static void deliver(sl_pipeline *p, sl_slot *s)
+{
+    size_t n = s->src->n;
+    atomic_fetch_add(&p->n_in, n);
+    sl_metric_add(p->m.in, (double)n);
+    if (sl_queue_push(&p->ready_q, s) != 0)
+        sl_queue_push(&p->free_q, s); /* closed: the run is failing */
+}
+
+void *sl_source_thread(void *arg)
+{
+    sl_pipeline *p = arg;
+    const sluice_source_ops *ops = p->conf->source.entry->desc->source;
+    int stopped = 0;
+    for (;;) {
+        sl_slot *s = sl_queue_pop(&p->free_q, -1);
+        if (!s || atomic_load(&p->failed))
+            break;
+        int draining = stopped;
+        if (!stopped && atomic_load(&p->stop)) {
+            /* Stop taking new input, then drain what the plugin holds. */
+            if (ops->stop)
+                ops->stop(p->source.inst);
+            stopped = draining = 1;
+        }
+        sluice_status st = fill(p, s->src, draining);
+        if (st == SLUICE_ERR) {
+            atomic_store(&p->failed, 1);
+            sl_queue_push(&p->free_q, s);
+            break;
+        }
+        if (st == SLUICE_EOF && !draining)
+            s->eof = 1;
+        if (s->src->n) {
+            deliver(p, s);
+        } else {
+            sl_queue_push(&p->free_q, s);
+        }
+        if (st == SLUICE_EOF)
+            break;
+    }
+    atomic_store(&p->source_done, 1);
+    return NULL;
+}
