@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The CLI refuses bad plugins and bad configuration with one clear line and
+# a non-zero exit, and never crashes; a good pipeline runs to completion.
+. "$SLUICE_SOURCE_DIR/tests/lib/testlib.sh"
+S=$SLUICE_BIN
+FX=$ABI_FIXTURES
+
+expect_exit 0 -- "$S" version
+expect_out "plugin ABI 1.0"
+expect_exit 0 -- "$S" --help
+expect_out "usage: sluice <command>"
+for c in run validate plugins; do
+  expect_exit 0 -- "$S" $c --help
+  expect_out "usage: sluice $c"
+done
+expect_exit 2 -- "$S" frobnicate
+expect_out 'unknown command "frobnicate"'
+
+expect_exit 0 -- "$S" plugins -P "$FX/good"
+expect_out "abi_good"
+expect_exit 0 -- "$S" plugins -P "$FX/good" --describe abi_good
+expect_out "count"
+expect_out "default 3"
+expect_exit 1 -- "$S" plugins -P "$FX/good" --describe nope
+expect_out 'no plugin named "nope"'
+
+cat >"$T/p.yaml" <<'Y'
+name: fixture
+source: { plugin: abi_good, count: 5 }
+sink: { plugin: abi_good }
+Y
+# A plugin built for another ABI: refused by name and versions, run refuses.
+expect_exit 1 -- "$S" run -P "$FX/good" -P "$FX/major" "$T/p.yaml"
+expect_out "abi_major.so\": ABI version mismatch: host 1.0, plugin 99.0"
+expect_exit 1 -- "$S" validate -P "$FX/good" -P "$FX/noentry" "$T/p.yaml"
+expect_out "no entry function"
+expect_exit 1 -- "$S" plugins -P "$FX/good" -P "$FX/dup"
+expect_out 'duplicate plugin name "abi_good"'
+expect_exit 1 -- "$S" run -P "$T/missing-dir" "$T/p.yaml"
+expect_out 'plugin directory'
+
+# The good pipeline validates and runs to the end of its bounded source.
+expect_exit 0 -- "$S" validate -P "$FX/good" "$T/p.yaml"
+expect_out "ok (pipeline \"fixture\""
+expect_exit 0 -- "$S" run -P "$FX/good" "$T/p.yaml"
+expect_out "finished: 5 in, 5 out"
+
+# A plugin whose init fails: one message naming stage, plugin, file; exit 1.
+cat >"$T/f.yaml" <<'Y'
+source: { plugin: abi_good, fail: true }
+sink: { plugin: abi_good }
+Y
+expect_exit 1 -- "$S" run -P "$FX/good" "$T/f.yaml"
+expect_out "source (plugin \"abi_good\", $T/f.yaml:1): the fixture was told to fail"
+expect_no_out "running:"
+
+# Unknown plugin, wrong type, malformed YAML, unreadable secret.
+printf 'source: { plugin: abi_goood }\nsink: { plugin: abi_good }\n' >"$T/u.yaml"
+expect_exit 1 -- "$S" validate -P "$FX/good" "$T/u.yaml"
+expect_out 'abi_goood'
+expect_out 'did you mean "abi_good"'
+printf 'source: { plugin: abi_good, count: lots }\nsink: { plugin: abi_good }\n' >"$T/w.yaml"
+expect_exit 1 -- "$S" run -P "$FX/good" "$T/w.yaml"
+expect_out "$T/w.yaml:1:"
+expect_out '"count"'
+printf 'source: { plugin: abi_good\nsink: [\n' >"$T/m.yaml"
+expect_exit 1 -- "$S" validate -P "$FX/good" "$T/m.yaml"
+expect_out "$T/m.yaml:"
+printf 'source: { plugin: abi_good, token: { file: %s/nope.txt } }\nsink: { plugin: abi_good }\n' "$T" >"$T/s.yaml"
+expect_exit 1 -- "$S" run -P "$FX/good" "$T/s.yaml"
+expect_out "nope.txt"
+echo "hunter2" >"$T/secret.txt"
+printf 'source: { plugin: abi_good, token: { file: %s/secret.txt } }\nsink: { plugin: abi_good }\n' "$T" >"$T/s2.yaml"
+expect_exit 0 -- "$S" run -P "$FX/good" "$T/s2.yaml"
+expect_no_out "hunter2"
+# Validate lists every bad file, and exits 1 if any is bad.
+expect_exit 1 -- "$S" validate -P "$FX/good" "$T/p.yaml" "$T/u.yaml" "$T/w.yaml"
+expect_out "p.yaml: ok"
+expect_out "u.yaml:1"
+expect_out "w.yaml:1"
+finish
