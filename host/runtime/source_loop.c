@@ -90,10 +90,19 @@ void *sl_source_thread(void *arg)
             break;
         int draining = stopped;
         if (!stopped && atomic_load(&p->stop)) {
-            /* Stop taking new input, then drain what the plugin holds. */
-            if (ops->stop)
-                ops->stop(p->source.inst);
+            /* A source with a stop callback stops taking new input and then
+             * hands over what it already holds (e.g. messages the broker
+             * delivered); one without has nothing held and simply ends. */
+            if (!ops->stop) {
+                sl_queue_push(&p->free_q, s);
+                break;
+            }
+            ops->stop(p->source.inst);
             stopped = draining = 1;
+        }
+        if (draining && atomic_load(&p->abort)) {
+            sl_queue_push(&p->free_q, s);
+            break;
         }
         sluice_status st = fill(p, s->src, draining);
         if (st == SLUICE_ERR) {

@@ -1,0 +1,65 @@
+/* upper: a transform that upper-cases the record value.  The whole plugin
+ * is this file: a descriptor, an options table and three callbacks. */
+#include <sluice/sluice.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const sluice_option options[] = {
+    {"suffix", SLUICE_OPT_STRING, 0, "", "text appended to every value", NULL},
+    SLUICE_OPTIONS_END,
+};
+
+typedef struct upper {
+    const sluice_api *api;
+    const char *suffix;
+    size_t suffix_len;
+} upper;
+
+static sluice_status init(const sluice_init_args *a, void **out, char *err)
+{
+    upper *u = calloc(1, sizeof(*u));
+    if (!u) {
+        snprintf(err, SLUICE_ERRLEN, "out of memory");
+        return SLUICE_ERR;
+    }
+    u->api = a->api;
+    u->suffix = a->api->cfg_string(a->cfg, "suffix");
+    for (const char *p = u->suffix; p && *p; p++)
+        u->suffix_len++;
+    *out = u;
+    return SLUICE_OK;
+}
+
+static sluice_status process(void *p, const sluice_record *in, sluice_batch *out, char *err)
+{
+    upper *u = p;
+    sluice_record *r = u->api->record_copy(out, in);
+    char *v = r ? u->api->alloc(out, in->value.len + u->suffix_len + 1) : NULL;
+    if (!v) {
+        snprintf(err, SLUICE_ERRLEN, "batch full");
+        return SLUICE_ERR;
+    }
+    for (size_t i = 0; i < in->value.len; i++)
+        v[i] = (char)toupper((unsigned char)in->value.ptr[i]);
+    for (size_t i = 0; i < u->suffix_len; i++)
+        v[in->value.len + i] = u->suffix[i];
+    r->value.ptr = v;
+    r->value.len = in->value.len + u->suffix_len;
+    return SLUICE_OK;
+}
+
+static void destroy(void *p) { free(p); }
+
+static const sluice_transform_ops ops = {sizeof(ops), options, init, process, destroy};
+
+static const sluice_plugin upper_plugin = {
+    SLUICE_PLUGIN_HEAD,
+    .name = "upper",
+    .version = "1.0.0",
+    .description = "upper-cases record values (out-of-tree example)",
+    .transform = &ops,
+};
+
+SLUICE_PLUGIN(upper_plugin)
