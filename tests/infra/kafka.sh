@@ -92,7 +92,7 @@ EOF
 
 run_java() { # CLASS ARGS...: a Kafka tool with the broker's classpath
   need_java
-  [ -f "$LIB/.fetched" ] || fetch
+  [ -f "$LIB/.fetched" ] || fetch >&2
   [ -f "$DIR/tools-log4j2.properties" ] || write_log_conf "$DIR/tools-log4j2.properties" WARN
   java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$DIR/tools-log4j2.properties" -cp "$LIB/*" "$@"

@@ -44,6 +44,13 @@ RUN=$DIR
 if [ ${#AS[@]} -gt 0 ]; then chown postgres: "$DIR"; fi
 if [ ${#DIR} -gt 80 ] || ! as_pg test -w "$DIR"; then
   RUN=${TMPDIR:-/tmp}/sluice-pg-$(printf %s "$DIR" | cksum | cut -d' ' -f1)
+  # a DIR made anew (no link yet) gets a new cluster, not an old one left in RUN
+  if [ ! -L "$DIR/run" ] && [ -d "$RUN" ]; then
+    if [ -f "$RUN/data/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" status -D "$RUN/data" >/dev/null 2>&1; then
+      die "a server of an earlier $DIR still runs from $RUN: stop it with pg_ctl -D $RUN/data stop"
+    fi
+    rm -rf "$RUN"
+  fi
   mkdir -p "$RUN"
   if [ ${#AS[@]} -gt 0 ]; then chown postgres: "$RUN"; fi
   ln -sfn "$RUN" "$DIR/run"
