@@ -181,7 +181,10 @@ static int run_once(sl_pipeline *p)
             continue;
         }
         if (sl_slot_process(p, s) != 0) {
-            atomic_store(&p->failed, 1);
+            /* Keep a more specific reason (2: a record failed under
+             * tolerance none) that the slot processing already set. */
+            int expected = 0;
+            atomic_compare_exchange_strong(&p->failed, &expected, 1);
             /* Unblock the source thread; it ends on the failed flag. */
             sl_queue_close(&p->free_q);
         }
