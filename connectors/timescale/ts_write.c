@@ -1,0 +1,225 @@
+/* One batch: encode it once, then COPY it (into the staging table, from
+ * which one INSERT ... ON CONFLICT moves it into the target) in a single
+ * transaction.  Only when PostgreSQL refuses some rows does ts_isolate go
+ * looking for them. */
+#include "ts_sink.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COPY_CHUNK (1u << 20)
+
+static void rollback(ts_sink *s)
+{
+    if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+        PQclear(PQexec(s->conn, "ROLLBACK"));
+}
+
+ts_errclass ts_copy_rows(ts_sink *s, size_t a, size_t b, ts_pgerr *e)
+{
+    PGconn *c = s->conn;
+    const ts_rows *rows = &s->rows;
+    PGresult *r = PQexec(c, s->sql_copy[rows->binary]);
+    if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
+        ts_errclass cls = ts_classify(c, r, e);
+        PQclear(r);
+        return cls;
+    }
+    PQclear(r);
+    int ok = 1;
+    if (rows->binary)
+        ok = PQputCopyData(c, ts_copy_binary_header, sizeof ts_copy_binary_header) == 1;
+    const char *p = rows->data.p + rows->off[a];
+    size_t len = rows->off[b] - rows->off[a];
+    /* In slices, so libpq's own buffer stays small whatever the batch. */
+    while (ok && len) {
+        size_t k = len < COPY_CHUNK ? len : COPY_CHUNK;
+        ok = PQputCopyData(c, p, (int)k) == 1;
+        p += k;
+        len -= k;
+    }
+    if (ok && rows->binary)
+        ok = PQputCopyData(c, ts_copy_binary_trailer, sizeof ts_copy_binary_trailer) == 1;
+    if (PQputCopyEnd(c, ok ? NULL : "sluice could not send the rows") != 1)
+        ok = 0;
+    ts_errclass cls = TS_E_NONE;
+    while ((r = PQgetResult(c))) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN) {
+            /* The copy could not be ended: the connection is gone. */
+            PQclear(r);
+            ok = 0;
+            break;
+        }
+        if (st != PGRES_COMMAND_OK && cls == TS_E_NONE)
+            cls = ts_classify(c, r, e);
+        PQclear(r);
+    }
+    if (!ok && cls == TS_E_NONE) {
+        ts_classify(c, NULL, e);
+        e->cls = cls = TS_E_RETRY;
+        e->conn_lost = 1;
+    }
+    return cls;
+}
+
+static ts_errclass fast_path(ts_sink *s, size_t n, size_t *written, ts_pgerr *e)
+{
+    ts_errclass cls = ts_exec(s, "BEGIN", e);
+    if (cls != TS_E_NONE)
+        return cls;
+    cls = ts_copy_rows(s, 0, n, e);
+    if (cls == TS_E_NONE && s->conflict != TS_CONFLICT_ERROR) {
+        PGresult *r = PQexec(s->conn, s->sql_insert);
+        if (r && PQresultStatus(r) == PGRES_COMMAND_OK)
+            *written = strtoull(PQcmdTuples(r), NULL, 10);
+        else
+            cls = ts_classify(s->conn, r, e);
+        PQclear(r);
+    } else if (cls == TS_E_NONE) {
+        *written = n;
+    }
+    if (cls != TS_E_NONE) {
+        rollback(s);
+        return cls;
+    }
+    /* A COMMIT that fails (or whose answer is lost) leaves the batch
+     * unwritten as far as we know: the caller retries, and ON CONFLICT
+     * makes the replay harmless if it had in fact gone through. */
+    return ts_exec(s, "COMMIT", e);
+}
+
+int ts_fail_add(ts_sink *s, size_t idx, const ts_pgerr *e)
+{
+    if (s->n_fail == s->cap_fail) {
+        size_t cap = s->cap_fail ? 2 * s->cap_fail : 16;
+        size_t *a = realloc(s->fail_idx, cap * sizeof *a);
+        if (!a)
+            return -1;
+        s->fail_idx = a;
+        size_t *o = realloc(s->fail_off, cap * sizeof *o);
+        if (!o)
+            return -1;
+        s->fail_off = o;
+        s->cap_fail = cap;
+    }
+    const char *field = NULL;
+    for (size_t i = 0; e->column[0] && i < s->map.n; i++)
+        if (strcmp(s->map.t[i].col->name, e->column) == 0)
+            field = s->map.t[i].field;
+    char reason[SLUICE_ERRLEN];
+    char col[160] = "";
+    if (e->column[0])
+        snprintf(col, sizeof col, ", column \"%s\"%s%s%s", e->column, field ? " (field \"" : "",
+                 field ? field : "", field ? "\")" : "");
+    ts_fmt(reason, sizeof reason, "timescale: table %s%s: %s%s%s%s SQLSTATE %s",
+             s->table.display, col, e->msg, e->detail[0] ? " (" : "", e->detail,
+             e->detail[0] ? ")" : "", e->sqlstate);
+    s->fail_off[s->n_fail] = s->fail_text.len;
+    s->fail_idx[s->n_fail] = idx;
+    ts_buf_put(&s->fail_text, reason, strlen(reason) + 1);
+    if (s->fail_text.oom)
+        return -1;
+    s->n_fail++;
+    return 0;
+}
+
+static sluice_status failed(ts_sink *s, const ts_pgerr *e, char *err)
+{
+    char what[160];
+    snprintf(what, sizeof what, "writing to table %s", s->table.display);
+    ts_pgerr_format(e, what, err, SLUICE_ERRLEN);
+    if (e->cls != TS_E_RETRY)
+        return SLUICE_ERR;
+    if (e->conn_lost) {
+        s->api->log(s->ctx, SLUICE_LOG_WARN, "timescale: lost the connection to PostgreSQL "
+                    "(%s); reconnecting on the next write", e->msg);
+        ts_disconnect(s);
+    }
+    return SLUICE_RETRY;
+}
+
+static sluice_status encode(ts_sink *s, sluice_batch *b, char *err)
+{
+    int staging = s->conflict != TS_CONFLICT_ERROR;
+    char why[256];
+    int rc = ts_encode_batch(&s->rows, s->api, b, &s->map, !s->text_only, staging, why,
+                             sizeof why);
+    if (rc == 1) {
+        /* Sticky: a stream that needs it once will need it again, and
+         * encoding every batch twice would cost more than text does. */
+        s->text_only = 1;
+        s->api->log(s->ctx, SLUICE_LOG_INFO, "timescale: %s, which only PostgreSQL can "
+                    "convert: sending text COPY from now on", why);
+    } else if (rc == 2) {
+        /* A bad value, not a bad stream: this batch goes as text so the
+         * server refuses that row with its own words, the next ones binary. */
+        s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: %s: this batch goes as text COPY",
+                    why);
+    }
+    if (rc > 0)
+        rc = ts_encode_batch(&s->rows, s->api, b, &s->map, 0, staging, why, sizeof why);
+    if (rc) {
+        snprintf(err, SLUICE_ERRLEN, "timescale: out of memory encoding a batch of %zu records",
+                 s->api->batch_count(b));
+        return SLUICE_RETRY;
+    }
+    return SLUICE_OK;
+}
+
+sluice_status ts_write_batch(ts_sink *s, sluice_batch *b, char *err)
+{
+    const sluice_api *api = s->api;
+    size_t n = api->batch_count(b);
+    if (n == 0)
+        return SLUICE_OK;
+    int64_t t0 = api->mono_ns();
+    sluice_status st;
+    if (!s->conn) {
+        if ((st = ts_connect(s, err)) != SLUICE_OK)
+            return st;
+        api->metric_add(s->m_reconnects, 1);
+        api->log(s->ctx, SLUICE_LOG_INFO, "timescale: reconnected to PostgreSQL");
+    }
+    if (!s->map_resolved && ts_mapping_from_record(s, api->batch_at(b, 0), err))
+        return SLUICE_ERR;
+    ts_pgerr e;
+    if (!s->session_ready && ts_session_prepare(s, &e) != TS_E_NONE)
+        return failed(s, &e, err);
+    if ((st = encode(s, b, err)) != SLUICE_OK)
+        return st;
+
+    size_t written = 0;
+    s->n_fail = 0;
+    ts_buf_reset(&s->fail_text);
+    ts_errclass cls = fast_path(s, n, &written, &e);
+    if (cls == TS_E_DATA) {
+        written = 0;
+        cls = ts_isolate_batch(s, n, &written, &e);
+        if (cls != TS_E_NONE)
+            rollback(s);
+    }
+    if (cls != TS_E_NONE) {
+        s->n_fail = 0;
+        return failed(s, &e, err);
+    }
+
+    /* Durable now: only from here on may records be reported as failed,
+     * since a retried batch would be judged afresh. */
+    for (size_t i = 0; i < s->n_fail; i++)
+        api->record_fail(b, s->fail_idx[i], s->fail_text.p + s->fail_off[i]);
+    size_t kept = n - s->n_fail;
+    api->metric_add(s->m_written, (double)written);
+    if (kept > written)
+        api->metric_add(s->m_conflicts, (double)(kept - written));
+    api->metric_observe(s->m_seconds, (double)(api->mono_ns() - t0) / 1e9);
+    if (s->n_fail) {
+        api->metric_add(s->m_failed, (double)s->n_fail);
+        snprintf(err, SLUICE_ERRLEN, "timescale: table %s refused %zu of %zu rows; the first: %s",
+                 s->table.display, s->n_fail, n, s->fail_text.p + s->fail_off[0]);
+        return SLUICE_PARTIAL;
+    }
+    return SLUICE_OK;
+}
