@@ -1,0 +1,541 @@
+/* One pipeline file to a validated sl_pipeline_conf.  Loading goes on after
+ * a problem wherever the rest can still be checked, so that one run of
+ * `sluice validate` lists everything wrong with a file. */
+#include "config.h"
+
+#include "digest.h"
+#include "expand.h"
+#include "options.h"
+#include "suggest.h"
+#include "ynode.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Pipeline files are hand-written; anything this big is a wrong path. */
+#define MAX_FILE (4 * 1024 * 1024)
+
+typedef struct loader {
+    const char *file;
+    char *basedir;
+    const sl_registry *reg;
+    sl_diag *d;
+    uint64_t digest;
+} loader;
+
+/* The pipeline's own sections are validated with the plugin option code,
+ * so they get the same typing, defaults and messages. */
+static const sluice_option batch_opts[] = {
+    {"max_records", SLUICE_OPT_INT, 0, "1000", "records per batch", NULL},
+    {"linger", SLUICE_OPT_DURATION, 0, "100ms", "longest wait to fill a batch", NULL},
+    {"max_bytes", SLUICE_OPT_SIZE, 0, "8MiB", "memory (arena) of each batch", NULL},
+    SLUICE_OPTIONS_END};
+static const sl_optrange batch_ranges[] = {{1, 1000000, "1..1000000"},
+                                           {0, 3600000, "0ms..1h"},
+                                           {1024, 1073741824, "1KiB..1GiB"}};
+
+static const sluice_option buffer_opts[] = {
+    {"max_batches", SLUICE_OPT_INT, 0, "4", "batches queued between source and sink", NULL},
+    SLUICE_OPTIONS_END};
+static const sl_optrange buffer_ranges[] = {{1, 1024, "1..1024"}};
+
+static const sluice_option retry_opts[] = {
+    {"initial", SLUICE_OPT_DURATION, 0, "100ms", "first backoff", NULL},
+    {"max", SLUICE_OPT_DURATION, 0, "30s", "longest backoff", NULL},
+    {"max_attempts", SLUICE_OPT_INT, 0, "0", "attempts before giving up; 0: forever", NULL},
+    SLUICE_OPTIONS_END};
+static const sl_optrange retry_ranges[] = {{1, 86400000, "1ms..24h"},
+                                           {1, 86400000, "1ms..24h"},
+                                           {0, 1000000000, "0..1000000000"}};
+
+static const sluice_option restart_opts[] = {
+    {"initial", SLUICE_OPT_DURATION, 0, "1s", "first restart delay", NULL},
+    {"max", SLUICE_OPT_DURATION, 0, "60s", "longest restart delay", NULL},
+    SLUICE_OPTIONS_END};
+static const sl_optrange restart_ranges[] = {{1, 86400000, "1ms..24h"},
+                                             {1, 86400000, "1ms..24h"}};
+
+static const sluice_option errors_opts[] = {
+    {"tolerance", SLUICE_OPT_STRING, 0, "none", "none: a failed record stops the pipeline", "none|all"},
+    {"log", SLUICE_OPT_BOOL, 0, "true", "log every failed record", NULL},
+    SLUICE_OPTIONS_END};
+
+static const char *const top_keys[] = {"name",   "description", "source", "transforms", "sink",
+                                       "errors", "batch",       "buffer", "retry",      "restart",
+                                       NULL};
+
+static const char *kind_name(sl_stage_kind k)
+{
+    return k == SL_SOURCE ? "source" : k == SL_TRANSFORM ? "transform" : "sink";
+}
+
+static const sluice_option *kind_options(const sluice_plugin *p, sl_stage_kind k, int *has)
+{
+    const sluice_option *o = NULL;
+    *has = 0;
+    if (k == SL_SOURCE && p->source) {
+        *has = 1;
+        o = p->source->options;
+    } else if (k == SL_TRANSFORM && p->transform) {
+        *has = 1;
+        o = p->transform->options;
+    } else if (k == SL_SINK && p->sink) {
+        *has = 1;
+        o = p->sink->options;
+    }
+    return o;
+}
+
+static int provides(const sluice_plugin *p, sl_stage_kind k)
+{
+    int has;
+    kind_options(p, k, &has);
+    return has;
+}
+
+/* Names of the loaded plugins that provide kind k, for messages. */
+static size_t plugins_of_kind(const sl_registry *reg, sl_stage_kind k, const char **names,
+                              size_t max)
+{
+    size_t n = 0, total = reg ? sl_registry_count(reg) : 0;
+    for (size_t i = 0; i < total && n < max; i++) {
+        const sl_plugin_entry *e = sl_registry_at(reg, i);
+        if (e && provides(e->desc, k))
+            names[n++] = e->desc->name;
+    }
+    return n;
+}
+
+static void available(const loader *l, sl_stage_kind k, char *buf, size_t len)
+{
+    const char *names[256];
+    size_t n = plugins_of_kind(l->reg, k, names, 256);
+    if (!n) {
+        snprintf(buf, len, "no %s plugins are loaded (see -P and `sluice plugins`)", kind_name(k));
+        return;
+    }
+    char joined[1024];
+    sl_join_names(joined, sizeof joined, names, n);
+    snprintf(buf, len, "available: %s", joined);
+}
+
+/* Loads one stage mapping: `plugin:` plus that plugin's options. */
+static void load_stage(loader *l, const sl_ynode *node, sl_stage_kind kind, const char *label,
+                       sl_stage_conf *st)
+{
+    char avail[1200];
+    st->kind = kind;
+    st->line = node->line;
+    st->col = node->col;
+    if (node->kind != SL_Y_MAP) {
+        sl_diag_add(l->d, l->file, node->line, node->col,
+                    "%s: expected a mapping with \"plugin:\" and the plugin's options, got %s",
+                    label, sl_ykind_name(node));
+        return;
+    }
+    const sl_ynode *pn = sl_ymap_get(node, "plugin");
+    if (pn && pn->bad)
+        return; /* its ${VAR} failed; reported */
+    if (sl_ynode_absent(pn) || pn->kind != SL_Y_SCALAR || !*pn->text) {
+        available(l, kind, avail, sizeof avail);
+        const sl_ynode *at = pn && !sl_ynode_absent(pn) ? pn : node;
+        sl_diag_add(l->d, l->file, at->line, at->col, "%s: missing \"plugin:\" (the %s plugin's name); %s",
+                    label, kind_name(kind), avail);
+        return;
+    }
+    st->plugin = strdup(pn->text);
+    if (!st->plugin) {
+        sl_diag_add(l->d, l->file, pn->line, pn->col, "out of memory");
+        return;
+    }
+    const sl_plugin_entry *e = l->reg ? sl_registry_find(l->reg, pn->text) : NULL;
+    if (!e) {
+        const char *names[256];
+        size_t n = plugins_of_kind(l->reg, kind, names, 256);
+        char hint[128];
+        sl_did_you_mean(hint, sizeof hint, pn->text, names, n);
+        available(l, kind, avail, sizeof avail);
+        sl_diag_add(l->d, l->file, pn->line, pn->col, "%s: unknown plugin \"%s\"%s %s", label,
+                    pn->text, hint[0] ? hint : ";", avail);
+        return;
+    }
+    int has;
+    const sluice_option *opts = kind_options(e->desc, kind, &has);
+    if (!has) {
+        char kinds[64] = "";
+        for (int k = SL_SOURCE; k <= SL_SINK; k++)
+            if (provides(e->desc, (sl_stage_kind)k))
+                snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s",
+                         kinds[0] ? ", " : "", kind_name((sl_stage_kind)k));
+        available(l, kind, avail, sizeof avail);
+        sl_diag_add(l->d, l->file, pn->line, pn->col,
+                    "%s: plugin \"%s\" is not a %s plugin (it provides: %s); %s", label,
+                    pn->text, kind_name(kind), kinds, avail);
+        return;
+    }
+    st->entry = e;
+    char where[160];
+    snprintf(where, sizeof where, "%s (plugin \"%s\")", label, pn->text);
+    sl_optctx x = {.file = l->file, .basedir = l->basedir, .d = l->d, .digest = &l->digest,
+                   .where = where};
+    static const char *const skip[] = {"plugin", NULL};
+    st->cfg = sl_options_build(&x, opts, node, skip, node->line, node->col);
+}
+
+/* Validates a section such as `batch:` and returns its typed values (to
+ * read with sl_cfg_*), defaults applied even when the section is absent. */
+static sluice_config *load_section(loader *l, const sl_ynode *root, const char *name,
+                                   const sluice_option *opts, const sl_optrange *ranges,
+                                   const char *const *skip)
+{
+    const sl_ynode *n = sl_ymap_get(root, name);
+    int line = root->line, col = root->col;
+    if (!sl_ynode_absent(n)) {
+        line = n->line;
+        col = n->col;
+        if (n->kind != SL_Y_MAP) {
+            sl_diag_add(l->d, l->file, n->line, n->col, "%s: expected a mapping, got %s", name,
+                        sl_ykind_name(n));
+            n = NULL;
+        }
+    } else {
+        n = NULL;
+    }
+    sl_optctx x = {.file = l->file, .basedir = l->basedir, .d = l->d, .digest = &l->digest,
+                   .where = name, .section = 1, .ranges = ranges};
+    return sl_options_build(&x, opts, n, skip, line, col);
+}
+
+/* Where a section's key was given, for cross-field messages. */
+static const sl_ynode *section_value(const sl_ynode *root, const char *sec, const char *key,
+                                     const sl_ynode *fallback)
+{
+    const sl_ynode *v = sl_ymap_get(sl_ymap_get(root, sec), key);
+    if (v)
+        return v;
+    v = sl_ymap_get(root, sec);
+    return v ? v : fallback;
+}
+
+static int valid_name(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '.' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+static char *default_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n > 5 && strcmp(base + n - 5, ".yaml") == 0)
+        n -= 5;
+    else if (n > 4 && strcmp(base + n - 4, ".yml") == 0)
+        n -= 4;
+    return strndup(base, n);
+}
+
+static void load_name(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
+{
+    const sl_ynode *n = sl_ymap_get(root, "name");
+    char q[96];
+    if (n && n->bad)
+        return;
+    if (!sl_ynode_absent(n)) {
+        if (n->kind != SL_Y_SCALAR) {
+            sl_diag_add(l->d, l->file, n->line, n->col, "name: expected a string, got %s",
+                        sl_ykind_name(n));
+            return;
+        }
+        if (!valid_name(n->text)) {
+            sl_quote(q, sizeof q, n->text);
+            sl_diag_add(l->d, l->file, n->line, n->col,
+                        "name: %s is not a valid pipeline name (use letters, digits, \"_\", "
+                        "\".\" and \"-\")",
+                        q);
+            return;
+        }
+        c->name = strdup(n->text);
+    } else {
+        c->name = default_name(l->file);
+        if (c->name && !valid_name(c->name)) {
+            sl_quote(q, sizeof q, c->name);
+            sl_diag_add(l->d, l->file, root->line, root->col,
+                        "the file name gives the pipeline name %s, which is not valid (use "
+                        "letters, digits, \"_\", \".\" and \"-\"); set \"name:\" or rename the file",
+                        q);
+            return;
+        }
+    }
+    if (!c->name)
+        sl_diag_add(l->d, l->file, 0, 0, "out of memory");
+}
+
+static void load_transforms(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
+{
+    const sl_ynode *t = sl_ymap_get(root, "transforms");
+    if (sl_ynode_absent(t))
+        return;
+    if (t->kind != SL_Y_SEQ) {
+        sl_diag_add(l->d, l->file, t->line, t->col,
+                    "transforms: expected a sequence of mappings (\"- plugin: NAME\"), got %s",
+                    sl_ykind_name(t));
+        return;
+    }
+    if (!t->n)
+        return;
+    c->transforms = calloc(t->n, sizeof(*c->transforms));
+    if (!c->transforms) {
+        sl_diag_add(l->d, l->file, t->line, t->col, "out of memory");
+        return;
+    }
+    c->n_transforms = t->n;
+    for (size_t i = 0; i < t->n; i++) {
+        /* Labelled as the runtime labels the instance, so messages match logs. */
+        char label[32];
+        snprintf(label, sizeof label, "transform[%zu]", i);
+        load_stage(l, t->items[i], SL_TRANSFORM, label, &c->transforms[i]);
+    }
+}
+
+static void load_errors(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
+{
+    static const char *const skip[] = {"dead_letter", NULL};
+    sluice_config *e = load_section(l, root, "errors", errors_opts, NULL, skip);
+    const char *tol = sl_cfg_string(e, "tolerance");
+    c->tolerance = tol && strcmp(tol, "all") == 0 ? SL_TOLERANCE_ALL : SL_TOLERANCE_NONE;
+    c->log_errors = sl_cfg_bool(e, "log", 1);
+    sl_config_free(e);
+
+    const sl_ynode *dl = sl_ymap_get(sl_ymap_get(root, "errors"), "dead_letter");
+    if (sl_ynode_absent(dl))
+        return;
+    c->has_dead_letter = 1;
+    load_stage(l, dl, SL_SINK, "dead_letter", &c->dead_letter);
+    if (c->tolerance != SL_TOLERANCE_ALL)
+        sl_diag_add(l->d, l->file, dl->line, dl->col,
+                    "errors.dead_letter is only used with \"tolerance: all\" (with \"none\" the "
+                    "first failed record stops the pipeline); set errors.tolerance: all");
+}
+
+static void check_backoff(loader *l, const sl_ynode *root, const char *sec, int64_t initial,
+                          int64_t max)
+{
+    if (max >= initial)
+        return;
+    const sl_ynode *at = section_value(root, sec, "max", root);
+    sl_diag_add(l->d, l->file, at->line, at->col,
+                "%s.max (%lldms) is shorter than %s.initial (%lldms)", sec, (long long)max, sec,
+                (long long)initial);
+}
+
+static void load_sections(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
+{
+    sluice_config *s = load_section(l, root, "batch", batch_opts, batch_ranges, NULL);
+    c->batch_max_records = (size_t)sl_cfg_int(s, "max_records", 1000);
+    c->batch_linger_ms = sl_cfg_int(s, "linger", 100);
+    c->batch_arena_bytes = (size_t)sl_cfg_int(s, "max_bytes", 8 << 20);
+    sl_config_free(s);
+
+    s = load_section(l, root, "buffer", buffer_opts, buffer_ranges, NULL);
+    c->queue_batches = (size_t)sl_cfg_int(s, "max_batches", 4);
+    sl_config_free(s);
+
+    s = load_section(l, root, "retry", retry_opts, retry_ranges, NULL);
+    c->retry_initial_ms = sl_cfg_int(s, "initial", 100);
+    c->retry_max_ms = sl_cfg_int(s, "max", 30000);
+    c->retry_max_attempts = sl_cfg_int(s, "max_attempts", 0);
+    sl_config_free(s);
+    check_backoff(l, root, "retry", c->retry_initial_ms, c->retry_max_ms);
+
+    s = load_section(l, root, "restart", restart_opts, restart_ranges, NULL);
+    c->restart_initial_ms = sl_cfg_int(s, "initial", 1000);
+    c->restart_max_ms = sl_cfg_int(s, "max", 60000);
+    sl_config_free(s);
+    check_backoff(l, root, "restart", c->restart_initial_ms, c->restart_max_ms);
+}
+
+static void check_top_keys(loader *l, const sl_ynode *root)
+{
+    for (size_t i = 0; i < root->n; i++) {
+        const char *k = root->keys[i]->text;
+        size_t j = 0;
+        while (top_keys[j] && strcmp(top_keys[j], k) != 0)
+            j++;
+        if (top_keys[j])
+            continue;
+        char hint[128], list[512] = "";
+        size_t nk = sizeof top_keys / sizeof *top_keys - 1;
+        sl_did_you_mean(hint, sizeof hint, k, top_keys, nk);
+        if (!hint[0]) {
+            char joined[400];
+            sl_join_names(joined, sizeof joined, top_keys, nk);
+            snprintf(list, sizeof list, "; expected one of: %s", joined);
+        }
+        sl_diag_add(l->d, l->file, root->keys[i]->line, root->keys[i]->col,
+                    "unknown key \"%s\" in pipeline%s%s", k, hint, list);
+    }
+}
+
+/* The whole file, for parsing and for the digest.  NULL with a message. */
+static char *read_file(const char *path, size_t *len, sl_diag *d)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        sl_diag_add(d, path, 0, 0, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_FILE + 1);
+    if (!buf) {
+        fclose(f);
+        sl_diag_add(d, path, 0, 0, "out of memory");
+        return NULL;
+    }
+    errno = 0;
+    size_t n = fread(buf, 1, MAX_FILE + 1, f);
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
+    fclose(f);
+    if (err || n > MAX_FILE) {
+        if (err)
+            sl_diag_add(d, path, 0, 0, "cannot read: %s", strerror(err));
+        else
+            sl_diag_add(d, path, 0, 0, "larger than %d MiB; is this a pipeline file?",
+                        MAX_FILE >> 20);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Where a message of this file points, from its "FILE:LINE:COL: " head. */
+static void msg_pos(const char *msg, size_t plen, long *line, long *col)
+{
+    *line = *col = 0;
+    if (msg[plen] == ':')
+        sscanf(msg + plen, ":%ld:%ld", line, col);
+}
+
+/* Checks run section by section; the reader wants the file's order. */
+static void sort_messages(sl_diag *d, size_t from, const char *path)
+{
+    size_t plen = strlen(path);
+    for (size_t i = from + 1; i < d->n; i++) {
+        char *m = d->msgs[i];
+        long l, c;
+        msg_pos(m, plen, &l, &c);
+        size_t j = i;
+        while (j > from) {
+            long pl, pc;
+            msg_pos(d->msgs[j - 1], plen, &pl, &pc);
+            if (pl < l || (pl == l && pc <= c))
+                break;
+            d->msgs[j] = d->msgs[j - 1];
+            j--;
+        }
+        d->msgs[j] = m;
+    }
+}
+
+void sl_conf_free(sl_pipeline_conf *c)
+{
+    if (!c)
+        return;
+    sl_stage_conf *st[3] = {&c->source, &c->sink, &c->dead_letter};
+    for (int i = 0; i < 3; i++) {
+        free(st[i]->plugin);
+        sl_config_free(st[i]->cfg);
+    }
+    for (size_t i = 0; i < c->n_transforms; i++) {
+        free(c->transforms[i].plugin);
+        sl_config_free(c->transforms[i].cfg);
+    }
+    free(c->transforms);
+    free(c->name);
+    free(c->path);
+    free(c);
+}
+
+sl_pipeline_conf *sl_conf_load(const char *path, const sl_registry *reg, sl_diag *diag)
+{
+    sl_diag scratch = {0};
+    if (!diag)
+        diag = &scratch; /* the caller only wants the verdict */
+    size_t n0 = diag->n, len = 0;
+    char *buf = read_file(path, &len, diag);
+    if (!buf) {
+        sl_diag_free(&scratch);
+        return NULL;
+    }
+    loader l = {.file = path, .reg = reg, .d = diag, .digest = sl_fnv1a(SL_FNV_OFFSET, buf, len)};
+    const char *slash = strrchr(path, '/');
+    l.basedir = slash ? strndup(path, (size_t)(slash == path ? 1 : slash - path)) : strdup(".");
+    sl_pipeline_conf *c = calloc(1, sizeof(*c));
+    sl_ynode *root = NULL;
+    if (!c || !l.basedir || !(c->path = strdup(path))) {
+        sl_diag_add(diag, path, 0, 0, "out of memory");
+        goto fail;
+    }
+    if (sl_yaml_parse(path, buf, len, &root, diag) != 0)
+        goto fail;
+    if (sl_ynode_absent(root)) {
+        sl_diag_add(diag, path, 1, 1,
+                    "empty pipeline file; expected a mapping with \"source:\" and \"sink:\"");
+        goto fail;
+    }
+    if (root->kind != SL_Y_MAP) {
+        sl_diag_add(diag, path, root->line, root->col,
+                    "the top level must be a mapping (name:, source:, sink:, ...), got %s",
+                    sl_ykind_name(root));
+        goto fail;
+    }
+    sl_expand_tree(root, path, diag, &l.digest);
+
+    check_top_keys(&l, root);
+    load_name(&l, root, c);
+    const sl_ynode *src = sl_ymap_get(root, "source");
+    if (sl_ynode_absent(src))
+        sl_diag_add(diag, path, root->line, root->col,
+                    "missing \"source:\" (a mapping with \"plugin:\" and its options)");
+    else
+        load_stage(&l, src, SL_SOURCE, "source", &c->source);
+    load_transforms(&l, root, c);
+    const sl_ynode *snk = sl_ymap_get(root, "sink");
+    if (sl_ynode_absent(snk))
+        sl_diag_add(diag, path, root->line, root->col,
+                    "missing \"sink:\" (a mapping with \"plugin:\" and its options)");
+    else
+        load_stage(&l, snk, SL_SINK, "sink", &c->sink);
+    const sl_ynode *desc = sl_ymap_get(root, "description");
+    if (desc && desc->kind != SL_Y_SCALAR)
+        sl_diag_add(diag, path, desc->line, desc->col, "description: expected a string, got %s",
+                    sl_ykind_name(desc));
+    load_errors(&l, root, c);
+    load_sections(&l, root, c);
+    c->digest = l.digest;
+    if (diag->n > n0) {
+        sort_messages(diag, n0, path);
+        goto fail;
+    }
+    sl_ynode_free(root);
+    free(l.basedir);
+    free(buf);
+    sl_diag_free(&scratch);
+    return c;
+fail:
+    sl_ynode_free(root);
+    free(l.basedir);
+    free(buf);
+    sl_conf_free(c);
+    sl_diag_free(&scratch);
+    return NULL;
+}
