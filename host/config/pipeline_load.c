@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Pipeline files are hand-written; anything this big is a wrong path. */
 #define MAX_FILE (4 * 1024 * 1024)
@@ -385,7 +384,9 @@ static void check_top_keys(loader *l, const sl_ynode *root)
     }
 }
 
-/* The whole file, for parsing and for the digest.  NULL with a message. */
+/* The whole file, for parsing and for the digest.  NULL with a message.
+ * Read in growing chunks rather than by st_size, so that pipes
+ * (`sluice validate <(envsubst < p.yaml)`) work too. */
 static char *read_file(const char *path, size_t *len, sl_diag *d)
 {
     FILE *f = fopen(path, "rb");
@@ -393,15 +394,33 @@ static char *read_file(const char *path, size_t *len, sl_diag *d)
         sl_diag_add(d, path, 0, 0, "cannot open: %s", strerror(errno));
         return NULL;
     }
-    char *buf = malloc(MAX_FILE + 1);
-    if (!buf) {
-        fclose(f);
-        sl_diag_add(d, path, 0, 0, "out of memory");
-        return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int err = 0;
+    for (;;) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16384;
+            if (nc > MAX_FILE + 1)
+                nc = MAX_FILE + 1;
+            if (nc == cap)
+                break; /* over the limit */
+            char *nb = realloc(buf, nc + 1);
+            if (!nb) {
+                err = ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        errno = 0;
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f))
+                err = errno ? errno : EIO;
+            break;
+        }
     }
-    errno = 0;
-    size_t n = fread(buf, 1, MAX_FILE + 1, f);
-    int err = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
     if (err || n > MAX_FILE) {
         if (err)
@@ -410,6 +429,10 @@ static char *read_file(const char *path, size_t *len, sl_diag *d)
             sl_diag_add(d, path, 0, 0, "larger than %d MiB; is this a pipeline file?",
                         MAX_FILE >> 20);
         free(buf);
+        return NULL;
+    }
+    if (!buf && !(buf = malloc(1))) {
+        sl_diag_add(d, path, 0, 0, "out of memory");
         return NULL;
     }
     buf[n] = '\0';

@@ -195,6 +195,15 @@ static void write_file(const char *path, const char *data, size_t len)
 
 static void write_str(const char *path, const char *s) { write_file(path, s, strlen(s)); }
 
+static void f_big(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    for (int i = 0; f && i < 5 * 1024 * 1024 / 32; i++)
+        fputs("# a comment line of 32 bytes...\n", f);
+    if (f)
+        fclose(f);
+}
+
 static void hostile_input(void)
 {
     char dir[] = "/tmp/sluice-cfg-XXXXXX";
@@ -243,6 +252,12 @@ static void hostile_input(void)
     CHECK(sl_conf_load(path, reg, &d) == NULL);
     CHECK_DIAG(&d, path, 1, 42, "option \"port\": expected an integer, got \"99999999999999999999\"");
     CHECK_DIAG(&d, path, 1, 71, "option \"ratio\": expected a number, got \"1e999\"");
+    sl_diag_free(&d);
+
+    /* Far too large to be a pipeline file. */
+    f_big(path);
+    CHECK(sl_conf_load(path, reg, &d) == NULL);
+    CHECK_STR_CONTAINS(d.n ? d.msgs[0] : NULL, "bytes.yaml: larger than 4 MiB");
     sl_diag_free(&d);
 
     /* A directory and a missing file. */

@@ -3,6 +3,8 @@
  * as sluice.h promises; describe hides secrets. */
 #include "cfgtest.h"
 
+#include <unistd.h>
+
 static void good_file(sl_registry *r)
 {
     sl_diag d = {0};
@@ -194,12 +196,34 @@ static void nulls_and_no_options(void)
     sl_registry_free(r);
 }
 
+/* A pipe is read to its end: process substitution works. */
+static void from_pipe(sl_registry *r)
+{
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    const char *y = "name: piped\nsource: { plugin: cfg_io, host: h }\nsink: { plugin: cfg_io, path: x }\n";
+    CHECK(write(fds[1], y, strlen(y)) == (ssize_t)strlen(y));
+    close(fds[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
+    sl_diag d = {0};
+    sl_pipeline_conf *c = sl_conf_load(path, r, &d);
+    CHECK(c != NULL);
+    dump_diag(&d);
+    if (c)
+        CHECK(strcmp(c->name, "piped") == 0);
+    sl_conf_free(c);
+    sl_diag_free(&d);
+    close(fds[0]);
+}
+
 int main(void)
 {
     sl_registry *r = std_registry();
     good_file(r);
     defaults(r);
     nulls_and_no_options();
+    from_pipe(r);
     /* A NULL diag is allowed: the caller wants only the verdict. */
     sl_pipeline_conf *c = sl_conf_load(fixture("minimal.yaml"), r, NULL);
     CHECK(c != NULL);
