@@ -1,0 +1,200 @@
+/* One reading in, one record per measurement out. */
+#include "f2_decode.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int field_text(const sluice_field *f, const char **p, size_t *n)
+{
+    if (!f || (f->type != SLUICE_STRING && f->type != SLUICE_BYTES))
+        return -1;
+    *p = f->v.s.ptr;
+    *n = f->v.s.len;
+    return 0;
+}
+
+static json_t *parse_object(const char *p, size_t n, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *j = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        snprintf(err, errlen, "payload is not JSON: %s at character %d", je.text,
+                 je.position);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        snprintf(err, errlen, "payload is not a JSON object");
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static sluice_status fail(json_t *j, sluice_status st)
+{
+    json_decref(j);
+    return st;
+}
+
+sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out, char *err)
+{
+    f2_inst *fi = inst;
+    const sluice_api *api = fi->api;
+    f2_maybe_tick(fi, api->mono_ns());
+
+    /* Either shape: fields topic + payload (the Kafka raw topic), or the
+     * MQTT shape, value = payload and origin.topic = topic. */
+    const char *topic = NULL, *pl;
+    size_t topic_len = 0, pl_len;
+    int topic_from_field = field_text(sluice_field_get(in, "topic"), &topic, &topic_len) == 0;
+    if (!topic_from_field && in->origin.topic) {
+        topic = in->origin.topic;
+        topic_len = strlen(topic);
+    }
+    const sluice_field *pf = sluice_field_get(in, "payload");
+    if (pf) {
+        if (field_text(pf, &pl, &pl_len) != 0) {
+            snprintf(err, SLUICE_ERRLEN, "field \"payload\" is not a string");
+            return SLUICE_ERR;
+        }
+    } else {
+        pl = in->value.ptr ? in->value.ptr : "";
+        pl_len = in->value.len;
+    }
+    if (pl_len > fi->max_payload) {
+        snprintf(err, SLUICE_ERRLEN, "payload of %zu bytes exceeds max_payload (%zu bytes)",
+                 pl_len, fi->max_payload);
+        return SLUICE_ERR;
+    }
+    size_t bad = f2_utf8_invalid_at((const unsigned char *)pl, pl_len);
+    if (bad < pl_len) {
+        snprintf(err, SLUICE_ERRLEN, "payload is not valid UTF-8: byte 0x%02X at offset %zu",
+                 (unsigned char)pl[bad], bad);
+        return SLUICE_ERR;
+    }
+    json_t *j = parse_object(pl, pl_len, err, SLUICE_ERRLEN);
+    if (!j)
+        return SLUICE_ERR;
+
+    /* A bridge's envelope {"topic": ..., "payload": ...} in the value
+     * (the Kafka source without a converter): unwrap it. */
+    json_t *wt = json_object_get(j, "topic"), *wp = json_object_get(j, "payload");
+    if (!json_object_get(j, "timestamp") && json_is_string(wt) && wp) {
+        json_t *inner = NULL;
+        if (json_is_string(wp)) {
+            if (json_string_length(wp) > fi->max_payload) {
+                snprintf(err, SLUICE_ERRLEN,
+                         "payload of %zu bytes exceeds max_payload (%zu bytes)",
+                         json_string_length(wp), fi->max_payload);
+                return fail(j, SLUICE_ERR);
+            }
+            inner = parse_object(json_string_value(wp), json_string_length(wp), err,
+                                 SLUICE_ERRLEN);
+        } else if (json_is_object(wp)) {
+            inner = json_incref(wp);
+        } else {
+            snprintf(err, SLUICE_ERRLEN, "envelope \"payload\" is neither text nor an object");
+        }
+        if (!inner)
+            return fail(j, SLUICE_ERR);
+        if (!topic_from_field) {
+            /* The envelope's topic lives in j: copy it before j goes. */
+            topic_len = json_string_length(wt);
+            topic = api->strndup(out, json_string_value(wt), topic_len);
+            if (!topic) {
+                snprintf(err, SLUICE_ERRLEN, "output batch full");
+                json_decref(inner);
+                return fail(j, SLUICE_ERR);
+            }
+        }
+        json_decref(j);
+        j = inner;
+    }
+
+    if (!topic) {
+        snprintf(err, SLUICE_ERRLEN, "record has no topic (no \"topic\" field, no origin topic)");
+        return fail(j, SLUICE_ERR);
+    }
+    bad = f2_utf8_invalid_at((const unsigned char *)topic, topic_len);
+    if (bad < topic_len) {
+        snprintf(err, SLUICE_ERRLEN, "topic is not valid UTF-8: byte 0x%02X at offset %zu",
+                 (unsigned char)topic[bad], bad);
+        return fail(j, SLUICE_ERR);
+    }
+
+    f2_reading rd;
+    memset(&rd, 0, sizeof rd);
+    rd.in = in;
+    rd.payload = j;
+    if (f2_topic_parse(topic, topic_len, &rd.t, err, SLUICE_ERRLEN) != 0)
+        return fail(j, SLUICE_ERR);
+
+    json_t *ts = json_object_get(j, "timestamp");
+    if (!ts) {
+        snprintf(err, SLUICE_ERRLEN, "payload has no \"timestamp\"");
+        return fail(j, SLUICE_ERR);
+    }
+    if (!json_is_string(ts)) {
+        snprintf(err, SLUICE_ERRLEN, "\"timestamp\" is not a string");
+        return fail(j, SLUICE_ERR);
+    }
+    if (f2_parse_timestamp(json_string_value(ts), json_string_length(ts), fi->tz_offset_s,
+                           &rd.ts_us, err, SLUICE_ERRLEN) != 0)
+        return fail(j, SLUICE_ERR);
+
+    const f2_device *dev;
+    sluice_status st = f2_lookup(fi, &rd.t, &dev, err, SLUICE_ERRLEN);
+    if (st != SLUICE_OK)
+        return fail(j, st);
+    if (!dev->known) {
+        snprintf(err, SLUICE_ERRLEN,
+                 "unknown device %s (no \"Device\" with that MacAddress, no device_parameters "
+                 "rows)",
+                 rd.t.device_id);
+        return fail(j, SLUICE_ERR);
+    }
+
+    /* The topic lives in the input record (origin or field) or was copied
+     * into the arena from an envelope: every measurement may point at it. */
+    rd.topic = topic;
+    rd.topic_len = topic_len;
+
+    /* The device model wins for an RS-485 reading (hex "data") from a
+     * sensor wired to a Pin; device_parameters decides everything else. */
+    json_t *data = json_object_get(j, "data");
+    const f2_pin *pin =
+        json_is_string(data) && rd.t.position >= 0
+            ? f2_device_pin(dev, rd.t.connector, rd.t.position)
+            : NULL;
+    int rc;
+    if (pin) {
+        size_t n;
+        rc = f2_hex_decode(json_string_value(data), json_string_length(data), fi->data,
+                           sizeof fi->data, &n, err, SLUICE_ERRLEN);
+        if (rc == 0)
+            rc = f2_apply_device_model(fi, &rd, pin, fi->data, n, out, err, SLUICE_ERRLEN);
+    } else {
+        rc = f2_apply_table_model(fi, &rd, dev, out, err, SLUICE_ERRLEN);
+        if (rc == 1) {
+            if (rd.t.position >= 0)
+                snprintf(err, SLUICE_ERRLEN,
+                         "no parameters for %s %.*s/J%d/%.*s-%.*s: no Pin at connector %d "
+                         "position %d with \"data\", no device_parameters row",
+                         rd.t.device_id, (int)rd.t.mode.n, rd.t.mode.p, rd.t.connector,
+                         (int)rd.t.ctype.n, rd.t.ctype.p, (int)rd.t.cid.n, rd.t.cid.p,
+                         rd.t.connector, rd.t.position);
+            else
+                snprintf(err, SLUICE_ERRLEN,
+                         "no parameters for %s %.*s/J%d/%.*s: no device_parameters row",
+                         rd.t.device_id, (int)rd.t.mode.n, rd.t.mode.p, rd.t.connector,
+                         (int)rd.t.ctype.n, rd.t.ctype.p);
+            rc = -1;
+        }
+    }
+    json_decref(j);
+    if (rc != 0)
+        return SLUICE_ERR;
+    api->metric_add(fi->m.readings, 1);
+    api->metric_add(fi->m.measurements, (double)rd.emitted);
+    return SLUICE_OK;
+}
