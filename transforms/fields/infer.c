@@ -51,7 +51,9 @@ int fields_infer(const char *text, fields_value *v)
         v->b = text[0] == 't';
         return 0;
     }
-    if (!strcmp(text, "null") || !strcmp(text, "~")) {
+    /* The host hands over YAML's null (`x:`, `x: null`, `x: ~`) as "", so
+     * "" must mean null; an empty string cannot be set. */
+    if (!*text || !strcmp(text, "null") || !strcmp(text, "~")) {
         v->type = SLUICE_NULL;
         return 0;
     }

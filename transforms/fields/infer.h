@@ -13,8 +13,8 @@ typedef struct fields_value {
     size_t len;
 } fields_value;
 
-/* "42" → INT, "-1.5e3" → DOUBLE, "true"/"false" → BOOL, "null"/"~" → NULL,
- * anything else (including "inf", "0x1f", "") → STRING.  -1 on OOM. */
+/* "42" → INT, "-1.5e3" → DOUBLE, "true"/"false" → BOOL, "null"/"~"/"" →
+ * NULL, anything else (including "inf", "0x1f") → STRING.  -1 on OOM. */
 int fields_infer(const char *text, fields_value *out);
 
 #endif

@@ -1,0 +1,312 @@
+/* file source: lines (CRLF, empty, unterminated last), start_line, json
+ * format with a bad line passed on raw, batch boundaries over a file larger
+ * than the read buffer, max_line truncation, follow (appends, partial
+ * lines, truncation, rotation), and errors. */
+#include "harness.h"
+#include "strcheck.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const sluice_api *api;
+static char err[SLUICE_ERRLEN];
+
+static int start(ph_inst *s, const char *name, const char *file, const char *opts)
+{
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "source: { plugin: file, path: \"%s\"%s%s }\nsink: { plugin: file, discard: true }\n",
+             ph_path(file), *opts ? ", " : "", opts);
+    sl_pipeline_conf *c = ph_conf(name, yaml);
+    CHECK(c != NULL);
+    if (!c)
+        return -1;
+    sluice_status st = ph_init(s, &c->source, err);
+    return st == SLUICE_OK ? 0 : -(int)st;
+}
+
+static sluice_status poll(ph_inst *s, sluice_batch *b, int timeout_ms)
+{
+    err[0] = '\0';
+    return s->st->entry->desc->source->poll(s->inst, b, timeout_ms, err);
+}
+
+static const char *header(const sluice_record *r, const char *key)
+{
+    for (uint32_t i = 0; i < r->n_headers; i++)
+        if (!strcmp(r->headers[i].key, key))
+            return r->headers[i].value.ptr;
+    return NULL;
+}
+
+static void lines(void)
+{
+    ph_write_file("l.txt", "alpha\nbeta\r\n\nlast");
+    ph_inst s;
+    if (start(&s, "lines", "l.txt", "") != 0)
+        return;
+    sluice_batch *b = sl_batch_new(100, 1 << 20);
+    CHECK_INT_EQ(poll(&s, b, 100), SLUICE_EOF);
+    CHECK_INT_EQ(api->batch_count(b), 4);
+    if (api->batch_count(b) == 4) {
+        const char *want[] = {"alpha", "beta", "", "last"};
+        for (size_t i = 0; i < 4; i++) {
+            const sluice_record *r = api->batch_at(b, i);
+            CHECK_BYTES_EQ(r->value, want[i]);
+            CHECK_INT_EQ(r->origin.offset, (long long)i + 1);
+            CHECK_STR_EQ(r->origin.topic, ph_path("l.txt"));
+            CHECK_INT_EQ(r->n_fields, 0);
+            CHECK(r->timestamp > 0);
+        }
+    }
+    sl_batch_reset(b);
+    CHECK_INT_EQ(poll(&s, b, 100), SLUICE_EOF);
+    CHECK_INT_EQ(api->batch_count(b), 0);
+    ph_destroy(&s);
+
+    if (start(&s, "start", "l.txt", "start_line: 3") == 0) {
+        sl_batch_reset(b);
+        CHECK_INT_EQ(poll(&s, b, 100), SLUICE_EOF);
+        CHECK_INT_EQ(api->batch_count(b), 2);
+        if (api->batch_count(b) == 2) {
+            CHECK_BYTES_EQ(api->batch_at(b, 0)->value, "");
+            CHECK_INT_EQ(api->batch_at(b, 0)->origin.offset, 3);
+            CHECK_INT_EQ(api->batch_at(b, 1)->origin.offset, 4);
+        }
+        ph_destroy(&s);
+    }
+    ph_write_file("empty.txt", "");
+    if (start(&s, "empty", "empty.txt", "") == 0) {
+        sl_batch_reset(b);
+        CHECK_INT_EQ(poll(&s, b, 100), SLUICE_EOF);
+        CHECK_INT_EQ(api->batch_count(b), 0);
+        ph_destroy(&s);
+    }
+    sl_batch_free(b);
+}
+
+static void json_lines(void)
+{
+    ph_write_file("j.txt", "{\"a\":1,\"s\":\"x\"}\nnot json\n[1]\n{\"b\":true}\n");
+    ph_inst s;
+    if (start(&s, "json", "j.txt", "format: json") != 0)
+        return;
+    sluice_batch *b = sl_batch_new(100, 1 << 20);
+    CHECK_INT_EQ(poll(&s, b, 100), SLUICE_EOF);
+    CHECK_INT_EQ(api->batch_count(b), 4);
+    if (api->batch_count(b) != 4)
+        return;
+    const sluice_record *r = api->batch_at(b, 0);
+    CHECK_INT_EQ(r->n_fields, 2);
+    const sluice_field *a = sluice_field_get(r, "a");
+    CHECK(a && a->type == SLUICE_INT && a->v.i == 1);
+    CHECK_BYTES_EQ(r->value, "{\"a\":1,\"s\":\"x\"}");
+    CHECK(header(r, "sluice.file.json_error") == NULL);
+    /* Bad lines are passed on raw, never dropped, with the reason. */
+    r = api->batch_at(b, 1);
+    CHECK_BYTES_EQ(r->value, "not json");
+    CHECK_INT_EQ(r->n_fields, 0);
+    CHECK_STR_CONTAINS(header(r, "sluice.file.json_error"), "invalid JSON at line 1 column");
+    r = api->batch_at(b, 2);
+    CHECK_STR_EQ(header(r, "sluice.file.json_error"), "JSON value is an array, not an object");
+    CHECK_INT_EQ(api->batch_at(b, 3)->n_fields, 1);
+    CHECK(ph_counter(&s, "sluice_file_json_errors_total") == 2);
+    ph_destroy(&s);
+    sl_batch_free(b);
+}
+
+/* Many lines of varied length, more than one read buffer, over batches. */
+static void big_file(void)
+{
+    const int N = 30000;
+    FILE *f = fopen(ph_path("big.txt"), "w");
+    for (int i = 1; i <= N; i++)
+        fprintf(f, "line %d %.*s\n", i, i % 97, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    fclose(f);
+    ph_inst s;
+    if (start(&s, "big", "big.txt", "") != 0)
+        return;
+    sluice_batch *b = sl_batch_new(1000, 1 << 20);
+    int next = 1, bad = 0, polls = 0;
+    sluice_status st;
+    do {
+        sl_batch_reset(b);
+        st = poll(&s, b, 100);
+        polls++;
+        for (size_t i = 0; i < api->batch_count(b); i++, next++) {
+            const sluice_record *r = api->batch_at(b, i);
+            char want[160];
+            int n = snprintf(want, sizeof want, "line %d %.*s", next, next % 97,
+                             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+            if (r->origin.offset != next || r->value.len != (size_t)n ||
+                memcmp(r->value.ptr, want, (size_t)n) != 0)
+                bad++;
+        }
+    } while (st == SLUICE_OK && polls < 1000);
+    CHECK_INT_EQ(st, SLUICE_EOF);
+    CHECK_INT_EQ(next - 1, N);
+    CHECK_INT_EQ(bad, 0);
+    CHECK_INT_EQ(polls, 31);      /* 30 full batches, then the end */
+    ph_destroy(&s);
+
+    /* A small arena ends polls early without losing or splitting lines. */
+    sluice_batch *tight = sl_batch_new(1000, 8192);
+    if (start(&s, "tight", "big.txt", "") == 0) {
+        next = 1;
+        bad = 0;
+        polls = 0;
+        do {
+            sl_batch_reset(tight);
+            st = poll(&s, tight, 100);
+            polls++;
+            for (size_t i = 0; i < api->batch_count(tight); i++, next++)
+                bad += api->batch_at(tight, i)->origin.offset != next;
+        } while (st == SLUICE_OK && polls < 100000);
+        CHECK_INT_EQ(st, SLUICE_EOF);
+        CHECK_INT_EQ(next - 1, N);
+        CHECK_INT_EQ(bad, 0);
+        CHECK(polls > 30);
+        ph_destroy(&s);
+    }
+    /* A line larger than an empty batch can hold is an error. */
+    sluice_batch *tiny = sl_batch_new(10, 1024);
+    char line[3000];
+    memset(line, 'y', sizeof line - 2);
+    line[sizeof line - 2] = '\n';
+    line[sizeof line - 1] = '\0';
+    ph_write_file("wide.txt", line);
+    if (start(&s, "wide", "wide.txt", "") == 0) {
+        CHECK_INT_EQ(poll(&s, tiny, 100), SLUICE_ERR);
+        CHECK_STR_CONTAINS(err, "wide.txt: line 1 does not fit in an empty batch");
+        ph_destroy(&s);
+    }
+    sl_batch_free(tiny);
+    sl_batch_free(tight);
+    sl_batch_free(b);
+}
+
+static void max_line(void)
+{
+    ph_write_file("long.txt", "0123456789ABCDEF\nshort\n0123456789\n0123456789ABCDEF");
+    ph_inst s;
+    if (start(&s, "maxline", "long.txt", "max_line: 10") != 0)
+        return;
+    sluice_batch *b = sl_batch_new(100, 1 << 20);
+    CHECK_INT_EQ(poll(&s, b, 100), SLUICE_EOF);
+    CHECK_INT_EQ(api->batch_count(b), 4);
+    if (api->batch_count(b) == 4) {
+        CHECK_BYTES_EQ(api->batch_at(b, 0)->value, "0123456789");
+        CHECK_STR_EQ(header(api->batch_at(b, 0), "sluice.file.truncated"), "true");
+        CHECK_BYTES_EQ(api->batch_at(b, 1)->value, "short");
+        CHECK_INT_EQ(api->batch_at(b, 1)->origin.offset, 2);
+        CHECK(header(api->batch_at(b, 1), "sluice.file.truncated") == NULL);
+        /* Exactly max_line is not truncated. */
+        CHECK_BYTES_EQ(api->batch_at(b, 2)->value, "0123456789");
+        CHECK(header(api->batch_at(b, 2), "sluice.file.truncated") == NULL);
+        CHECK_BYTES_EQ(api->batch_at(b, 3)->value, "0123456789");
+        CHECK_INT_EQ(api->batch_at(b, 3)->origin.offset, 4);
+    }
+    CHECK(ph_counter(&s, "sluice_file_truncated_lines_total") == 2);
+    ph_destroy(&s);
+    sl_batch_free(b);
+}
+
+static void append(const char *file, const char *text)
+{
+    FILE *f = fopen(ph_path(file), "a");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void follow(void)
+{
+    ph_write_file("f.txt", "one\ntwo\n");
+    ph_inst s;
+    if (start(&s, "follow", "f.txt", "follow: true") != 0)
+        return;
+    sluice_batch *b = sl_batch_new(100, 1 << 20);
+    CHECK_INT_EQ(poll(&s, b, 100), SLUICE_OK);      /* never EOF */
+    CHECK_INT_EQ(api->batch_count(b), 2);
+    /* Nothing new: waits about the timeout, returns nothing. */
+    sl_batch_reset(b);
+    int64_t t0 = api->mono_ns();
+    CHECK_INT_EQ(poll(&s, b, 120), SLUICE_OK);
+    double ms = (double)(api->mono_ns() - t0) / 1e6;
+    CHECK_INT_EQ(api->batch_count(b), 0);
+    CHECK(ms >= 100 && ms < 1000);
+    /* Appended lines come; a partial line waits for its newline. */
+    append("f.txt", "three\nfou");
+    CHECK_INT_EQ(poll(&s, b, 100), SLUICE_OK);
+    CHECK_INT_EQ(api->batch_count(b), 1);
+    CHECK_BYTES_EQ(api->batch_at(b, 0)->value, "three");
+    CHECK_INT_EQ(api->batch_at(b, 0)->origin.offset, 3);
+    append("f.txt", "r\n");
+    sl_batch_reset(b);
+    CHECK_INT_EQ(poll(&s, b, 100), SLUICE_OK);
+    CHECK_INT_EQ(api->batch_count(b), 1);
+    if (api->batch_count(b)) {
+        CHECK_BYTES_EQ(api->batch_at(b, 0)->value, "four");
+        CHECK_INT_EQ(api->batch_at(b, 0)->origin.offset, 4);
+    }
+    /* Truncated in place (copytruncate): read again from the start. */
+    ph_write_file("f.txt", "new\n");
+    sl_batch_reset(b);
+    CHECK_INT_EQ(poll(&s, b, 300), SLUICE_OK);
+    CHECK_INT_EQ(api->batch_count(b), 1);
+    if (api->batch_count(b)) {
+        CHECK_BYTES_EQ(api->batch_at(b, 0)->value, "new");
+        CHECK_INT_EQ(api->batch_at(b, 0)->origin.offset, 1);
+    }
+    /* Replaced (rename rotation): the old file's unterminated tail is its
+     * last line, then the new file is read from its start. */
+    append("f.txt", "tail");
+    char old[4200];
+    snprintf(old, sizeof old, "%s", ph_path("f.txt.1"));
+    CHECK_INT_EQ(rename(ph_path("f.txt"), old), 0);
+    ph_write_file("f.txt", "rotated\n");
+    sl_batch_reset(b);
+    CHECK_INT_EQ(poll(&s, b, 300), SLUICE_OK);
+    if (api->batch_count(b) < 2) /* the tail may come alone first */
+        CHECK_INT_EQ(poll(&s, b, 300), SLUICE_OK);
+    CHECK_INT_EQ(api->batch_count(b), 2);
+    if (api->batch_count(b) == 2) {
+        CHECK_BYTES_EQ(api->batch_at(b, 0)->value, "tail");
+        CHECK_INT_EQ(api->batch_at(b, 0)->origin.offset, 2);
+        CHECK_BYTES_EQ(api->batch_at(b, 1)->value, "rotated");
+        CHECK_INT_EQ(api->batch_at(b, 1)->origin.offset, 1);
+    }
+    ph_destroy(&s);
+    sl_batch_free(b);
+}
+
+static void errors(void)
+{
+    ph_inst s;
+    CHECK_INT_EQ(start(&s, "missing", "nope.txt", ""), -SLUICE_ERR);
+    CHECK_STR_CONTAINS(err, "cannot open ");
+    CHECK_STR_CONTAINS(err, "nope.txt: No such file or directory");
+    /* A followed file may not exist yet: retry, not fail. */
+    CHECK_INT_EQ(start(&s, "later", "later.txt", "follow: true"), -SLUICE_RETRY);
+    CHECK_INT_EQ(start(&s, "dir", ".", ""), -SLUICE_ERR);
+    CHECK_STR_CONTAINS(err, "is a directory");
+    ph_write_file("x.txt", "x\n");
+    CHECK_INT_EQ(start(&s, "line0", "x.txt", "start_line: 0"), -SLUICE_ERR);
+    CHECK_STR_CONTAINS(err, "start_line: lines are numbered from 1, got 0");
+}
+
+int main(void)
+{
+    ph_setup();
+    api = sl_api();
+    lines();
+    json_lines();
+    big_file();
+    max_line();
+    follow();
+    errors();
+    return PH_DONE();
+}
