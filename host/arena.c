@@ -20,11 +20,35 @@ void sl_arena_init(sl_arena *a, size_t chunk_size, size_t limit)
     a->total = 0;
 }
 
+/* Frees every chunk nothing is allocated from, to make room under the
+ * limit for a request of another size.  Chunks after head are unused by
+ * construction, so afterwards head (if unused, its predecessor) is the tail. */
+static void drop_unused(sl_arena *a)
+{
+    sl_arena_chunk **pp = &a->first, *prev = NULL;
+    while (*pp) {
+        sl_arena_chunk *c = *pp;
+        if (c->used == 0) {
+            *pp = c->next;
+            a->total -= c->size;
+            if (c == a->head)
+                a->head = prev;
+            free(c);
+        } else {
+            prev = c;
+            pp = &c->next;
+        }
+    }
+}
+
 static sl_arena_chunk *chunk_new(sl_arena *a, size_t need)
 {
     size_t size = need > a->chunk_size ? need : a->chunk_size;
-    if (a->limit && a->total + size > a->limit)
-        return NULL;
+    if (a->limit && a->total + size > a->limit) {
+        drop_unused(a);
+        if (a->total + size > a->limit)
+            return NULL;
+    }
     sl_arena_chunk *c = malloc(sizeof(*c) + size);
     if (!c)
         return NULL;
