@@ -203,11 +203,13 @@ static int grow_offsets(ts_rows *out, size_t n)
 }
 
 int ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
-                    ts_mapping *m, int binary, int with_ord, char *why, size_t whylen)
+                    ts_mapping *m, int binary, int staging, char *why, size_t whylen)
 {
     size_t n = api->batch_count(b);
     out->n = 0;
     out->binary = binary;
+    out->staging = staging;
+    int with_ord = staging;
     ts_buf_reset(&out->data);
     if (grow_offsets(out, n))
         return -1;

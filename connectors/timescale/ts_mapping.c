@@ -117,6 +117,7 @@ int ts_mapping_from_config(ts_sink *s, char *err)
 int ts_mapping_from_record(ts_sink *s, const sluice_record *r, char *err)
 {
     const ts_table *t = &s->table;
+    ts_mapping_free(&s->map);   /* a failed first write may have left one */
     s->map.t = calloc(t->n_cols + 1, sizeof *s->map.t);
     if (!s->map.t) {
         snprintf(err, SLUICE_ERRLEN, "timescale: out of memory");
@@ -179,9 +180,11 @@ int ts_mapping_build_sql(ts_sink *s, char *err)
 {
     ts_buf b = {0};
     int staging = s->conflict != TS_CONFLICT_ERROR;
-    for (int bin = 0; bin < 2; bin++) {
-        ts_sql_copy(&b, &s->table, &s->map, staging, bin);
-        s->sql_copy[bin] = build(&b);
+    for (int st = 0; st < 2; st++) {
+        for (int bin = 0; bin < 2; bin++) {
+            ts_sql_copy(&b, &s->table, &s->map, st, bin);
+            s->sql_copy[st][bin] = build(&b);
+        }
     }
     if (staging) {
         ts_sql_insert(&b, &s->table, &s->map, s->conflict, 0);
@@ -190,7 +193,8 @@ int ts_mapping_build_sql(ts_sink *s, char *err)
         s->sql_insert_range = build(&b);
     }
     ts_buf_free(&b);
-    if (!s->sql_copy[0] || !s->sql_copy[1] || (staging && (!s->sql_insert || !s->sql_insert_range))) {
+    if (!s->sql_copy[0][0] || !s->sql_copy[0][1] || !s->sql_copy[1][0] || !s->sql_copy[1][1] ||
+        (staging && (!s->sql_insert || !s->sql_insert_range))) {
         snprintf(err, SLUICE_ERRLEN, "timescale: out of memory");
         return -1;
     }

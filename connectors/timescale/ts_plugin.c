@@ -51,8 +51,8 @@ static void ts_destroy(void *inst)
         PQfinish(s->conn);
     ts_mapping_free(&s->map);
     ts_table_free(&s->table);
-    free(s->sql_copy[0]);
-    free(s->sql_copy[1]);
+    for (int i = 0; i < 4; i++)
+        free(s->sql_copy[i / 2][i % 2]);
     free(s->sql_insert);
     free(s->sql_insert_range);
     ts_rows_free(&s->rows);
@@ -97,6 +97,7 @@ static int read_options(ts_sink *s, char *err)
         return -1;
     }
     s->text_only = f && !strcmp(f, "text");
+    s->direct = s->conflict == TS_CONFLICT_IGNORE;
     s->create_table = api->cfg_bool(s->cfg, "create_table", 0);
     s->want_hypertable = api->cfg_bool(s->cfg, "hypertable", 1);
     s->hyper.time_column = api->cfg_string(s->cfg, "time_column");

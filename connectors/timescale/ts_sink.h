@@ -73,6 +73,7 @@ typedef struct ts_rows {
     size_t cap_off;
     size_t n;
     int binary;
+    int staging;             /* rows carry the batch row for the staging table */
 } ts_rows;
 
 typedef struct ts_hyper_conf {
@@ -114,6 +115,8 @@ typedef struct ts_sink {
     const char *table_opt;
     ts_conflict conflict;
     int text_only;           /* copy_format: text, or auto after a fallback */
+    int direct;              /* conflict: ignore, and the last batch had no
+                                conflict: COPY straight into the table first */
     int create_table;
     int want_hypertable;
     ts_hyper_conf hyper;
@@ -131,8 +134,7 @@ typedef struct ts_sink {
     ts_table table;
     ts_mapping map;
     int map_resolved;
-    char *sql_copy[2];       /* COPY into the staging table or the target:
-                                [0] text format, [1] binary */
+    char *sql_copy[2][2];    /* COPY [into staging?][binary?] */
     char *sql_insert;        /* staging -> target, whole batch */
     char *sql_insert_range;  /* the same for rows $1 <= row < $2 */
 
@@ -189,7 +191,7 @@ int ts_mapping_build_sql(ts_sink *s, char *err);
  * for its column, 2 when one value is out of the column's range (why says
  * which); -1 when out of memory. */
 int ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
-                    ts_mapping *m, int binary, int with_ord, char *why, size_t whylen);
+                    ts_mapping *m, int binary, int staging, char *why, size_t whylen);
 void ts_rows_free(ts_rows *r);
 extern const char ts_copy_binary_header[19];
 extern const char ts_copy_binary_trailer[2];

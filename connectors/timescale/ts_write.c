@@ -1,5 +1,5 @@
-/* One batch: encode it once, then COPY it (into the staging table, from
- * which one INSERT ... ON CONFLICT moves it into the target) in a single
+/* One batch: encode it, COPY it (straight into the table, or into the
+ * staging table from which one INSERT ... ON CONFLICT moves it) in a single
  * transaction.  Only when PostgreSQL refuses some rows does ts_isolate go
  * looking for them. */
 #include "ts_sink.h"
@@ -21,7 +21,7 @@ ts_errclass ts_copy_rows(ts_sink *s, size_t a, size_t b, ts_pgerr *e)
 {
     PGconn *c = s->conn;
     const ts_rows *rows = &s->rows;
-    PGresult *r = PQexec(c, s->sql_copy[rows->binary]);
+    PGresult *r = PQexec(c, s->sql_copy[rows->staging][rows->binary]);
     if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
         ts_errclass cls = ts_classify(c, r, e);
         PQclear(r);
@@ -65,21 +65,29 @@ ts_errclass ts_copy_rows(ts_sink *s, size_t a, size_t b, ts_pgerr *e)
     return cls;
 }
 
-static ts_errclass fast_path(ts_sink *s, size_t n, size_t *written, ts_pgerr *e)
+/* Straight into the table: one COPY, atomic on its own. */
+static ts_errclass direct_path(ts_sink *s, size_t n, size_t *written, ts_pgerr *e)
+{
+    ts_errclass cls = ts_copy_rows(s, 0, n, e);
+    if (cls == TS_E_NONE)
+        *written = n;
+    return cls;
+}
+
+/* Through the staging table, in one transaction. */
+static ts_errclass staging_path(ts_sink *s, size_t n, size_t *written, ts_pgerr *e)
 {
     ts_errclass cls = ts_exec(s, "BEGIN", e);
     if (cls != TS_E_NONE)
         return cls;
     cls = ts_copy_rows(s, 0, n, e);
-    if (cls == TS_E_NONE && s->conflict != TS_CONFLICT_ERROR) {
+    if (cls == TS_E_NONE) {
         PGresult *r = PQexec(s->conn, s->sql_insert);
         if (r && PQresultStatus(r) == PGRES_COMMAND_OK)
             *written = strtoull(PQcmdTuples(r), NULL, 10);
         else
             cls = ts_classify(s->conn, r, e);
         PQclear(r);
-    } else if (cls == TS_E_NONE) {
-        *written = n;
     }
     if (cls != TS_E_NONE) {
         rollback(s);
@@ -141,9 +149,8 @@ static sluice_status failed(ts_sink *s, const ts_pgerr *e, char *err)
     return SLUICE_RETRY;
 }
 
-static sluice_status encode(ts_sink *s, sluice_batch *b, char *err)
+static sluice_status encode(ts_sink *s, sluice_batch *b, int staging, char *err)
 {
-    int staging = s->conflict != TS_CONFLICT_ERROR;
     char why[256];
     int rc = ts_encode_batch(&s->rows, s->api, b, &s->map, !s->text_only, staging, why,
                              sizeof why);
@@ -169,6 +176,51 @@ static sluice_status encode(ts_sink *s, sluice_batch *b, char *err)
     return SLUICE_OK;
 }
 
+/* Writes the batch: its rows that PostgreSQL accepts reach the table, the
+ * others are collected in s->fail_*.  conflict: ignore first tries a plain
+ * COPY into the table, which is as fast as loading gets; a key that is
+ * already there makes that COPY fail as a whole, and the batch goes again
+ * through staging and ON CONFLICT DO NOTHING, which skips such rows at the
+ * price of a second pass.  Staging stays in use while batches keep
+ * conflicting (a replay after a crash, a source that repeats itself) and
+ * is left as soon as one batch has none. */
+static sluice_status write_rows(ts_sink *s, sluice_batch *b, size_t n, size_t *written,
+                                ts_pgerr *e, char *err)
+{
+    sluice_status st;
+    int staging = s->conflict != TS_CONFLICT_ERROR;
+    int direct = !staging || s->direct;
+    if ((st = encode(s, b, !direct, err)) != SLUICE_OK)
+        return st;
+    ts_errclass cls = direct ? direct_path(s, n, written, e) : staging_path(s, n, written, e);
+    if (cls == TS_E_DATA && direct && staging && !strcmp(e->sqlstate, "23505")) {
+        s->direct = 0;
+        s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: batch of %zu rows has keys already "
+                    "in table %s: writing through staging", n, s->table.display);
+        if ((st = encode(s, b, 1, err)) != SLUICE_OK)
+            return st;
+        cls = staging_path(s, n, written, e);
+    } else if (cls == TS_E_NONE && !direct && *written == n &&
+               s->conflict == TS_CONFLICT_IGNORE) {
+        s->direct = 1;
+        s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: a batch without conflicts: "
+                    "back to COPY straight into table %s", s->table.display);
+    }
+    if (cls == TS_E_DATA) {
+        if (staging && !s->rows.staging && (st = encode(s, b, 1, err)) != SLUICE_OK)
+            return st;
+        *written = 0;
+        cls = ts_isolate_batch(s, n, written, e);
+        if (cls != TS_E_NONE)
+            rollback(s);
+    }
+    if (cls != TS_E_NONE) {
+        s->n_fail = 0;
+        return failed(s, e, err);
+    }
+    return SLUICE_OK;
+}
+
 sluice_status ts_write_batch(ts_sink *s, sluice_batch *b, char *err)
 {
     const sluice_api *api = s->api;
@@ -188,23 +240,11 @@ sluice_status ts_write_batch(ts_sink *s, sluice_batch *b, char *err)
     ts_pgerr e;
     if (!s->session_ready && ts_session_prepare(s, &e) != TS_E_NONE)
         return failed(s, &e, err);
-    if ((st = encode(s, b, err)) != SLUICE_OK)
-        return st;
-
     size_t written = 0;
     s->n_fail = 0;
     ts_buf_reset(&s->fail_text);
-    ts_errclass cls = fast_path(s, n, &written, &e);
-    if (cls == TS_E_DATA) {
-        written = 0;
-        cls = ts_isolate_batch(s, n, &written, &e);
-        if (cls != TS_E_NONE)
-            rollback(s);
-    }
-    if (cls != TS_E_NONE) {
-        s->n_fail = 0;
-        return failed(s, &e, err);
-    }
+    if ((st = write_rows(s, b, n, &written, &e, err)) != SLUICE_OK)
+        return st;
 
     /* Durable now: only from here on may records be reported as failed,
      * since a retried batch would be judged afresh. */

@@ -2,6 +2,7 @@
  * replays; conflict modes; column mapping; every field type; rows the
  * server refuses; create_table; a connection the server terminates. */
 #include "check.h"
+#include "log.h"
 #include "ts_test.h"
 
 #include <math.h>
@@ -86,8 +87,14 @@ static void test_write_and_replay(void)
     CHECK(tt_metric(&s, "sluice_timescale_rows_written_total") == 500);
     CHECK(tt_metric(&s, "sluice_timescale_conflicts_skipped_total") == 0);
 
-    /* The same batch again (a replay after a crash): nothing doubles. */
+    /* The same batch again (a replay after a crash): nothing doubles.  The
+     * COPY straight into the table fails on the first known key, and the
+     * batch goes through staging and ON CONFLICT DO NOTHING. */
+    sl_log_configure(SLUICE_LOG_DEBUG, SL_LOG_TEXT);
+    tt_capture_begin();
     CHECK_INT_EQ(tt_write(&s, b), SLUICE_OK);
+    CHECK_STR_CONTAINS(tt_capture_end(), "batch of 500 rows has keys already in table "
+                                         SCHEMA ".m1: writing through staging");
     CHECK_INT_EQ(tt_long(&env, "SELECT count(*) FROM " SCHEMA ".m1"), 500);
     CHECK(tt_metric(&s, "sluice_timescale_rows_written_total") == 500);
     CHECK(tt_metric(&s, "sluice_timescale_conflicts_skipped_total") == 500);
@@ -100,6 +107,18 @@ static void test_write_and_replay(void)
     check_measurements("m1", 0, 500, 1.0);
     check_measurements("m1", 500, 750, 2.0);
     CHECK(tt_metric(&s, "sluice_timescale_rows_written_total") == 750);
+    CHECK(tt_metric(&s, "sluice_timescale_conflicts_skipped_total") == 750);
+    sl_batch_free(b);
+
+    /* A batch without conflicts leaves staging again. */
+    b = measurements(750, 800, 1.0);
+    tt_capture_begin();
+    CHECK_INT_EQ(tt_write(&s, b), SLUICE_OK);
+    CHECK_STR_CONTAINS(tt_capture_end(), "a batch without conflicts: back to COPY straight "
+                                         "into table " SCHEMA ".m1");
+    sl_log_configure(SLUICE_LOG_INFO, SL_LOG_TEXT);
+    CHECK_INT_EQ(tt_long(&env, "SELECT count(*) FROM " SCHEMA ".m1"), 800);
+    check_measurements("m1", 750, 800, 1.0);
     CHECK(tt_metric(&s, "sluice_timescale_conflicts_skipped_total") == 750);
     sl_batch_free(b);
 
@@ -506,6 +525,28 @@ static void test_terminated_connection(void)
     tt_close(&s);
 }
 
+static void test_statement_timeout(void)
+{
+    tt_create_measurements(&env, "m6");
+    tt_sink s;
+    const char *kv[] = {sink_opts("m6"), "statement_timeout=200ms", NULL};
+    CHECK_INT_EQ(tt_open(&env, &s, "t_timeout", kv), SLUICE_OK);
+    sluice_batch *b = measurements(0, 20, 1.0);
+    /* Someone holds the table: the statement gives up, the batch is retried. */
+    tt_sql(&env, "BEGIN");
+    tt_sql(&env, "LOCK TABLE " SCHEMA ".m6 IN ACCESS EXCLUSIVE MODE");
+    CHECK_INT_EQ(tt_write(&s, b), SLUICE_RETRY);
+    CHECK_STR_CONTAINS(s.err, "canceling statement due to statement timeout SQLSTATE 57014");
+    /* The connection is fine: it is kept, and the retry goes through. */
+    CHECK_INT_EQ(atomic_load(&s.ctx->ready), 1);
+    tt_sql(&env, "COMMIT");
+    CHECK_INT_EQ(tt_write(&s, b), SLUICE_OK);
+    CHECK(tt_metric(&s, "sluice_timescale_reconnects_total") == 0);
+    check_measurements("m6", 0, 20, 1.0);
+    sl_batch_free(b);
+    tt_close(&s);
+}
+
 int main(void)
 {
     tt_setup(&env, SCHEMA, 0);
@@ -517,6 +558,7 @@ int main(void)
     test_bad_rows();
     test_create_table();
     test_terminated_connection();
+    test_statement_timeout();
     tt_teardown(&env);
     return CHECK_DONE();
 }

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Throughput of the Timescale sink against PostgreSQL's own bulk load.
+# The same ROWS iot_measurements rows (sql/timeseries.sql, key and index
+# included) are written, in the same run and on the same server, into
+# identical empty tables:
+#   copy        psql's \copy from a CSV file: the raw COPY reference;
+#   sink        the sink (conflict: ignore), binary COPY, batches of BATCH
+#               records; no key repeats, so each batch is one COPY into
+#               the table;
+#   sink-text   the same with copy_format: text;
+#   sink-stage  every batch repeats one row of the previous batch, so every
+#               batch goes through the staging table and INSERT ... ON
+#               CONFLICT DO NOTHING (the path of replays);
+#   replay      the sink writes all the rows again into its full table:
+#               every row is a conflict, nothing is written.
+# Prints rows/s (best of REPEAT runs) and the ratio to raw COPY, then checks
+# that the tables hold exactly the same rows.
+#
+#   tests/bench/timescale_bench.sh [ROWS [BATCH]]     defaults 500000 5000
+#   REPEAT=3  SLUICE_BENCH_PG_PORT=PORT (use a running server instead of a
+#   private one; trust auth as user postgres)  BUILD=dir (harness build)
+#   HARNESS=path PLUGINS=dir (a ts_bench and plugin folder built elsewhere)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROWS=${1:-500000}
+BATCH=${2:-5000}
+REPEAT=${REPEAT:-3}
+BUILD=${BUILD:-$ROOT/build-bench-timescale}
+VAR=$ROOT/var/bench-timescale
+mkdir -p "$VAR"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+if [ -z "${HARNESS:-}" ]; then
+  log "building the harness in $BUILD"
+  cmake -S "$ROOT/tests/bench/timescale" -B "$BUILD" -G Ninja >/dev/null
+  ninja -C "$BUILD" -j"${JOBS:-2}" ts_bench plugin_timescale >/dev/null
+  HARNESS=$BUILD/ts_bench
+  PLUGINS=$BUILD/plugins
+fi
+
+if [ -n "${SLUICE_BENCH_PG_PORT:-}" ]; then
+  PORT=$SLUICE_BENCH_PG_PORT
+else
+  PORT=25900
+  while (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do PORT=$((PORT + 1)); done
+  log "starting a private PostgreSQL on 127.0.0.1:$PORT"
+  "$ROOT/tests/infra/postgres.sh" start "$VAR/postgres" "$PORT" >&2
+  trap '"$ROOT/tests/infra/postgres.sh" stop "$VAR/postgres" "$PORT" >&2' EXIT
+fi
+psql_() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
+[ -n "$(psql_ -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'bench'")" ] ||
+  psql_ -d postgres -c "CREATE DATABASE bench"
+DSN="host=127.0.0.1 port=$PORT user=postgres dbname=bench"
+
+SCHEMAS="copy sink sink_text sink_stage"
+for s in $SCHEMAS; do
+  psql_ -d bench -c "DROP SCHEMA IF EXISTS $s CASCADE; CREATE SCHEMA $s" 2>/dev/null
+  PGOPTIONS="-c search_path=$s -c client_min_messages=warning" \
+    psql_ -d bench -f "$ROOT/sql/timeseries.sql" >/dev/null
+done
+COLS='"timestamp", device_id, connector_mode, component_type, pin_position, datapoint, value, value_text, unit, topic'
+
+CSV=$VAR/rows.csv
+log "writing $ROWS rows to $CSV"
+"$HARNESS" csv "$CSV" "$ROWS"
+
+now() { date +%s.%N; }
+best_copy= best_sink= best_text= best_stage= best_replay=
+better() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
+for r in $(seq "$REPEAT"); do
+  for s in $SCHEMAS; do psql_ -d bench -c "TRUNCATE $s.iot_measurements"; done
+  psql_ -d bench -c "CHECKPOINT"
+  t0=$(now)
+  psql_ -d bench -c "\\copy copy.iot_measurements ($COLS) FROM '$CSV' WITH (FORMAT csv)"
+  t_copy=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')
+  psql_ -d bench -c "CHECKPOINT"
+  t_sink=$("$HARNESS" sink "$DSN" sink.iot_measurements "$ROWS" "$BATCH" "$PLUGINS" 2>/dev/null | awk '{print $2}')
+  psql_ -d bench -c "CHECKPOINT"
+  t_text=$("$HARNESS" sink "$DSN" sink_text.iot_measurements "$ROWS" "$BATCH" "$PLUGINS" copy_format=text 2>/dev/null | awk '{print $2}')
+  psql_ -d bench -c "CHECKPOINT"
+  t_stage=$("$HARNESS" sink "$DSN" sink_stage.iot_measurements "$ROWS" "$BATCH" "$PLUGINS" --overlap 2>/dev/null | awk '{print $2}')
+  psql_ -d bench -c "CHECKPOINT"
+  t_replay=$("$HARNESS" sink "$DSN" sink.iot_measurements "$ROWS" "$BATCH" "$PLUGINS" 2>/dev/null | awk '{print $2}')
+  log "run $r: copy ${t_copy}s  sink ${t_sink}s  sink-text ${t_text}s  sink-stage ${t_stage}s  replay ${t_replay}s"
+  best_copy=$(better "$t_copy" "$best_copy")
+  best_sink=$(better "$t_sink" "$best_sink")
+  best_text=$(better "$t_text" "$best_text")
+  best_stage=$(better "$t_stage" "$best_stage")
+  best_replay=$(better "$t_replay" "$best_replay")
+done
+
+for s in sink sink_text sink_stage; do
+  n=$(psql_ -d bench -c "SELECT count(*) FROM $s.iot_measurements")
+  d=$(psql_ -d bench -c "SELECT count(*) FROM (SELECT * FROM copy.iot_measurements EXCEPT SELECT * FROM $s.iot_measurements) x")
+  [ "$n" = "$ROWS" ] && [ "$d" = 0 ] || { echo "MISMATCH: $s has $n rows, $d differ from copy" >&2; exit 1; }
+done
+log "all tables hold the same $ROWS rows"
+
+pg=$(psql_ -d bench -c "SHOW server_version")
+printf '\nPostgreSQL %s, %s rows, batches of %s, best of %s runs\n' "$pg" "$ROWS" "$BATCH" "$REPEAT"
+awk -v n="$ROWS" -v c="$best_copy" -v s="$best_sink" -v t="$best_text" -v g="$best_stage" \
+    -v p="$best_replay" 'BEGIN {
+  f = "%-44s %9.3f %10.0f %6.0f%%\n"
+  printf "%-44s %9s %10s %7s\n", "method", "seconds", "rows/s", "ratio"
+  printf f, "psql \\copy (CSV, raw COPY)", c, n / c, 100
+  printf f, "sink, binary COPY", s, n / s, 100 * c / s
+  printf f, "sink, text COPY", t, n / t, 100 * c / t
+  printf f, "sink, binary, staging + ON CONFLICT", g, n / g, 100 * c / g
+  printf f, "sink, replay: every row a conflict", p, n / p, 100 * c / p
+}'
