@@ -70,7 +70,11 @@ void f2t_open(f2t *t, const char *tag, int port, int sample)
     f2t_sql_file(t, "sql/device_params.sql");
     if (sample)
         f2t_sql_file(t, "sql/device_params_sample.sql");
+    f2t_open_plugins(t);
+}
 
+void f2t_open_plugins(f2t *t)
+{
     t->reg = sl_registry_new();
     const char *dir = env("SLUICE_PLUGIN_DIR");
     const char *fix = env("F2_FIXTURE_DIR");
@@ -93,6 +97,8 @@ void f2t_close(f2t *t, int keep)
     if (t->reg)
         sl_registry_free(t->reg);
     t->reg = NULL;
+    if (!t->db[0])
+        return;
     if (keep) {
         fprintf(stderr, "scratch database kept: %s\n", t->dsn);
         return;
@@ -283,6 +289,13 @@ sluice_status f2t_decode(f2t_inst *d, const char *topic, const char *payload,
     api->set_value(in, r, payload, strlen(payload));
     r->origin.topic = topic ? api->strndup(in, topic, strlen(topic)) : NULL;
     return f2t_decode_rec(d, r, out, err);
+}
+
+sluice_status f2t_poll(f2t_inst *s, sluice_batch *b, int timeout_ms, char *err)
+{
+    sl_batch_reset(b);
+    err[0] = '\0';
+    return s->plugin->source->poll(s->inst, b, timeout_ms, err);
 }
 
 const sluice_record *f2t_find(const sluice_batch *out, const char *dp)

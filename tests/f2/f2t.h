@@ -24,6 +24,8 @@ typedef struct f2t {
  * SLUICE_TEST_PG_PORT) and applies sql/device_params.sql, and the sample
  * data when `sample`.  Exits 2 (a failed test) when anything is missing. */
 void f2t_open(f2t *t, const char *tag, int port, int sample);
+/* Only the plugins, no database (f2sim tests). */
+void f2t_open_plugins(f2t *t);
 /* Drops the database (kept when the test failed, for a look). */
 void f2t_close(f2t *t, int keep);
 
@@ -68,6 +70,9 @@ const sluice_record *f2t_find(const sluice_batch *out, const char *dp);
 const char *f2t_str(const sluice_record *r, const char *field);
 /* The value field: 1 with *v when DOUBLE, 0 when NULL, -1 when absent. */
 int f2t_value(const sluice_record *r, double *v);
+
+/* Polls a source instance once into `b` (reset first). */
+sluice_status f2t_poll(f2t_inst *s, sluice_batch *b, int timeout_ms, char *err);
 
 /* A counter of the instance by name. */
 double f2t_metric(f2t_inst *i, const char *name);
