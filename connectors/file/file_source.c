@@ -218,6 +218,25 @@ static file_change file_changed(fsrc *s)
     return UNCHANGED;
 }
 
+/* A full batch that happens to hold the file's last line should say so
+ * with the batch, rather than leave the end to a poll that finds nothing:
+ * so when the buffer is drained, look ahead with one read. */
+static int at_end(fsrc *s)
+{
+    if (s->follow || s->beg != s->end)
+        return 0;
+    s->beg = s->end = 0;
+    ssize_t got;
+    do
+        got = read(s->fd, s->buf, s->cap);
+    while (got < 0 && errno == EINTR);
+    if (got > 0) {
+        s->end = (size_t)got;
+        s->fpos += got;
+    }
+    return got == 0;         /* a read error shows again at the next poll */
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -234,7 +253,7 @@ static sluice_status src_poll(void *p, sluice_batch *out, int timeout_ms, char *
     int waited = 0;
     for (;;) {
         if (api->batch_room(out) == 0)
-            return SLUICE_OK;
+            return at_end(s) ? SLUICE_EOF : SLUICE_OK;
         char *b = s->buf + s->beg;
         size_t avail = s->end - s->beg;
         char *nl = avail ? memchr(b, '\n', avail) : NULL;
