@@ -483,6 +483,16 @@ static void test_options(f2t *t)
                 "exceeds max_payload (100 bytes)");
     f2t_inst_free(&d);
 
+    /* An explicit empty list means no words of that kind. */
+    const char *const nofalse[] = {"false_words: []", NULL};
+    CHECK_INT_EQ(f2t_decoder(t, &d, NULL, nofalse), 0);
+    CHECK_INT_EQ(dec(&d, "stat/f2-aabbccddee02/access-control-mode/2/door-sensors",
+                     "{\"timestamp\": \"" TS "\", \"door_1\": \"open\", \"door_2\": \"closed\"}"),
+                 SLUICE_OK);
+    CHECK_INT_EQ(out->n, 1);
+    CHECK_MEAS(out, "door_1", 1, NULL);
+    f2t_inst_free(&d);
+
     /* Bad options fail init with a clear reason. */
     const char *const badtz[] = {"timezone: Europe/Paris", NULL};
     CHECK_INT_EQ(f2t_decoder(t, &d, NULL, badtz), -1);

@@ -24,20 +24,28 @@ static const sluice_option f2_options[] = {
      "notification channel of the triggers in sql/device_params.sql", NULL},
     {"timezone", SLUICE_OPT_STRING, 0, "UTC",
      "zone of payload timestamps that carry none: UTC or a fixed offset such as +02:00", NULL},
-    {"true_words", SLUICE_OPT_LIST, 0, NULL,
-     "two-state words read as 1 (default: true on open active locked pressed detected)", NULL},
-    {"false_words", SLUICE_OPT_LIST, 0, NULL,
-     "two-state words read as 0 (default: false off closed inactive unlocked released)", NULL},
+    {"true_words", SLUICE_OPT_LIST, 0, "[true, on, open, active, locked, pressed, detected]",
+     "two-state words read as 1", NULL},
+    {"false_words", SLUICE_OPT_LIST, 0, "[false, off, closed, inactive, unlocked, released]",
+     "two-state words read as 0", NULL},
     {"max_payload", SLUICE_OPT_SIZE, 0, "64KiB", "readings with a larger payload fail", NULL},
     SLUICE_OPTIONS_END};
 
+/* The declared defaults reach us through the host; the built-in copies
+ * serve only a host that predates list defaults.  An explicit empty list
+ * means no words. */
 static int load_words(const sluice_api *api, const sluice_config *cfg, const char *name,
                       const char *const *defaults, size_t n_def, f2_words *out)
 {
     size_t n = api->cfg_list_len(cfg, name);
-    if (n == 0) {
+    if (n == 0 && !api->cfg_has(cfg, name)) {
         out->w = (const char **)defaults;
         out->n = n_def;
+        return 0;
+    }
+    if (n == 0) {
+        out->w = NULL;
+        out->n = 0;
         return 0;
     }
     out->w = malloc(n * sizeof(*out->w));
