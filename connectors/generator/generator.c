@@ -38,6 +38,7 @@ typedef struct gen {
     uint64_t count;          /* 0 = unbounded */
     double interval_ns;      /* 0 = no rate limit */
     size_t size;
+    int direct;              /* size fixed and never exceeded: render into the arena */
     char *topic;
     gen_tpl payload, key;
     int has_key;
@@ -109,6 +110,7 @@ static sluice_status gen_init(const sluice_init_args *a, void **out, char *err)
                  GEN_MAX_VALUE);
         goto fail;
     }
+    g->direct = g->size && g->payload.max_len <= g->size;
     size_t scratch = g->payload.max_len > g->size ? g->payload.max_len : g->size;
     if (g->key.max_len > scratch)
         scratch = g->key.max_len;
@@ -191,18 +193,28 @@ static sluice_status gen_poll(void *p, sluice_batch *out, int timeout_ms, char *
     for (; done < n; done++) {
         uint64_t seq = g->seq;
         uint32_t rnd = g->payload.uses_rand || g->key.uses_rand ? rand_of(g->seed, seq) : 0;
-        size_t len = gen_tpl_render(&g->payload, g->scratch, seq, ts, rnd);
-        if (g->size) {
-            if (len < g->size)
-                memset(g->scratch + len, ' ', g->size - len);
-            len = g->size;
-        }
         /* Arena memory first, record second: a record once appended cannot
          * be taken back, so it must never be left half-built. */
-        char *v = api->alloc(out, len + 1);
-        if (!v)
-            break;
-        memcpy(v, g->scratch, len);
+        char *v;
+        size_t len;
+        if (g->direct) {
+            /* The length is known before rendering: render in place. */
+            if (!(v = api->alloc(out, g->size + 1)))
+                break;
+            len = gen_tpl_render(&g->payload, v, seq, ts, rnd);
+            memset(v + len, ' ', g->size - len);
+            len = g->size;
+        } else {
+            len = gen_tpl_render(&g->payload, g->scratch, seq, ts, rnd);
+            if (g->size) {
+                if (len < g->size)
+                    memset(g->scratch + len, ' ', g->size - len);
+                len = g->size;
+            }
+            if (!(v = api->alloc(out, len + 1)))
+                break;
+            memcpy(v, g->scratch, len);
+        }
         v[len] = '\0';
         char *k = NULL;
         size_t klen = 0;

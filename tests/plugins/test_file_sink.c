@@ -15,7 +15,7 @@ static char err[SLUICE_ERRLEN];
 /* `file` (in the scratch dir, or absolute) becomes the sink's path. */
 static int start(ph_inst *s, const char *name, const char *file, const char *opts)
 {
-    char yaml[1024], path[4200] = "";
+    char yaml[8192], path[4200] = "";
     if (file)
         snprintf(path, sizeof path, ", path: \"%s\"", file[0] == '/' ? file : ph_path(file));
     snprintf(yaml, sizeof yaml, "source: { plugin: generator }\nsink: { plugin: file%s%s%s }\n",

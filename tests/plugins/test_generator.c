@@ -131,6 +131,14 @@ static void size_pad_truncate(void)
         CHECK_BYTES_EQ(api->batch_at(b, 1)->value, "ab1     ");
         ph_destroy(&g);
     }
+    /* A size the template can never exceed renders in place: same result. */
+    sl_batch_reset(b);
+    if (start(&g, "direct", YAML("count: 2, size: 32")) == 0) {
+        CHECK_INT_EQ(poll(&g, b, 0), SLUICE_EOF);
+        CHECK_BYTES_EQ(api->batch_at(b, 1)->value, "{\"seq\":1}                       ");
+        CHECK(api->batch_at(b, 1)->value.ptr[32] == '\0');
+        ph_destroy(&g);
+    }
     sl_batch_reset(b);
     if (start(&g, "trunc", YAML("count: 2, payload: \"abcdef{seq}\", size: 3")) == 0) {
         CHECK_INT_EQ(poll(&g, b, 0), SLUICE_EOF);
