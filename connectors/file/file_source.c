@@ -46,6 +46,7 @@ typedef struct fsrc {
     size_t cap, beg, end;
     int64_t line;            /* number of the last line taken */
     int skip_rest;           /* dropping the tail of a truncated line */
+    unsigned long truncations;
     sluice_metric *json_errors, *truncated;
 } fsrc;
 
@@ -184,8 +185,12 @@ static emit_result emit(fsrc *s, sluice_batch *out, const char *p, size_t n, int
     if (truncated) {
         api->header_add(out, r, "sluice.file.truncated", "true", 4);
         api->metric_add(s->truncated, 1);
-        api->log(s->ctx, SLUICE_LOG_WARN, "%s: line %lld is longer than max_line (%zu bytes); "
-                 "passed on truncated", s->path, (long long)s->line, s->max_line);
+        /* A file of long lines must not flood the log: the counter has them all. */
+        if (++s->truncations <= 5)
+            api->log(s->ctx, SLUICE_LOG_WARN, "%s: line %lld is longer than max_line (%zu "
+                     "bytes); passed on truncated%s", s->path, (long long)s->line, s->max_line,
+                     s->truncations == 5 ? " (further ones only counted in "
+                                           "sluice_file_truncated_lines_total)" : "");
     }
     if (s->json) {
         char jerr[SLUICE_ERRLEN];

@@ -283,6 +283,48 @@ static void follow(void)
     sl_batch_free(b);
 }
 
+/* Binary garbage in json format with a small max_line: every line is
+ * accounted for, nothing crashes, values never exceed max_line. */
+static void garbage(void)
+{
+    FILE *f = fopen(ph_path("garbage.bin"), "wb");
+    uint64_t x = 88172645463325252ull;
+    long newlines = 0;
+    int last = '\n';
+    for (int i = 0; i < 300000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int c = (int)(x % 7 == 0 ? '\n' : x % 11 == 0 ? '{' : (x >> 8) & 0xff);
+        newlines += c == '\n';
+        fputc(c, f);
+        last = c;
+    }
+    fclose(f);
+    long want = newlines + (last != '\n');
+    ph_inst s;
+    if (start(&s, "garbage", "garbage.bin", "format: json, max_line: 100") != 0)
+        return;
+    sluice_batch *b = sl_batch_new(500, 1 << 20);
+    long got = 0, too_long = 0, offset_ok = 1;
+    sluice_status st;
+    int polls = 0;
+    do {
+        sl_batch_reset(b);
+        st = poll(&s, b, 100);
+        for (size_t i = 0; i < api->batch_count(b); i++) {
+            const sluice_record *r = api->batch_at(b, i);
+            got++;
+            too_long += r->value.len > 100;
+            offset_ok &= r->origin.offset == got;
+        }
+    } while (st == SLUICE_OK && ++polls < 100000);
+    CHECK_INT_EQ(st, SLUICE_EOF);
+    CHECK_INT_EQ(got, want);
+    CHECK_INT_EQ(too_long, 0);
+    CHECK(offset_ok);
+    ph_destroy(&s);
+    sl_batch_free(b);
+}
+
 static void errors(void)
 {
     ph_inst s;
@@ -307,6 +349,7 @@ int main(void)
     big_file();
     max_line();
     follow();
+    garbage();
     errors();
     return PH_DONE();
 }

@@ -6,6 +6,7 @@
 #include "json_conv.h"
 #include "strcheck.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -332,6 +333,59 @@ static void arena_exhaustion(void)
     sl_batch_free(small);
 }
 
+/* Random strings over an alphabet rich in what escaping and UTF-8 checks
+ * get wrong, with jansson as the oracle: if it accepts the bytes as UTF-8,
+ * to_json must succeed and its output must parse back to the same bytes;
+ * if not, to_json must refuse.  And from_json never crashes on any bytes. */
+static void randomized(void)
+{
+    static const char *atoms[] = {
+        "a", "\"", "\\", "/", "\n", "\x01", "\x1f", "\x7f", " ", "\xc3\xa9", "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80", "\xc3", "\xff", "\xed\xa0\x80", "\xc0\x80", "\0", "{", "}", "[",
+        "1", "e", "-", ".", ":", ",", "true", "null", "\"k\":",
+    };
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    int refused = 0, accepted = 0;
+    for (int it = 0; it < 5000; it++) {
+        char s[256];
+        size_t n = 0;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int k = (int)(x % 24);
+        for (int j = 0; j < k; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            const char *a = atoms[x % (sizeof atoms / sizeof atoms[0])];
+            size_t al = a[0] ? strlen(a) : 1;
+            memcpy(s + n, a, al);
+            n += al;
+        }
+        sluice_record *r = rec();
+        add_str(r, "s", s, n);
+        const char *out = to_json(r);
+        json_t *oracle = json_stringn(s, n);
+        if (oracle) {
+            accepted++;
+            json_error_t je;
+            json_t *back = out ? json_loads(out, JSON_ALLOW_NUL, &je) : NULL;
+            json_t *v = back ? json_object_get(back, "s") : NULL;
+            int same = v && json_string_length(v) == n && !memcmp(json_string_value(v), s, n);
+            if (!same)
+                fprintf(stderr, "round trip failed for output %s\n", out ? out : err);
+            CHECK(same);
+            json_decref(back);
+            json_decref(oracle);
+        } else {
+            refused++;
+            CHECK(out == NULL);
+        }
+        /* Any bytes into from_json: 0 or -1 with a message, never a crash. */
+        sluice_record *r2 = sl_record_new(B);
+        err[0] = '\0';
+        int rc = sl_from_json(B, r2, s, n, err, sizeof err);
+        CHECK(rc == 0 || (rc == -1 && err[0]));
+    }
+    CHECK(refused > 100 && accepted > 100);   /* both paths were exercised */
+}
+
 int main(void)
 {
     B = sl_batch_new(16, 1 << 20);
@@ -346,6 +400,7 @@ int main(void)
     parse_errors();
     round_trip();
     arena_exhaustion();
+    randomized();
     sl_batch_free(B);
     return CHECK_DONE();
 }
