@@ -70,11 +70,12 @@ int f2_apply_device_model(f2_inst *fi, f2_reading *rd, const f2_pin *pin, const 
 int f2_apply_table_model(f2_inst *fi, f2_reading *rd, const f2_device *dev, sluice_batch *out,
                          char *err, size_t errlen);
 
-/* Finds the controller in the cache or the database.  SLUICE_OK with *dev
+/* Finds the controller in the cache or the database (now_ns: the
+ * monotonic clock, read once per reading by the caller).  SLUICE_OK with *dev
  * set (possibly a negative entry), SLUICE_RETRY when it is not cached and
  * the database cannot answer. */
-sluice_status f2_lookup(f2_inst *fi, const f2_topic *t, const f2_device **dev, char *err,
-                        size_t errlen);
+sluice_status f2_lookup(f2_inst *fi, const f2_topic *t, int64_t now_ns, const f2_device **dev,
+                        char *err, size_t errlen);
 
 /* Wires the database's notifications to the cache. */
 void f2_events_init(f2_inst *fi);

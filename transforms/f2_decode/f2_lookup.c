@@ -59,11 +59,10 @@ void f2_maybe_tick(f2_inst *fi, int64_t now_ns)
     f2_db_tick(&fi->db, &fi->ev);
 }
 
-sluice_status f2_lookup(f2_inst *fi, const f2_topic *t, const f2_device **out, char *err,
-                        size_t errlen)
+sluice_status f2_lookup(f2_inst *fi, const f2_topic *t, int64_t now, const f2_device **out,
+                        char *err, size_t errlen)
 {
     const sluice_api *api = fi->api;
-    int64_t now = api->mono_ns();
     f2_device *d = f2_cache_get(&fi->cache, t->mac);
     if (d && f2_device_fresh(&fi->cache, d, now, fi->ttl_ns)) {
         api->metric_add(fi->m.hits, 1);

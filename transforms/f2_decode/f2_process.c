@@ -40,7 +40,8 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
 {
     f2_inst *fi = inst;
     const sluice_api *api = fi->api;
-    f2_maybe_tick(fi, api->mono_ns());
+    int64_t now = api->mono_ns();
+    f2_maybe_tick(fi, now);
 
     /* Either shape: fields topic + payload (the Kafka raw topic), or the
      * MQTT shape, value = payload and origin.topic = topic. */
@@ -143,7 +144,7 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
         return fail(j, SLUICE_ERR);
 
     const f2_device *dev;
-    sluice_status st = f2_lookup(fi, &rd.t, &dev, err, SLUICE_ERRLEN);
+    sluice_status st = f2_lookup(fi, &rd.t, now, &dev, err, SLUICE_ERRLEN);
     if (st != SLUICE_OK)
         return fail(j, st);
     if (!dev->known) {
