@@ -27,6 +27,15 @@ void sl_metric_set(sluice_metric *s, double v);
 void sl_metric_observe(sluice_metric *s, double v);
 double sl_metric_value(const sluice_metric *s);   /* counters and gauges */
 
+/* Histograms: observations so far and their sum (0 for other kinds);
+ * sl_metric_value of a histogram is its count. */
+uint64_t sl_metric_count(const sluice_metric *s);
+double sl_metric_sum(const sluice_metric *s);
+
+/* Whether render adds sluice_build_info and the process_* metrics of the
+ * Prometheus process collector (on for sl_metrics_global, off otherwise). */
+void sl_metrics_enable_process(sl_metrics *m, int on);
+
 /* Renders every series; returns a malloc'd NUL-terminated string. */
 char *sl_metrics_render(sl_metrics *m, size_t *len);
 
