@@ -224,7 +224,7 @@ static void *supervisor(void *arg)
     int64_t init_backoff = 0, restart_backoff = 0;
     for (;;) {
         atomic_store(&p->state, SL_PIPE_STARTING);
-        char err[SLUICE_ERRLEN + 256];
+        char err[1024];
         int retriable;
         if (sl_instances_create(p, &retriable, err, sizeof err) != 0) {
             sl_pipeline_set_error(p, "%s", err);
@@ -296,7 +296,7 @@ int sl_pipeline_start(sl_pipeline *p, char *err, size_t errlen)
         nanosleep(&ts, NULL);
     }
     if (atomic_load(&p->first_start) == -1) {
-        snprintf(err, errlen, "pipeline \"%s\": %s", p->conf->name, p->init_error);
+        snprintf(err, errlen, "pipeline \"%.128s\": %.900s", p->conf->name, p->init_error);
         return -1;
     }
     return 0;

@@ -71,8 +71,8 @@ typedef struct sl_pipeline {
 
     pthread_mutex_t err_mu;
     pthread_mutex_t inst_mu; /* guards instance ctx pointers read by /ready */
-    char last_error[SLUICE_ERRLEN];
-    char init_error[SLUICE_ERRLEN];
+    char last_error[1024];
+    char init_error[1024];
 
     uint64_t stats_prev_in, stats_prev_out; /* for the periodic stats line */
     _Atomic uint64_t n_in, n_out, n_failed, n_dead, n_rejected, n_restarts;

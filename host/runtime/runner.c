@@ -105,7 +105,7 @@ int sl_runner_start(sl_runner *r)
             rc = -1;
             continue;
         }
-        char err[SLUICE_ERRLEN * 2];
+        char err[1200];
         if (sl_pipeline_start(p, err, sizeof err) != 0) {
             sl_log(SLUICE_LOG_ERROR, NULL, NULL, "%s", err);
             rc = -1;
@@ -197,7 +197,7 @@ void sl_runner_reload(sl_runner *r)
             continue;
         }
         add(r, p);
-        char err[SLUICE_ERRLEN * 2];
+        char err[1200];
         if (sl_pipeline_start(p, err, sizeof err) != 0)
             sl_log(SLUICE_LOG_ERROR, NULL, NULL, "%s", err);
     }
@@ -289,7 +289,7 @@ char *sl_runner_status_json(void *arg)
         json_t *tr = json_array();
         for (size_t t = 0; t < p->conf->n_transforms; t++)
             json_array_append_new(tr, stage_json(&p->conf->transforms[t]));
-        char err[SLUICE_ERRLEN];
+        char err[1024];
         pthread_mutex_lock(&p->err_mu);
         snprintf(err, sizeof err, "%s", p->last_error);
         pthread_mutex_unlock(&p->err_mu);
