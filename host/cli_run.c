@@ -214,8 +214,6 @@ int sl_cmd_run(int argc, char **argv)
             break;
     }
     int rc = sl_runner_join(&r);
-    if (stats_ms)
-        sl_runner_log_stats(&r, (double)stats_ms / 1000.0);
     if (aborted)
         rc = 1;
     sl_http_stop(h);

@@ -18,8 +18,8 @@ PG_PORT=${PG_PORT:-5432}
 HTTP=${SLUICE_HTTP:-127.0.0.1:9464}
 
 scripts/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build
+cmake -S . -B "${SLUICE_BUILD:-build}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C "${SLUICE_BUILD:-build}"
 
 mkdir -p "$VAR"
 stop_servers() {
@@ -45,6 +45,7 @@ export DEVICE_PARAMS_DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=devi
 export TIMESERIES_DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=timeseries"
 export F2SIM_RATE=${F2SIM_RATE:-500}
 export F2SIM_DEVICES=${F2SIM_DEVICES:-10}
+export SLUICE_DEAD_LETTER_FILE=${SLUICE_DEAD_LETTER_FILE:-$VAR/dead-letters.jsonl}
 
 echo
 echo "sluice is running the embedded pipelines (Ctrl-C stops everything cleanly)."
@@ -54,7 +55,7 @@ echo
 # sluice handles SIGINT itself: it drains, flushes and exits 0; the trap
 # above then stops the servers.
 set +e
-build/bin/sluice run --http "$HTTP" --stats 5s pipelines/embedded/
+"${SLUICE_BUILD:-build}"/bin/sluice run --http "$HTTP" --stats 5s pipelines/embedded/
 rc=$?
 set -e
 exit $rc
