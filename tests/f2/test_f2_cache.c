@@ -174,6 +174,46 @@ static void test_reconnect(f2t *t)
     f2t_inst_free(&d);
 }
 
+static void test_channel_and_query_errors(f2t *t)
+{
+    /* `channel` picks the channel: a change made with the triggers off is
+     * announced by hand on it. */
+    f2t_inst d;
+    const char *const opts[] = {"channel: f2_custom_channel", NULL};
+    CHECK_INT_EQ(f2t_decoder(t, &d, NULL, opts), 0);
+    CHECK(temperature(&d, ENV0) == 25.87);
+    f2t_sql(t, "ALTER TABLE \"DataPoint\" DISABLE TRIGGER sluice_notify;"
+               "UPDATE \"DataPoint\" SET \"Decimals\" = 1 WHERE \"DataPointId\" = 201;"
+               "ALTER TABLE \"DataPoint\" ENABLE TRIGGER sluice_notify");
+    sleep_ms(250);
+    CHECK(temperature(&d, ENV0) == 25.87);
+    f2t_sql(t, "NOTIFY f2_custom_channel, 'DataPoint'");
+    CHECK(wait_temperature(&d, ENV0, 258.7, 3000));
+    f2t_sql(t, "UPDATE \"DataPoint\" SET \"Decimals\" = 2 WHERE \"DataPointId\" = 201");
+    f2t_sql(t, "NOTIFY f2_custom_channel, 'DataPoint'");
+    CHECK(wait_temperature(&d, ENV0, 25.87, 3000));
+
+    /* A lookup query that fails on a live connection (the schema changed
+     * under us): cached devices go on, an uncached one is retried, and
+     * once the schema is back the reading goes through. */
+    f2t_sql(t, "ALTER TABLE device_parameters RENAME TO device_parameters_away");
+    char e[SLUICE_ERRLEN];
+    CHECK_INT_EQ(f2t_decode(&d, ENV1, EXAMPLE, out, e), SLUICE_RETRY);
+    CHECK_STR_CONTAINS(e, "cannot look up f2-02f200010001");
+    CHECK_STR_CONTAINS(e, "device_parameters");
+    CHECK(f2t_metric(&d, "sluice_f2_lookups_failed_total") >= 1);
+    CHECK(temperature(&d, ENV0) == 25.87);
+    f2t_sql(t, "ALTER TABLE device_parameters_away RENAME TO device_parameters");
+    sluice_status st = SLUICE_RETRY;
+    for (int i = 0; i < 100 && st != SLUICE_OK; i++) {
+        st = f2t_decode(&d, ENV1, EXAMPLE, out, e);
+        if (st != SLUICE_OK)
+            sleep_ms(50);
+    }
+    CHECK_INT_EQ(st, SLUICE_OK);
+    f2t_inst_free(&d);
+}
+
 int main(void)
 {
     f2t t;
@@ -182,6 +222,7 @@ int main(void)
     test_notify(&t);
     test_ttl_and_negative(&t);
     test_reconnect(&t);
+    test_channel_and_query_errors(&t);
     sl_batch_free(out);
     int rc = CHECK_DONE();
     f2t_close(&t, rc != 0);
