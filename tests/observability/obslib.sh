@@ -1,0 +1,42 @@
+# Helpers for the observability shell tests; source after testlib.sh.
+
+# free_port: a TCP port nobody listens on right now (the kernel picks it).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_sluice NAME ARGS...: runs `sluice run --http 127.0.0.1:0 ARGS...` in
+# the background, logs to $T/NAME.log, and sets SLUICE_PID and SLUICE_URL
+# from the "serving ... on http://ADDR:PORT" line.
+start_sluice() {
+  local name=$1; shift
+  "$SLUICE_BIN" run --http 127.0.0.1:0 "$@" >"$T/$name.log" 2>&1 &
+  SLUICE_PID=$!
+  BG_PIDS+=("$SLUICE_PID")
+  local i
+  for i in $(seq 1 100); do
+    SLUICE_URL=$(sed -n 's|.*serving /metrics.* on \(http://[0-9.]*:[0-9]*\).*|\1|p' "$T/$name.log" | head -1)
+    [ -n "$SLUICE_URL" ] && return 0
+    kill -0 "$SLUICE_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "sluice did not start its HTTP endpoint:" >&2
+  sed 's/^/    | /' "$T/$name.log" >&2
+  return 1
+}
+
+# stop_bg PID: SIGTERM and wait (sluice drains and exits 0).
+stop_bg() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+BG_PIDS=()
+_obs_cleanup() {
+  local rc=$? p
+  for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  (exit "$rc")
+  _cleanup
+}
+trap _obs_cleanup EXIT
