@@ -1,0 +1,62 @@
+/* The descriptor and the declared options (README.md documents each). */
+#include "kafka.h"
+
+const sluice_option kafka_source_options[] = {
+    {"bootstrap", SLUICE_OPT_STRING, 0, "localhost:9092",
+     "comma-separated host:port of the brokers to bootstrap from", NULL},
+    {"topics", SLUICE_OPT_LIST, SLUICE_OPT_REQUIRED, NULL,
+     "topics to consume; an entry starting with ^ is a regular expression", NULL},
+    {"group", SLUICE_OPT_STRING, SLUICE_OPT_REQUIRED, NULL,
+     "consumer group id; processes with the same group share the partitions", NULL},
+    {"start", SLUICE_OPT_STRING, 0, "earliest",
+     "where a group without committed offsets starts", "earliest|latest"},
+    {"consumers", SLUICE_OPT_INT, 0, "1",
+     "consumers in this pipeline; only 1 (scale out with more pipelines or processes)", NULL},
+    {"value_converter", SLUICE_OPT_STRING, 0, "json",
+     "how values are read into fields", "json|avro|bytes"},
+    {"avro_schema", SLUICE_OPT_STRING, 0, NULL,
+     "the .avsc file of the record schema (value_converter avro)", NULL},
+    {"properties", SLUICE_OPT_MAP, 0, NULL,
+     "librdkafka consumer properties passed through (security.protocol, sasl.*, ssl.*, ...)",
+     NULL},
+    {"poll_timeout", SLUICE_OPT_DURATION, 0, "100ms",
+     "longest wait of one poll for the first message", NULL},
+    SLUICE_OPTIONS_END,
+};
+
+const sluice_option kafka_sink_options[] = {
+    {"bootstrap", SLUICE_OPT_STRING, 0, "localhost:9092",
+     "comma-separated host:port of the brokers to bootstrap from", NULL},
+    {"topic", SLUICE_OPT_STRING, SLUICE_OPT_REQUIRED, NULL,
+     "target topic; may hold {topic} (origin topic) and {field:NAME}", NULL},
+    {"key", SLUICE_OPT_STRING, 0, "record",
+     "message key: record (the record's key), none, or field:NAME", NULL},
+    {"value_converter", SLUICE_OPT_STRING, 0, "json",
+     "how records are written as values", "json|avro|bytes"},
+    {"avro_schema", SLUICE_OPT_STRING, 0, NULL,
+     "the .avsc file of the record schema (value_converter avro)", NULL},
+    {"compression", SLUICE_OPT_STRING, 0, "lz4", "compression of message batches",
+     "none|gzip|snappy|lz4|zstd"},
+    {"acks", SLUICE_OPT_STRING, 0, "all",
+     "broker acknowledgements a write waits for (not all: set enable.idempotence false)",
+     "all|1|0"},
+    {"linger", SLUICE_OPT_DURATION, 0, "5ms",
+     "librdkafka linger.ms: how long messages wait to fill a request", NULL},
+    {"delivery_timeout", SLUICE_OPT_DURATION, 0, "30s",
+     "librdkafka message.timeout.ms: a write that cannot deliver within it is retried", NULL},
+    {"properties", SLUICE_OPT_MAP, 0, NULL,
+     "librdkafka producer properties passed through (security.protocol, sasl.*, ssl.*, ...)",
+     NULL},
+    SLUICE_OPTIONS_END,
+};
+
+static const sluice_plugin kafka_plugin = {
+    SLUICE_PLUGIN_HEAD,
+    .name = "kafka",
+    .version = "0.1.0",
+    .description = "Apache Kafka consumer-group source and idempotent producer sink (librdkafka)",
+    .source = &kafka_source_ops,
+    .sink = &kafka_sink_ops,
+};
+
+SLUICE_PLUGIN(kafka_plugin)

@@ -1,0 +1,466 @@
+/* The consumer-group source.
+ *
+ * Offsets are never committed by librdkafka on its own
+ * (enable.auto.commit=false, enable.auto.offset.store=false): an ack from
+ * the host (the batch is durably written) stores each partition's highest
+ * offset + 1 and commits asynchronously; a revoke and the shutdown commit
+ * synchronously.  So a crash replays at most what was not yet acknowledged,
+ * and nothing is skipped.
+ *
+ * Everything librdkafka reports (messages, rebalances, statistics, errors,
+ * commit results) is served by rd_kafka_consumer_poll on the source
+ * thread; only ack runs on the sink thread. */
+#include "kafka.h"
+#include "kclient.h"
+#include "kconv.h"
+#include "koffsets.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ksource {
+    kclient kc;              /* first: librdkafka's opaque */
+    kconv conv;
+    koffsets offs;
+    int poll_timeout_ms;
+    rd_kafka_message_t *pending;   /* polled but did not fit the last batch */
+    atomic_int stopping;
+    const char *last_topic;        /* interned name of the last message's topic */
+    int64_t log_window_ns;
+    unsigned log_suppressed;
+    sluice_metric *m_consumed, *m_convert_errors, *m_commit_errors, *m_rebalances;
+} ksource;
+
+static const char *const managed_props[] = {
+    "bootstrap.servers", "group.id", "enable.auto.commit", "enable.auto.offset.store",
+    "auto.offset.reset", NULL};
+
+/* At most 10 message-level warnings a second: a broker outage produces one
+ * error per partition per retry. */
+static int log_allowed(ksource *s)
+{
+    int64_t now = s->kc.api->mono_ns();
+    if (now - s->log_window_ns > 1000000000LL) {
+        if (s->log_suppressed)
+            s->kc.api->log(s->kc.ctx, SLUICE_LOG_WARN, "%u more consumer errors not logged",
+                           s->log_suppressed);
+        s->log_window_ns = now;
+        s->log_suppressed = 0;
+        return 1;
+    }
+    if (s->log_suppressed++ < 10)
+        return 1;
+    return 0;
+}
+
+static sluice_metric *lag_metric(void *arg, const char *topic, int32_t partition)
+{
+    ksource *s = arg;
+    char label[512];
+    snprintf(label, sizeof label, "partition=%s/%d", topic, (int)partition);
+    return s->kc.api->metric(s->kc.ctx, SLUICE_METRIC_GAUGE, "sluice_kafka_consumer_lag",
+                             "messages between the committed offset and the end of the partition",
+                             label);
+}
+
+static void describe(const rd_kafka_topic_partition_list_t *l, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < l->cnt && n + 1 < len; i++) {
+        int w = snprintf(buf + n, len - n, "%s%s/%d", i ? " " : "", l->elems[i].topic,
+                         (int)l->elems[i].partition);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    if (!l->cnt)
+        snprintf(buf, len, "(none)");
+}
+
+static void commit_sync(ksource *s, const char *why)
+{
+    rd_kafka_resp_err_t e = rd_kafka_commit(s->kc.rk, NULL, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        s->kc.api->metric_add(s->m_commit_errors, 1);
+        s->kc.api->log(s->kc.ctx, SLUICE_LOG_WARN, "committing offsets %s failed: %s "
+                       "(the uncommitted messages will be delivered again)", why,
+                       rd_kafka_err2str(e));
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    ksource *s = opaque;
+    const sluice_api *api = s->kc.api;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    char list[1024];
+    describe(parts, list, sizeof list);
+    api->metric_add(s->m_rebalances, 1);
+    rd_kafka_error_t *e = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (ko_assign(&s->offs, parts, lag_metric, s) != 0)
+            api->log(s->kc.ctx, SLUICE_LOG_ERROR, "out of memory tracking partitions");
+        api->log(s->kc.ctx, SLUICE_LOG_INFO, "assigned %s", list);
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+    } else {
+        /* No ack may store offsets of these partitions from now on; then
+         * what was acknowledged is committed before they are given up. */
+        if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+            ko_revoke(&s->offs, api, parts);
+        else
+            ko_revoke_all(&s->offs, api);
+        if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk))
+            commit_sync(s, "before giving up partitions");
+        api->log(s->kc.ctx, err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? SLUICE_LOG_INFO
+                                                                         : SLUICE_LOG_WARN,
+                 "%s %s%s", err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked" : "rebalance "
+                 "error, unassigning", list, rd_kafka_assignment_lost(rk) ? " (lost)" : "");
+        if (coop && err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        api->log(s->kc.ctx, SLUICE_LOG_ERROR, "incremental rebalance failed: %s",
+                 rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    (void)offsets;
+    ksource *s = opaque;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        s->kc.api->metric_add(s->m_commit_errors, 1);
+        if (log_allowed(s))
+            s->kc.api->log(s->kc.ctx, SLUICE_LOG_WARN, "committing offsets failed: %s (the "
+                           "next commit includes them)", rd_kafka_err2str(err));
+    }
+}
+
+/* Lag per owned partition: the committed offset's distance to the end, or,
+ * before the group's first commit, the read position's. */
+static void on_stats(kclient *kc, json_t *root)
+{
+    ksource *s = (ksource *)kc;
+    const char *tname, *pname;
+    json_t *t, *p;
+    json_object_foreach(json_object_get(root, "topics"), tname, t)
+    {
+        json_object_foreach(json_object_get(t, "partitions"), pname, p)
+        {
+            long part = strtol(pname, NULL, 10);
+            if (part < 0)
+                continue;
+            json_int_t lag = json_integer_value(json_object_get(p, "consumer_lag"));
+            if (!json_is_integer(json_object_get(p, "consumer_lag")) || lag < 0) {
+                json_int_t hi = json_integer_value(json_object_get(p, "hi_offset"));
+                json_int_t app = json_integer_value(json_object_get(p, "app_offset"));
+                if (hi < 0 || app < 0)
+                    continue;
+                lag = hi - app;
+            }
+            ko_set_lag(&s->offs, kc->api, tname, (int32_t)part, (double)(lag < 0 ? 0 : lag));
+        }
+    }
+}
+
+static void src_destroy(void *inst);
+
+static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
+{
+    const sluice_api *api = a->api;
+    const sluice_config *cfg = a->cfg;
+    if (api->cfg_int(cfg, "consumers", 1) != 1) {
+        snprintf(err, SLUICE_ERRLEN, "consumers: only 1 is supported; to consume in parallel, "
+                 "run the pipeline in more processes (or more pipeline files) with the same "
+                 "group, and Kafka splits the partitions between them");
+        return SLUICE_ERR;
+    }
+    size_t n_topics = api->cfg_list_len(cfg, "topics");
+    if (n_topics == 0) {
+        snprintf(err, SLUICE_ERRLEN, "topics: name at least one topic");
+        return SLUICE_ERR;
+    }
+    ksource *s = calloc(1, sizeof *s);
+    if (!s || ko_init(&s->offs) != 0) {
+        free(s);
+        snprintf(err, SLUICE_ERRLEN, "out of memory");
+        return SLUICE_ERR;
+    }
+    s->kc.api = api;
+    s->kc.ctx = a->ctx;
+    s->kc.consumer = 1;
+    s->kc.on_stats = on_stats;
+    int64_t pt = api->cfg_int(cfg, "poll_timeout", 100);
+    s->poll_timeout_ms = pt < 0 ? 0 : pt > 60000 ? 60000 : (int)pt;
+    s->m_consumed = api->metric(a->ctx, SLUICE_METRIC_COUNTER,
+                                "sluice_kafka_messages_consumed_total",
+                                "messages read from Kafka", NULL);
+    s->m_convert_errors = api->metric(a->ctx, SLUICE_METRIC_COUNTER,
+                                      "sluice_kafka_convert_errors_total",
+                                      "messages passed on unconverted, with a "
+                                      KAFKA_CONVERT_ERROR_HEADER " header", NULL);
+    s->m_commit_errors = api->metric(a->ctx, SLUICE_METRIC_COUNTER,
+                                     "sluice_kafka_commit_errors_total",
+                                     "offset commits that failed", NULL);
+    s->m_rebalances = api->metric(a->ctx, SLUICE_METRIC_COUNTER, "sluice_kafka_rebalances_total",
+                                  "partition assignments and revocations", NULL);
+    if (kconv_init(&s->conv, api, api->cfg_string(cfg, "value_converter"),
+                   api->cfg_string(cfg, "avro_schema"), err, SLUICE_ERRLEN) != 0) {
+        src_destroy(s);
+        return SLUICE_ERR;
+    }
+    rd_kafka_conf_t *conf =
+        kc_conf_new(&s->kc, cfg, a->pipeline, a->instance, NULL, managed_props, err);
+    if (!conf) {
+        src_destroy(s);
+        return SLUICE_ERR;
+    }
+    const char *start = api->cfg_string(cfg, "start");
+    if (kc_set(conf, "group.id", api->cfg_string(cfg, "group"), err) ||
+        kc_set(conf, "enable.auto.commit", "false", err) ||
+        kc_set(conf, "enable.auto.offset.store", "false", err) ||
+        kc_set(conf, "auto.offset.reset", start ? start : "earliest", err)) {
+        rd_kafka_conf_destroy(conf);
+        src_destroy(s);
+        return SLUICE_ERR;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
+    int stats = s->kc.stats;
+    char e[400];
+    s->kc.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!s->kc.rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, SLUICE_ERRLEN, "cannot create the Kafka consumer: %s", e);
+        src_destroy(s);
+        return SLUICE_ERR;
+    }
+    /* Statistics, errors and commit results come through the consumer's
+     * poll too, so the source thread serves everything. */
+    rd_kafka_poll_set_consumer(s->kc.rk);
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)n_topics);
+    for (size_t i = 0; i < n_topics; i++)
+        rd_kafka_topic_partition_list_add(subs, api->cfg_list_at(cfg, "topics", i),
+                                          RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t se = rd_kafka_subscribe(s->kc.rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (se) {
+        snprintf(err, SLUICE_ERRLEN, "cannot subscribe to topics: %s", rd_kafka_err2str(se));
+        src_destroy(s);
+        return SLUICE_ERR;
+    }
+    /* Not ready until statistics show a broker and the group coordinator:
+     * an unreachable broker is not an init failure, librdkafka reconnects. */
+    api->set_ready(a->ctx, !stats);
+    *out = s;
+    return SLUICE_OK;
+}
+
+typedef enum build_rc { BUILT, NO_ROOM } build_rc;
+
+static int is_oom(const char *msg) { return strstr(msg, "out of batch memory") != NULL; }
+
+/* Builds the record on the stack first, through the api (its memory comes
+ * from the batch's arena), and appends it only when complete: a record
+ * cannot be taken back out of a batch, and a full arena must leave none
+ * half-made. */
+static build_rc build(ksource *s, sluice_batch *out, const rd_kafka_message_t *m)
+{
+    const sluice_api *api = s->kc.api;
+    sluice_record tmp;
+    memset(&tmp, 0, sizeof tmp);
+    const char *tname = rd_kafka_topic_name(m->rkt);
+    if (!s->last_topic || strcmp(s->last_topic, tname) != 0)
+        s->last_topic = ko_intern(&s->offs, tname);
+    if (!s->last_topic)
+        return NO_ROOM;
+    tmp.origin.topic = s->last_topic;
+    tmp.origin.partition = m->partition;
+    tmp.origin.offset = m->offset;
+    rd_kafka_timestamp_type_t tst;
+    int64_t ts = rd_kafka_message_timestamp(m, &tst);
+    tmp.timestamp = ts > 0 ? ts * 1000 : 0;
+    if (m->key && api->set_key(out, &tmp, m->key, m->key_len) != 0)
+        return NO_ROOM;
+    if (m->payload && api->set_value(out, &tmp, m->payload, m->len) != 0)
+        return NO_ROOM;
+    rd_kafka_headers_t *hdrs;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *val;
+        size_t size;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR; i++)
+            if (api->header_add(out, &tmp, name, val ? val : "", val ? size : 0) != 0)
+                return NO_ROOM;
+    }
+    char cerr[SLUICE_ERRLEN];
+    if (kconv_decode(&s->conv, out, &tmp, cerr, sizeof cerr) != 0) {
+        if (is_oom(cerr))
+            return NO_ROOM;
+        /* A source cannot fail one record: it goes on raw, without fields,
+         * and the header says why, for a filter or the error policy of a
+         * later stage to route it. */
+        tmp.n_fields = 0;
+        if (api->header_add(out, &tmp, KAFKA_CONVERT_ERROR_HEADER, cerr, strlen(cerr)) != 0)
+            return NO_ROOM;
+        api->metric_add(s->m_convert_errors, 1);
+    }
+    sluice_record *r = api->record_new(out);
+    if (!r)
+        return NO_ROOM;
+    *r = tmp;
+    return BUILT;
+}
+
+static void message_error(ksource *s, const rd_kafka_message_t *m)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return;
+    if (!log_allowed(s))
+        return;
+    s->kc.api->log(s->kc.ctx, SLUICE_LOG_WARN, "consumer: %s%s%s [%d]: %s",
+                   rd_kafka_err2name(m->err), m->rkt ? " on " : "",
+                   m->rkt ? rd_kafka_topic_name(m->rkt) : "", (int)m->partition,
+                   rd_kafka_message_errstr(m));
+}
+
+static sluice_status fatal(ksource *s, char *err)
+{
+    char why[400];
+    rd_kafka_fatal_error(s->kc.rk, why, sizeof why);
+    snprintf(err, SLUICE_ERRLEN, "fatal Kafka consumer error: %s", why);
+    return SLUICE_ERR;
+}
+
+static sluice_status src_poll(void *inst, sluice_batch *out, int timeout_ms, char *err)
+{
+    ksource *s = inst;
+    const sluice_api *api = s->kc.api;
+    if (atomic_load(&s->kc.fatal))
+        return fatal(s, err);
+    if (atomic_load(&s->stopping))
+        return SLUICE_OK;
+    int wait = timeout_ms < s->poll_timeout_ms ? timeout_ms : s->poll_timeout_ms;
+    if (wait < 0)
+        wait = 0;
+    size_t room = api->batch_room(out), added = 0;
+    while (room > 0) {
+        rd_kafka_message_t *m = s->pending;
+        s->pending = NULL;
+        /* A message held over from before a revoke belongs to another
+         * consumer now, which reads it from the committed offset. */
+        if (m && !ko_owned(&s->offs, rd_kafka_topic_name(m->rkt), m->partition)) {
+            rd_kafka_message_destroy(m);
+            m = NULL;
+        }
+        if (!m)
+            m = rd_kafka_consumer_poll(s->kc.rk, added ? 0 : wait);
+        if (!m)
+            break;
+        if (m->err) {
+            message_error(s, m);
+            rd_kafka_message_destroy(m);
+            if (atomic_load(&s->kc.fatal))
+                return fatal(s, err);
+            wait = 0;
+            continue;
+        }
+        if (build(s, out, m) == NO_ROOM) {
+            if (api->batch_count(out) == 0) {
+                snprintf(err, SLUICE_ERRLEN, "message %s/%d@%lld (key %zu bytes, value %zu "
+                         "bytes) does not fit an empty batch; raise the pipeline's "
+                         "batch.max_bytes", rd_kafka_topic_name(m->rkt), (int)m->partition,
+                         (long long)m->offset, m->key_len, m->len);
+                rd_kafka_message_destroy(m);
+                return SLUICE_ERR;
+            }
+            s->pending = m;
+            break;
+        }
+        rd_kafka_message_destroy(m);
+        added++;
+        room--;
+    }
+    if (added)
+        api->metric_add(s->m_consumed, (double)added);
+    return SLUICE_OK;
+}
+
+static sluice_status src_ack(void *inst, const sluice_batch *b, char *err)
+{
+    ksource *s = inst;
+    char e[SLUICE_ERRLEN];
+    int moved = ko_ack(&s->offs, s->kc.rk, s->kc.api, b, e, sizeof e);
+    if (moved < 0) {
+        /* Not worth failing the pipeline: the messages are written, and the
+         * next ack stores a later offset anyway. */
+        s->kc.api->log(s->kc.ctx, SLUICE_LOG_WARN, "%s", e);
+        return SLUICE_OK;
+    }
+    if (moved > 0) {
+        /* Asynchronous: its result comes to commit_cb; a failed commit is
+         * covered by the next one, which includes the same offsets. */
+        rd_kafka_resp_err_t ce = rd_kafka_commit(s->kc.rk, NULL, 1);
+        if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            s->kc.api->metric_add(s->m_commit_errors, 1);
+            if (log_allowed(s))
+                s->kc.api->log(s->kc.ctx, SLUICE_LOG_WARN, "commit: %s", rd_kafka_err2str(ce));
+        }
+    }
+    (void)err;
+    return SLUICE_OK;
+}
+
+static void src_stop(void *inst)
+{
+    ksource *s = inst;
+    /* Messages librdkafka holds but we have not handed over stay
+     * uncommitted, so the next owner of their partitions reads them. */
+    atomic_store(&s->stopping, 1);
+}
+
+static void src_destroy(void *inst)
+{
+    ksource *s = inst;
+    if (!s)
+        return;
+    if (s->pending)
+        rd_kafka_message_destroy(s->pending);
+    if (s->kc.rk) {
+        if (!atomic_load(&s->kc.fatal))
+            commit_sync(s, "at shutdown");
+        /* Leaves the group: the revoke commits once more and the partitions
+         * move to the other members at once. */
+        rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->kc.rk);
+        if (e)
+            s->kc.api->log(s->kc.ctx, SLUICE_LOG_WARN, "closing the consumer: %s",
+                           rd_kafka_err2str(e));
+        rd_kafka_destroy(s->kc.rk);
+    }
+    kconv_free(&s->conv);
+    ko_free(&s->offs);
+    free(s);
+}
+
+const sluice_source_ops kafka_source_ops = {
+    .struct_size = sizeof(sluice_source_ops),
+    .options = kafka_source_options,
+    .init = src_init,
+    .poll = src_poll,
+    .ack = src_ack,
+    .stop = src_stop,
+    .destroy = src_destroy,
+};
