@@ -19,7 +19,8 @@ static const sluice_option options[] = {
     {"payload", SLUICE_OPT_STRING, 0, "{\"seq\":{seq}}",
      "value template; placeholders {seq}, {ts_us}, {rand}", NULL},
     {"size", SLUICE_OPT_SIZE, 0, "0",
-     "pad (with spaces) or truncate every value to this many bytes; 0 = as rendered", NULL},
+     "pad (with spaces) or truncate every value to this many bytes; 0 = as rendered (at most "
+     "64MiB)", NULL},
     {"topic", SLUICE_OPT_STRING, 0, "generator", "origin topic of every record", NULL},
     {"key", SLUICE_OPT_STRING, 0, NULL, "key template (same placeholders); no key if unset",
      NULL},
