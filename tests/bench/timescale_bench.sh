@@ -13,6 +13,11 @@
 #               CONFLICT DO NOTHING (the path of replays);
 #   replay      the sink writes all the rows again into its full table:
 #               every row is a conflict, nothing is written.
+# The sink runs in tests/bench/timescale/ts_bench.c: the real plugin, loaded
+# by the host's loader, fed prebuilt batches.  Then the whole product:
+#   pipeline    `sluice run` f2sim -> f2_decode -> timescale (about ROWS
+#               measurements), against psql's \copy of the very rows it
+#               wrote into an identical empty table.
 # Prints rows/s (best of REPEAT runs) and the ratio to raw COPY, then checks
 # that the tables hold exactly the same rows.
 #
@@ -34,9 +39,11 @@ log() { printf '==> %s\n' "$*" >&2; }
 if [ -z "${HARNESS:-}" ]; then
   log "building the harness in $BUILD"
   cmake -S "$ROOT/tests/bench/timescale" -B "$BUILD" -G Ninja >/dev/null
-  ninja -C "$BUILD" -j"${JOBS:-2}" ts_bench plugin_timescale >/dev/null
+  ninja -C "$BUILD" -j"${JOBS:-2}" ts_bench sluice plugin_timescale plugin_f2sim \
+    plugin_f2_decode >/dev/null
   HARNESS=$BUILD/ts_bench
   PLUGINS=$BUILD/plugins
+  SLUICE=$BUILD/bin/sluice
 fi
 
 if [ -n "${SLUICE_BENCH_PG_PORT:-}" ]; then
@@ -53,12 +60,26 @@ psql_() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres 
   psql_ -d postgres -c "CREATE DATABASE bench"
 DSN="host=127.0.0.1 port=$PORT user=postgres dbname=bench"
 
-SCHEMAS="copy sink sink_text sink_stage"
+SCHEMAS="copy sink sink_text sink_stage pipeline pipeline_copy"
 for s in $SCHEMAS; do
   psql_ -d bench -c "DROP SCHEMA IF EXISTS $s CASCADE; CREATE SCHEMA $s" 2>/dev/null
   PGOPTIONS="-c search_path=$s -c client_min_messages=warning" \
     psql_ -d bench -f "$ROOT/sql/timeseries.sql" >/dev/null
 done
+if [ -n "${SLUICE:-}" ]; then
+  psql_ -d postgres -c "DROP DATABASE IF EXISTS bench_params" -c "CREATE DATABASE bench_params"
+  psql_ -d bench_params -f "$ROOT/sql/device_params.sql" >/dev/null
+  psql_ -d bench_params -f "$ROOT/sql/device_params_sample.sql" >/dev/null
+  # f2sim's sample fleet yields 44 measurements for every 14 readings.
+  cat >"$VAR/pipeline.yaml" <<Y
+name: ts_bench
+source: { plugin: f2sim, devices: 100, rate: 0, count: $((ROWS * 14 / 44)), start_time: "2024-01-01 00:00:00" }
+transforms:
+  - { plugin: f2_decode, params_dsn: "host=127.0.0.1 port=$PORT user=postgres dbname=bench_params" }
+sink: { plugin: timescale, dsn: "$DSN", table: pipeline.iot_measurements }
+batch: { max_records: $BATCH, linger: 50ms }
+Y
+fi
 COLS='"timestamp", device_id, connector_mode, component_type, pin_position, datapoint, value, value_text, unit, topic'
 
 CSV=$VAR/rows.csv
@@ -66,7 +87,7 @@ log "writing $ROWS rows to $CSV"
 "$HARNESS" csv "$CSV" "$ROWS"
 
 now() { date +%s.%N; }
-best_copy= best_sink= best_text= best_stage= best_replay=
+best_copy= best_sink= best_text= best_stage= best_replay= best_pipe= best_pipe_copy= pipe_rows=
 better() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
 for r in $(seq "$REPEAT"); do
   for s in $SCHEMAS; do psql_ -d bench -c "TRUNCATE $s.iot_measurements"; done
@@ -88,6 +109,21 @@ for r in $(seq "$REPEAT"); do
   best_text=$(better "$t_text" "$best_text")
   best_stage=$(better "$t_stage" "$best_stage")
   best_replay=$(better "$t_replay" "$best_replay")
+  if [ -n "${SLUICE:-}" ]; then
+    psql_ -d bench -c "CHECKPOINT"
+    t0=$(now)
+    "$SLUICE" run "$VAR/pipeline.yaml" >"$VAR/pipeline.log" 2>&1 || { cat "$VAR/pipeline.log" >&2; exit 1; }
+    t_pipe=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')
+    pipe_rows=$(psql_ -d bench -c "SELECT count(*) FROM pipeline.iot_measurements")
+    psql_ -d bench -c "\\copy pipeline.iot_measurements ($COLS) TO '$VAR/pipeline.csv' WITH (FORMAT csv)"
+    psql_ -d bench -c "CHECKPOINT"
+    t0=$(now)
+    psql_ -d bench -c "\\copy pipeline_copy.iot_measurements ($COLS) FROM '$VAR/pipeline.csv' WITH (FORMAT csv)"
+    t_pcopy=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')
+    log "run $r: pipeline ${t_pipe}s for $pipe_rows rows, their copy ${t_pcopy}s"
+    best_pipe=$(better "$t_pipe" "$best_pipe")
+    best_pipe_copy=$(better "$t_pcopy" "$best_pipe_copy")
+  fi
 done
 
 for s in sink sink_text sink_stage; do
@@ -109,3 +145,11 @@ awk -v n="$ROWS" -v c="$best_copy" -v s="$best_sink" -v t="$best_text" -v g="$be
   printf f, "sink, binary, staging + ON CONFLICT", g, n / g, 100 * c / g
   printf f, "sink, replay: every row a conflict", p, n / p, 100 * c / p
 }'
+if [ -n "$best_pipe" ]; then
+  printf '\nThe whole product, %s measurements from %s readings:\n' "$pipe_rows" "$((ROWS * 14 / 44))"
+  awk -v n="$pipe_rows" -v c="$best_pipe_copy" -v p="$best_pipe" 'BEGIN {
+    f = "%-44s %9.3f %10.0f %6.0f%%\n"
+    printf f, "psql \\copy of the same rows (CSV)", c, n / c, 100
+    printf f, "sluice run f2sim -> f2_decode -> timescale", p, n / p, 100 * c / p
+  }'
+fi
