@@ -28,6 +28,13 @@ readme=$(awk '/^## Options/ { on = 1; next } /^## / { on = 0 } on' \
   "$SLUICE_SOURCE_DIR/connectors/timescale/README.md" | grep -oE '^\| `[a-z_]+` \|' | tr -d '|` ' | sort)
 listed=$(grep -oE '^    [a-z_]+ ' "$T/out" | tr -d ' ' | sort)
 expect_eq "$readme" "$listed" "README option table vs declared options"
+# ...and says of each what the plugin declares.
+while read -r opt; do
+  doc=$(awk -v o="$opt" '$1 == o { getline; sub(/^ +/, ""); print; exit }' "$T/out")
+  grep -qF -- "| \`$opt\` |" "$SLUICE_SOURCE_DIR/connectors/timescale/README.md" &&
+    grep -F -- "| \`$opt\` |" "$SLUICE_SOURCE_DIR/connectors/timescale/README.md" | grep -qF -- "| $doc |" &&
+    pass || fail "README's line for $opt does not say: $doc"
+done <<<"$listed"
 
 # 2. The host validates them before any plugin code runs.
 cat >"$T/bad.yaml" <<Y
