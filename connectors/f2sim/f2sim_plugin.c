@@ -21,11 +21,11 @@ static const sluice_option f2sim_options[] = {
     {"count", SLUICE_OPT_INT, 0, "0", "stop after this many readings; 0: never", NULL},
     {"kinds", SLUICE_OPT_LIST, 0, NULL,
      "only these components: sensor strike door-sensors reader exit-buttons motion-sensor "
-     "siren (default: all)",
+     "siren",
      NULL},
     {"start_time", SLUICE_OPT_STRING, 0, NULL,
      "timestamp of the first reading, \"YYYY-MM-DD HH:MM:SS\" UTC; readings then step by "
-     "1/rate (1 ms at rate 0), so runs repeat exactly.  Default: the wall clock",
+     "1/rate (1 ms at rate 0), so runs repeat exactly",
      NULL},
     {"bad_ratio", SLUICE_OPT_DOUBLE, 0, "0",
      "fraction 0..1 of deliberately malformed readings (header f2sim.bad names the fault)",

@@ -24,12 +24,26 @@ psql "$PARAMS" -f "$SLUICE_SOURCE_DIR/sql/device_params_sample.sql"
 psql "$SERIES" -f "$SLUICE_SOURCE_DIR/sql/timeseries.sql" 2>/dev/null
 series() { psql "$SERIES" -c "$1"; }
 
-# 1. The declared options, as the host shows them.
-expect_exit 0 -- "$S" plugins --describe f2_decode
-expect_out "params_dsn"
-expect_out "true_words"
-expect_exit 0 -- "$S" plugins --describe f2sim
-expect_out "bad_ratio"
+# 1. The declared options, as the host shows them, each in its plugin's
+#    README table with the same one-line doc.
+for spec in f2_decode:transforms/f2_decode f2sim:connectors/f2sim; do
+  name=${spec%%:*}
+  readme="$SLUICE_SOURCE_DIR/${spec#*:}/README.md"
+  expect_exit 0 -- "$S" plugins --describe "$name"
+  n=0
+  while IFS= read -r opt && IFS= read -r doc; do
+    opt=$(awk '{print $1}' <<<"$opt"); doc=$(sed 's/^ *//' <<<"$doc")
+    n=$((n + 1))
+    if grep -qF -- "| \`$opt\` |" "$readme" && grep -qF -- "| $doc |" "$readme"; then pass
+    else fail "$name: option $opt (\"$doc\") is not in the table of $readme"; fi
+  done < <(grep -A1 -E '^    [a-z_]+ +[a-z]+ ' "$T/out" | grep -v '^--')
+  [ "$n" -ge 7 ] && pass || fail "$name: only $n options in --describe"
+  # ... and its Options table lists no option the plugin does not declare.
+  extra=$(awk '/^## /{on = ($0 == "## Options")} on' "$readme" | grep -oE '^\| `[a-z_]+` \|' \
+    | tr -d '|` ' | while read -r o; do
+    grep -qE "^    $o " "$T/out" || echo "$o"; done)
+  expect_eq "$extra" "" "$name: README options not declared"
+done
 
 # 2. Validation catches a misspelt option before anything runs.
 cat >"$T/bad.yaml" <<Y
