@@ -72,10 +72,11 @@ static inline void ts_buf_be64(ts_buf *b, uint64_t v)
     ts_buf_be32(b, (uint32_t)v);
 }
 
-/* NUL-terminates without counting the NUL, for SQL text built in place. */
+/* NUL-terminates without counting the NUL, for SQL text built in place;
+ * NULL if any append since the last reset failed (the text is incomplete). */
 static inline const char *ts_buf_cstr(ts_buf *b)
 {
-    if (ts_buf_grow(b, 1))
+    if (b->oom || ts_buf_grow(b, 1))
         return NULL;
     b->p[b->len] = '\0';
     return b->p;

@@ -136,7 +136,8 @@ static void staging_ident(ts_buf *b, const ts_table *t)
     ts_buf_puts(&n, "sluice_stage_");
     ts_buf_puts(&n, t->name);
     if (!ts_buf_cstr(&n)) {
-        ts_sql_ident(b, "sluice_stage");
+        ts_buf_free(&n);
+        b->oom = 1;   /* the caller's buffer carries the failure */
         return;
     }
     /* PostgreSQL keeps 63 bytes of a name; cut on a character boundary so
