@@ -183,7 +183,7 @@ int sl_cmd_run(int argc, char **argv)
     int64_t stop_deadline = 0;
     int aborted = 0;
     for (;;) {
-        struct timespec tick = {0, 200 * 1000000L};
+        struct timespec tick = {0, 50 * 1000000L};
         int sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT) {
             if (stop_deadline) {

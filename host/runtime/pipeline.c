@@ -144,13 +144,13 @@ static int run_once(sl_pipeline *p)
 {
     atomic_store(&p->failed, 0);
     atomic_store(&p->source_done, 0);
+    atomic_store(&p->source_eof, 0);
     if (sl_queue_init(&p->ready_q, p->n_slots) != 0 || sl_queue_init(&p->free_q, p->n_slots) != 0) {
         sl_pipeline_set_error(p, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < p->n_slots; i++) {
         sl_batch_reset(p->slots[i].src);
-        p->slots[i].eof = 0;
         sl_queue_push(&p->free_q, &p->slots[i]);
     }
     if (pthread_create(&p->source_thread, NULL, sl_source_thread, p) != 0) {
@@ -165,7 +165,6 @@ static int run_once(sl_pipeline *p)
          p->conf->source.plugin, p->conf->n_transforms, p->conf->sink.plugin,
          p->has_dlq ? ", dead letters -> " : "", p->has_dlq ? p->conf->dead_letter.plugin : "");
 
-    int eof = 0;
     for (;;) {
         /* The sink side runs until the source thread has ended and the
          * queue is drained, so a stop loses nothing already polled. */
@@ -188,9 +187,7 @@ static int run_once(sl_pipeline *p)
             /* Unblock the source thread; it ends on the failed flag. */
             sl_queue_close(&p->free_q);
         }
-        eof |= s->eof;
         sl_batch_reset(s->src);
-        s->eof = 0;
         if (!atomic_load(&p->failed))
             sl_queue_push(&p->free_q, s);
     }
@@ -214,7 +211,7 @@ static int run_once(sl_pipeline *p)
     }
     if (atomic_load(&p->failed))
         return -1;
-    return eof ? 1 : 0;
+    return atomic_load(&p->source_eof) ? 1 : 0;
 }
 
 static void *supervisor(void *arg)

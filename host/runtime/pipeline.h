@@ -36,7 +36,6 @@ typedef struct sl_instance {
 typedef struct sl_slot {
     sluice_batch *src;
     sluice_batch **stage;    /* one per transform */
-    int eof;                 /* the source ended after this batch */
 } sl_slot;
 
 typedef struct sl_pipe_metrics {
@@ -64,6 +63,7 @@ typedef struct sl_pipeline {
     _Atomic int abort;       /* shutdown deadline passed: give up retries */
     _Atomic int failed;      /* a fatal error in this run */
     _Atomic int source_done;
+    _Atomic int source_eof;  /* the source reported SLUICE_EOF */
     _Atomic int state;       /* sl_pipe_state */
     _Atomic int first_start; /* 1 until instances were created once: 0 ok, -1 fatal */
     pthread_mutex_t wait_mu; /* for interruptible sleeps */

@@ -111,7 +111,7 @@ void *sl_source_thread(void *arg)
             break;
         }
         if (st == SLUICE_EOF && !draining)
-            s->eof = 1;
+            atomic_store(&p->source_eof, 1); /* even when this poll added nothing */
         if (s->src->n) {
             deliver(p, s);
         } else {
@@ -121,5 +121,7 @@ void *sl_source_thread(void *arg)
             break;
     }
     atomic_store(&p->source_done, 1);
+    /* Wake the sink thread now instead of at its next poll timeout. */
+    sl_queue_close(&p->ready_q);
     return NULL;
 }

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int check_failures;
-static int check_count;
+static int check_failures __attribute__((unused));
+static int check_count __attribute__((unused));
 
 #define CHECK(cond)                                                                   \
     do {                                                                              \

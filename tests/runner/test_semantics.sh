@@ -29,6 +29,15 @@ expect_no_out "ack out of order"
 expect_eq "$(lines "$T/plain.out")" 1000 "records written"
 expect_eq "$(seq 0 999 | cmp - "$T/plain.out" && echo same)" same "written in order"
 
+# 1b. A source that finds its end on an empty poll (128 = 2 full batches)
+#     still finishes, and promptly: the sink side is woken, not timed out.
+pipeline even "count: 128" "" "" ""
+start=$(date +%s%N)
+expect_exit 0 -- "$S" run "${P[@]}" "$T/even.yaml"
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_out "finished: 128 in, 128 out"
+[ "$elapsed_ms" -lt 150 ] && pass || fail "a 128-record pipeline took $elapsed_ms ms"
+
 # 2. Transform failures go to the dead-letter sink with reason, stage, origin.
 pipeline dlq "count: 1000" "{ plugin: fault, fail_every: 10 }" "" \
   "errors: { tolerance: all, dead_letter: { plugin: fault, out_file: \"$T/dlq.dead\" } }"
