@@ -1,9 +1,7 @@
 # Helpers for the observability shell tests; source after testlib.sh.
 
 # free_port: a TCP port nobody listens on right now (the kernel picks it).
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+free_port() { "$OBS_TOOL" free-port; }
 
 # start_sluice NAME ARGS...: runs `sluice run --http 127.0.0.1:0 ARGS...` in
 # the background, logs to $T/NAME.log, and sets SLUICE_PID and SLUICE_URL

@@ -2,6 +2,7 @@
 # A real Prometheus scrapes a running `sluice run --http`: promtool accepts
 # the exposition, the target is up, and PromQL sees sluice_records_out_total
 # grow, per pipeline, and the histograms answer histogram_quantile.
+: "${OBS_TOOL:?OBS_TOOL must point at obs_tool (run through ctest)}"
 . "$SLUICE_SOURCE_DIR/tests/lib/testlib.sh"
 . "$SLUICE_SOURCE_DIR/tests/observability/obslib.sh"
 command -v prometheus >/dev/null || { fail "prometheus not installed (scripts/install-deps.sh installs it)"; finish; }
@@ -17,7 +18,7 @@ sluice_pid=$SLUICE_PID
 target=${SLUICE_URL#http://}
 
 # promtool lints the exposition as Prometheus's own code reads it.
-curl -fsS "$SLUICE_URL/metrics" >"$T/metrics.txt"
+"$OBS_TOOL" get "$SLUICE_URL/metrics" >"$T/metrics.txt"
 if promtool check metrics <"$T/metrics.txt" >"$T/promtool.out" 2>&1; then pass; else
   fail "promtool check metrics"; sed 's/^/    | /' "$T/promtool.out" >&2; fi
 
@@ -38,14 +39,13 @@ prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/tsdb" \
 prom_pid=$!
 BG_PIDS+=("$prom_pid")
 P="http://127.0.0.1:$pport"
-if ! wait_for 60 curl -fsS "$P/-/ready"; then
+if ! wait_for 60 "$OBS_TOOL" get "$P/-/ready"; then
   fail "prometheus did not become ready"; tail -20 "$T/prometheus.log" >&2; finish
 fi
 
 # q PROMQL: the first result's value, or empty.
 q() {
-  curl -fsS --get "$P/api/v1/query" --data-urlencode "query=$1" |
-    jq -r 'select(.status == "success") | .data.result[0].value[1] // empty'
+  "$OBS_TOOL" get "$P/api/v1/query" "query=$1" | "$OBS_TOOL" json '.data.result[0].value[1]' || true
 }
 positive() { local v; v=$(q "$1"); [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v > 0) }'; }
 
@@ -58,8 +58,10 @@ if awk -v a="$v1" -v b="$v2" 'BEGIN { exit !(b > a && a > 0) }'; then pass
 else fail "sluice_records_out_total did not grow between scrapes: $v1 then $v2"; fi
 
 expect_eq "$(q 'up{job="sluice"}')" 1 "target up"
-health=$(curl -fsS "$P/api/v1/targets" | jq -r '.data.activeTargets[0] | "\(.health) \(.lastError)"')
-expect_eq "$health" "up " "target health and last scrape error"
+"$OBS_TOOL" get "$P/api/v1/targets" >"$T/targets.json"
+expect_eq "$("$OBS_TOOL" json '.data.activeTargets[0].health' <"$T/targets.json")" up "target health"
+expect_eq "$("$OBS_TOOL" json '.data.activeTargets[0].lastError' <"$T/targets.json")" "" \
+  "last scrape error"
 
 # A rate over a few scrapes near the generator's 2000/s; and the histograms
 # are complete enough for histogram_quantile.
