@@ -35,10 +35,48 @@ sl_metrics *sl_metrics_new(void)
     return m;
 }
 
+/* Makes room for one more element in an array of n; the array itself on
+ * success (possibly moved), NULL on exhaustion with the array untouched. */
+static void *grow(void *arr, size_t *cap, size_t n, size_t esz)
+{
+    if (n < *cap)
+        return arr;
+    size_t nc = *cap ? *cap * 2 : 8;
+    void *p = realloc(arr, nc * esz);
+    if (p)
+        *cap = nc;
+    return p;
+}
+
 static void series_free(sluice_metric *s)
 {
+    free(s->owners);
     free(s->labels);
     free(s);
+}
+
+static int owner_add(sluice_metric *s, const void *owner)
+{
+    for (size_t i = 0; i < s->n_owners; i++)
+        if (s->owners[i] == owner)
+            return 0;
+    const void **a = grow(s->owners, &s->cap_owners, s->n_owners, sizeof *a);
+    if (!a)
+        return -1;
+    s->owners = a;
+    a[s->n_owners++] = owner;
+    return 0;
+}
+
+/* Drops owner from s; 1 when nobody holds s any more. */
+static int owner_remove(sluice_metric *s, const void *owner)
+{
+    for (size_t i = 0; i < s->n_owners; i++)
+        if (s->owners[i] == owner) {
+            s->owners[i] = s->owners[--s->n_owners];
+            break;
+        }
+    return s->n_owners == 0;
 }
 
 static void family_free(sl_family *f)
@@ -259,19 +297,6 @@ static size_t series_find(const sl_family *f, const char *labels, int *found)
     return lo;
 }
 
-/* Makes room for one more element in an array of n; the array itself on
- * success (possibly moved), NULL on exhaustion with the array untouched. */
-static void *grow(void *arr, size_t *cap, size_t n, size_t esz)
-{
-    if (n < *cap)
-        return arr;
-    size_t nc = *cap ? *cap * 2 : 8;
-    void *p = realloc(arr, nc * esz);
-    if (p)
-        *cap = nc;
-    return p;
-}
-
 static int fam_insert(sl_metrics *m, size_t at, sl_family *f)
 {
     sl_family **a = grow(m->fams, &m->cap, m->n, sizeof *a);
@@ -389,13 +414,19 @@ sluice_metric *sl_metric_register(sl_metrics *m, sluice_metric_kind kind, const 
         size_t at = series_find(f, labels, &found);
         if (found) {
             s = f->series[at];
-        } else if ((s = calloc(1, sizeof *s)) != NULL && series_insert(f, at, s) == 0) {
+            if (owner_add(s, owner) != 0) {
+                s = NULL;
+                why = "out of memory";
+            }
+        } else if ((s = calloc(1, sizeof *s)) != NULL && owner_add(s, owner) == 0 &&
+                   series_insert(f, at, s) == 0) {
             s->fam = f;
             s->kind = kind;
             s->labels = labels;
-            s->owner = owner;
             labels = NULL;
         } else {
+            if (s)
+                free(s->owners);
             free(s);
             s = NULL;
             why = "out of memory";
@@ -419,7 +450,7 @@ void sl_metrics_release(sl_metrics *m, const void *owner)
         sl_family *f = m->fams[i];
         size_t keep = 0;
         for (size_t j = 0; j < f->n; j++) {
-            if (f->series[j]->owner == owner)
+            if (owner_remove(f->series[j], owner))
                 series_free(f->series[j]);
             else
                 f->series[keep++] = f->series[j];

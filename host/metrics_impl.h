@@ -24,7 +24,12 @@ struct sluice_metric {
     sl_family *fam;
     sluice_metric_kind kind;     /* copy of fam->kind: the hot path reads one line */
     char *labels;                /* escaped 'k="v",...' text, "" for none; sort key */
-    const void *owner;
+    /* Everyone who registered this series.  It lives until the last of them
+     * is released, so a second registrant (a pipeline of the same name
+     * started while the old one is still being torn down) never holds a
+     * freed series. */
+    const void **owners;
+    size_t n_owners, cap_owners;
     /* Counters and gauges: the value.  Histograms: the sum.  Doubles are
      * kept as their bit pattern so a CAS on a 64-bit integer updates them. */
     _Atomic uint64_t bits;

@@ -296,6 +296,27 @@ static void test_release(void)
     CHECK(a3 && sl_metric_value(a3) == 0);
     sl_metrics_release(m, &owner_b);
     sl_metrics_release(m, &owner_a);
+
+    /* A series two owners registered lives until both are released: the
+     * second one's pointer never dangles (a pipeline of the same name
+     * registered while the old one is torn down). */
+    sluice_metric *s1 = sl_metric_register(m, SLUICE_METRIC_COUNTER, "both_total", "b", "p",
+                                           "sink", NULL, &owner_a);
+    sluice_metric *s2 = sl_metric_register(m, SLUICE_METRIC_COUNTER, "both_total", "b", "p",
+                                           "sink", NULL, &owner_b);
+    CHECK(s1 && s1 == s2);
+    /* The same owner twice is still one hold. */
+    CHECK(sl_metric_register(m, SLUICE_METRIC_COUNTER, "both_total", "b", "p", "sink", NULL,
+                             &owner_a) == s1);
+    sl_metric_add(s1, 2);
+    sl_metrics_release(m, &owner_a);
+    sl_metric_add(s2, 1);
+    CHECK(sl_metric_value(s2) == 3);
+    text = render_parse(m, &doc);
+    CHECK(pt_find(&doc, "both_total", "pipeline=\"p\",stage=\"sink\"") != NULL);
+    pt_free(&doc);
+    free(text);
+    sl_metrics_release(m, &owner_b);
     size_t len = 99;
     text = sl_metrics_render(m, &len);
     CHECK(text && len == 0 && text[0] == '\0');
