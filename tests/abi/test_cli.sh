@@ -73,6 +73,28 @@ echo "hunter2" >"$T/secret.txt"
 printf 'source: { plugin: abi_good, token: { file: %s/secret.txt } }\nsink: { plugin: abi_good }\n' "$T" >"$T/s2.yaml"
 expect_exit 0 -- "$S" run -P "$FX/good" "$T/s2.yaml"
 expect_no_out "hunter2"
+# Logging: JSON lines parse, levels filter, bad flags are refused.
+expect_exit 0 -- "$S" run -P "$FX/good" --log-format json "$T/p.yaml"
+if python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$T/out"; then
+  pass; else fail "--log-format json wrote a line that is not JSON"; fi
+expect_out '"level":"info","pipeline":"fixture","msg":"finished: 5 in, 5 out'
+expect_exit 0 -- "$S" run -P "$FX/good" --log-level error "$T/p.yaml"
+expect_no_out "finished"
+expect_exit 2 -- "$S" run -P "$FX/good" --log-level loud "$T/p.yaml"
+expect_out "expected error, warn, info or debug"
+expect_exit 2 -- "$S" run -P "$FX/good" --http nonsense "$T/p.yaml"
+expect_out "expected ADDR:PORT"
+expect_exit 2 -- "$S" run -P "$FX/good" --stats soon "$T/p.yaml"
+expect_exit 2 -- "$S" run -P "$FX/good"
+expect_out "no pipeline file given"
+# The HTTP port is taken: a clear error, exit 1.
+python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(10)' >"$T/port" &
+holder=$!
+wait_for 5 test -s "$T/port"
+expect_exit 1 -- "$S" run -P "$FX/good" --http "127.0.0.1:$(cat "$T/port")" "$T/p.yaml"
+expect_out "--http 127.0.0.1:"
+kill $holder 2>/dev/null || true
+
 # Validate lists every bad file, and exits 1 if any is bad.
 expect_exit 1 -- "$S" validate -P "$FX/good" "$T/p.yaml" "$T/u.yaml" "$T/w.yaml"
 expect_out "p.yaml: ok"
