@@ -168,7 +168,8 @@ void mq_errf(char *err, const char *fmt, ...)
     va_end(ap);
 }
 
-const char *mq_conn_reason(const mq_conn *c, int rc)
+/* Text for a CONNACK refusal under this protocol. */
+static const char *mq_conn_reason(const mq_conn *c, int rc)
 {
     if (c->cfg.protocol == MQTT_PROTOCOL_V5)
         return mosquitto_reason_string(rc);
@@ -367,12 +368,16 @@ static void cb_message(struct mosquitto *m, void *arg, const struct mosquitto_me
         c->hooks.on_message(c->hooks.arg, msg);
 }
 
-static void cb_publish(struct mosquitto *m, void *arg, int mid)
+/* The v5 callback for every protocol: under MQTT 5 a PUBACK can carry a
+ * refusal (an ACL, a quota); under 3.1.1 the reason is always 0. */
+static void cb_publish(struct mosquitto *m, void *arg, int mid, int reason,
+                       const mosquitto_property *props)
 {
     (void)m;
+    (void)props;
     mq_conn *c = arg;
     if (c->hooks.on_publish)
-        c->hooks.on_publish(c->hooks.arg, mid);
+        c->hooks.on_publish(c->hooks.arg, mid, reason);
 }
 
 static void cb_subscribe(struct mosquitto *m, void *arg, int mid, int n, const int *granted)
@@ -587,7 +592,7 @@ static sluice_status setup_client(mq_conn *c, char *err)
     mosquitto_connect_with_flags_callback_set(m, cb_connect);
     mosquitto_disconnect_callback_set(m, cb_disconnect);
     mosquitto_message_callback_set(m, cb_message);
-    mosquitto_publish_callback_set(m, cb_publish);
+    mosquitto_publish_v5_callback_set(m, cb_publish);
     mosquitto_subscribe_callback_set(m, cb_subscribe);
     mosquitto_log_callback_set(m, cb_log);
     return SLUICE_OK;

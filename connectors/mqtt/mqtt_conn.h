@@ -56,7 +56,9 @@ typedef struct mq_conn_hooks {
      * connection is usable only once the owner calls mq_conn_established(). */
     int (*on_connected)(void *arg, mq_conn *c, int session_present, int reconnect);
     void (*on_message)(void *arg, const struct mosquitto_message *m);
-    void (*on_publish)(void *arg, int mid);
+    /* A publish is done: acknowledged (QoS 1/2) or written (QoS 0); a
+     * reason >= 0x80 is the broker's refusal (MQTT 5 only). */
+    void (*on_publish)(void *arg, int mid, int reason);
     void (*on_subscribe)(void *arg, mq_conn *c, int mid, int n, const int *granted);
     /* The connection was lost (after being established). */
     void (*on_lost)(void *arg);
@@ -119,8 +121,5 @@ int mq_conn_ever_established(mq_conn *c);
 /* Formats an error message into err (SLUICE_ERRLEN bytes); messages that
  * do not fit are cut, which is what an error line should do. */
 void mq_errf(char *err, const char *fmt, ...) SLUICE_PRINTF(2, 3);
-
-/* Text for a CONNACK / SUBACK / DISCONNECT reason under this protocol. */
-const char *mq_conn_reason(const mq_conn *c, int rc);
 
 #endif

@@ -46,9 +46,15 @@ typedef struct mq_sink {
      * beat us to it (the network thread runs concurrently). */
     pthread_mutex_t mu;
     pthread_cond_t cv;       /* CLOCK_MONOTONIC */
-    unsigned char pending[MIDS / 8], early[MIDS / 8];
+    unsigned char pending[MIDS / 8], early[MIDS / 8], refused[MIDS / 8];
+    unsigned char reasons[MIDS];   /* a refused message's reason code */
     size_t n_pending;
     int writing;
+    struct sent_rec {        /* each record of the write in progress */
+        int mid;             /* -1: not published */
+        size_t len;          /* payload bytes */
+    } *recs;
+    size_t recs_cap;
 
     sluice_metric *m_published, *m_bytes;
 } mq_sink;
@@ -59,12 +65,16 @@ typedef struct mq_sink {
 
 /* ---- network thread ---------------------------------------------------- */
 
-static void on_publish(void *arg, int mid)
+static void on_publish(void *arg, int mid, int reason)
 {
     mq_sink *s = arg;
     if (mid < 0 || mid >= MIDS)
         return;
     pthread_mutex_lock(&s->mu);
+    if (reason >= 0x80 && (s->writing || BIT_GET(s->pending, mid))) {
+        BIT_SET(s->refused, mid);
+        s->reasons[mid] = (unsigned char)reason;
+    }
     if (BIT_GET(s->pending, mid)) {
         BIT_CLR(s->pending, mid);
         if (--s->n_pending == 0)
@@ -92,6 +102,7 @@ static void sink_free(mq_sink *s)
     mq_conn_close(s->conn);
     mq_tmpl_free(&s->topic);
     mq_buf_free(&s->buf);
+    free(s->recs);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -238,20 +249,32 @@ static sluice_status sink_write(void *inst, sluice_batch *b, char *err)
         mq_errf(err, "not connected to %s: %s", s->cc.url_text, why);
         return SLUICE_RETRY;
     }
+    if (n > s->recs_cap) {
+        /* Grows with the largest batch seen, then is reused. */
+        struct sent_rec *nr = realloc(s->recs, n * sizeof *nr);
+        if (!nr) {
+            mq_errf(err, "out of memory");
+            return SLUICE_RETRY;
+        }
+        s->recs = nr;
+        s->recs_cap = n;
+    }
     unsigned long gen0 = mq_conn_generation(s->conn);
     pthread_mutex_lock(&s->mu);
     /* Ids of an earlier, failed write may still be acknowledged (libmosquitto
      * resends them after a reconnect); they must not count for this one. */
     memset(s->pending, 0, sizeof s->pending);
     memset(s->early, 0, sizeof s->early);
+    memset(s->refused, 0, sizeof s->refused);
     s->n_pending = 0;
     s->writing = 1;
     pthread_mutex_unlock(&s->mu);
 
     struct mosquitto *m = mq_conn_mosq(s->conn);
     size_t failed = 0, sent = 0;
-    double bytes = 0;
     sluice_status st = SLUICE_OK;
+    for (size_t i = 0; i < n; i++)
+        s->recs[i].mid = -1;
     for (size_t i = 0; i < n; i++) {
         const sluice_record *r = api->batch_at(b, i);
         if (record_topic(s, b, i, r)) {
@@ -273,9 +296,10 @@ static sluice_status sink_write(void *inst, sluice_batch *b, char *err)
                                                    s->retain ? true : false);
         switch (rc) {
         case MOSQ_ERR_SUCCESS:
+            s->recs[i].mid = mid;
+            s->recs[i].len = len;
             track(s, mid);
             sent++;
-            bytes += (double)len;
             continue;
         case MOSQ_ERR_PAYLOAD_SIZE:
         case MOSQ_ERR_OVERSIZE_PACKET:
@@ -312,6 +336,30 @@ static sluice_status sink_write(void *inst, sluice_batch *b, char *err)
                      (long long)s->ack_timeout_ms);
         }
         return SLUICE_RETRY;
+    }
+    /* MQTT 5 brokers say in the PUBACK when they refused a message. */
+    double bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        int mid = s->recs[i].mid;
+        if (mid < 0 || mid >= MIDS)
+            continue;
+        pthread_mutex_lock(&s->mu);
+        int refused = BIT_GET(s->refused, mid) != 0;
+        int code = s->reasons[mid];
+        pthread_mutex_unlock(&s->mu);
+        if (!refused) {
+            bytes += (double)s->recs[i].len;
+            continue;
+        }
+        /* It rendered when it was published, so it renders again (for the
+         * message) into buf. */
+        record_topic(s, b, i, api->batch_at(b, i));
+        char reason[SLUICE_ERRLEN];
+        mq_errf(reason, "mqtt sink: %s refused the message on \"%s\": %s", s->cc.url_text,
+                s->buf.p, mosquitto_reason_string(code));
+        api->record_fail(b, i, reason);
+        failed++;
+        sent--;
     }
     /* Counted once the batch is written, so a retried batch counts once. */
     api->metric_add(s->m_published, (double)sent);

@@ -101,9 +101,10 @@ static void on_subscribe(void *arg, mq_conn *c, int mid, int n, const int *grant
     for (int i = 0; i < n && (size_t)i < s->n_topics; i++) {
         if (granted[i] >= 0x80) {
             if (!why[0])
-                snprintf(why, sizeof why, "the broker refused the subscription to \"%s\" (%s); "
-                         "check the filter and the broker's ACL", s->topics[i],
-                         mq_conn_reason(c, granted[i]));
+                mq_errf(why, "%s refused the subscription to \"%s\" (%s); check the filter and "
+                        "the broker's ACL", s->cc.url_text, s->topics[i],
+                        s->cc.protocol == MQTT_PROTOCOL_V5 ? mosquitto_reason_string(granted[i])
+                                                           : "SUBACK failure 0x80");
         } else if (granted[i] < s->qos) {
             s->api->log(s->ctx, SLUICE_LOG_WARN,
                         "the broker granted QoS %d for \"%s\" (asked for %d): it will deliver "
