@@ -67,6 +67,7 @@ static void slots_free(sl_pipeline *p)
 {
     for (size_t i = 0; i < p->n_slots; i++) {
         sl_batch_free(p->slots[i].src);
+        sl_batch_free(p->slots[i].kept);
         for (size_t t = 0; t < p->conf->n_transforms && p->slots[i].stage; t++)
             sl_batch_free(p->slots[i].stage[t]);
         free(p->slots[i].stage);
@@ -89,7 +90,10 @@ static int slots_alloc(sl_pipeline *p)
     for (size_t i = 0; i < p->n_slots; i++) {
         sl_slot *s = &p->slots[i];
         s->src = sl_batch_new(c->batch_max_records, c->batch_arena_bytes);
-        if (!s->src)
+        /* Copies share the source's bytes; its arena stays empty unless a
+         * source fails records, so it costs nothing otherwise. */
+        s->kept = sl_batch_new(c->batch_max_records, c->batch_arena_bytes);
+        if (!s->src || !s->kept)
             return -1;
         if (c->n_transforms) {
             s->stage = calloc(c->n_transforms, sizeof(*s->stage));

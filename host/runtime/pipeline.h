@@ -36,10 +36,12 @@ typedef struct sl_instance {
 typedef struct sl_slot {
     sluice_batch *src;
     sluice_batch **stage;    /* one per transform */
+    sluice_batch *kept;      /* the source's records minus those it failed,
+                                for a sink fed directly by the source */
 } sl_slot;
 
 typedef struct sl_pipe_metrics {
-    sluice_metric *in, *out, *failed_transform, *failed_sink, *dead_letter, *rejected;
+    sluice_metric *in, *out, *failed_source, *failed_transform, *failed_sink, *dead_letter, *rejected;
     sluice_metric *batches, *write_seconds, *queue_depth, *retries, *restarts;
     sluice_metric *latency, *up;
 } sl_pipe_metrics;

@@ -191,6 +191,8 @@ static int run_transform(sl_pipeline *p, size_t t, sluice_batch *in, sluice_batc
     sl_batch_reset(out);
     for (size_t i = 0; i < in->n; i++) {
         const sluice_record *r = &in->recs[i];
+        if (r->failure_)
+            continue; /* failed by the source; already routed */
         int64_t backoff = 0;
         for (;;) {
             size_t mark = out->n;
@@ -226,9 +228,45 @@ static int run_transform(sl_pipeline *p, size_t t, sluice_batch *in, sluice_batc
     return 0;
 }
 
+/* Routes the records the source itself failed; returns the batch the next
+ * stage should read (the source's, or a copy without them when the sink
+ * reads directly from the source). */
+static sluice_batch *source_failures(sl_pipeline *p, sl_slot *s, int *err)
+{
+    sluice_batch *src = s->src;
+    *err = 0;
+    if (!src->n_failed)
+        return src;
+    for (size_t i = 0; i < src->n; i++) {
+        if (!src->recs[i].failure_)
+            continue;
+        sl_metric_add(p->m.failed_source, 1);
+        if (record_failed(p, &src->recs[i], "source", p->conf->source.plugin,
+                          src->recs[i].failure_) != 0) {
+            *err = -1;
+            return NULL;
+        }
+    }
+    if (p->conf->n_transforms)
+        return src; /* the transforms skip them */
+    sl_batch_reset(s->kept);
+    for (size_t i = 0; i < src->n; i++) {
+        if (!src->recs[i].failure_ && !sl_record_copy(s->kept, &src->recs[i])) {
+            sl_pipeline_set_error(p, "out of batch memory passing records on; raise "
+                                     "batch.max_bytes");
+            *err = -1;
+            return NULL;
+        }
+    }
+    return s->kept;
+}
+
 int sl_slot_process(sl_pipeline *p, sl_slot *s)
 {
-    sluice_batch *cur = s->src;
+    int serr;
+    sluice_batch *cur = source_failures(p, s, &serr);
+    if (serr)
+        return -1;
     for (size_t t = 0; t < p->conf->n_transforms; t++) {
         if (run_transform(p, t, cur, s->stage[t]) != 0)
             return -1;
@@ -298,6 +336,8 @@ void sl_pipe_metrics_register(sl_pipeline *p)
                   "Records taken from the source", "source");
     p->m.out = REG(SLUICE_METRIC_COUNTER, "sluice_records_out_total",
                    "Records written by the sink", "sink");
+    p->m.failed_source = REG(SLUICE_METRIC_COUNTER, "sluice_records_failed_total",
+                             "Records that failed, by stage", "source");
     p->m.failed_transform = REG(SLUICE_METRIC_COUNTER, "sluice_records_failed_total",
                                 "Records that failed, by stage", "transform");
     p->m.failed_sink = REG(SLUICE_METRIC_COUNTER, "sluice_records_failed_total",

@@ -80,6 +80,21 @@ expect_out "finished: 1000 in, 857 out, 143 failed, 143 dead-lettered"
 expect_eq "$(grep -c 'sluice.error.stage=sink' "$T/part.dead")" 143 "sink-stage dead letters"
 expect_eq "$(grep -c 'refused by the sink' "$T/part.dead")" 143 "sink reason carried"
 
+# 6b. Records the source itself fails (e.g. a value its converter cannot
+#     read) are dead-lettered at the source stage, with or without
+#     transforms, and still acknowledged.
+pipeline srcfail "count: 1000, fail_every: 10" "" "" \
+  "errors: { tolerance: all, dead_letter: { plugin: fault, out_file: \"$T/srcfail.dead\" } }"
+expect_exit 0 -- "$S" run "${P[@]}" "$T/srcfail.yaml"
+expect_out "finished: 1000 in, 900 out, 100 failed, 100 dead-lettered"
+expect_no_out "ack out of order"
+expect_eq "$(grep -c 'sluice.error.reason=seq [0-9]* cannot be converted sluice.error.stage=source' "$T/srcfail.dead")" 100 "source-stage dead letters"
+pipeline srcfail2 "count: 1000, fail_every: 10" "{ plugin: fault, fanout: 2 }" "" \
+  "errors: { tolerance: all, dead_letter: { plugin: fault, out_file: \"$T/srcfail2.dead\" } }"
+expect_exit 0 -- "$S" run "${P[@]}" "$T/srcfail2.yaml"
+expect_out "finished: 1000 in, 1800 out, 100 failed, 100 dead-lettered"
+expect_eq "$(cut -d' ' -f1 "$T/srcfail2.out" | awk '$1 % 10 == 0' | wc -l | tr -d ' ')" 0 "no failed record reached the sink"
+
 # 7. A fatal sink error restarts the pipeline with backoff; the source
 #    resumes after its last acknowledgement, so nothing is lost.
 pipeline fatal "count: 1000" "" ", fatal_at_write: 5" ""

@@ -281,9 +281,15 @@ typedef struct sluice_api {
     /* Removes a field by name; 1 if it was there. */
     int (*field_remove)(sluice_record *r, const char *name);
 
-    /* sink.write only: marks record i as permanently failed with a reason
-     * (copied).  Return SLUICE_PARTIAL afterwards; the host sends the marked
-     * records to the dead-letter sink or counts them, per the error policy. */
+    /* Marks record i of b as permanently failed with a reason (copied); the
+     * host sends it to the dead-letter sink or counts it, per the pipeline's
+     * error policy.  Two callers:
+     *   sink.write: mark the records that were refused, write the others,
+     *     then return SLUICE_PARTIAL.
+     *   source.poll: mark a record the source took but cannot represent
+     *     (e.g. a Kafka value that is not valid JSON for the converter); it
+     *     is routed by the error policy and no transform or sink sees it,
+     *     but it is still acknowledged with its batch. */
     void (*record_fail)(sluice_batch *b, size_t i, const char *reason);
 
     /* JSON conversion of a record's fields (the host's converter, jansson).
