@@ -206,13 +206,22 @@ void mq_conn_last_error(mq_conn *c, char *buf, size_t len)
 }
 
 /* Describes a failed connection or attempt from libmosquitto's return code. */
-static void describe(mq_conn *c, int rc, int err_no, char *buf, size_t len)
+/* Returns nonzero when it was TLS that failed: OpenSSL's reasons arrive
+ * through the log callback, and under TLS 1.3 a refused client certificate
+ * only shows as a lost connection after the handshake. */
+static int describe(mq_conn *c, int rc, int err_no, char *buf, size_t len)
 {
     char lib[sizeof c->lib_err];
     pthread_mutex_lock(&c->err_mu);
     snprintf(lib, sizeof lib, "%s", c->lib_err);
     c->lib_err[0] = '\0';
     pthread_mutex_unlock(&c->err_mu);
+    int tls = rc == MOSQ_ERR_TLS || (c->cfg.url.tls && (strstr(lib, "OpenSSL") ||
+                                                        strstr(lib, "host name verification")));
+    if (tls) {
+        snprintf(buf, len, "TLS handshake failed%s%s", lib[0] ? ": " : "", lib);
+        return 1;
+    }
     switch (rc) {
     case MOSQ_ERR_ERRNO:
         snprintf(buf, len, "%s", strerror(err_no ? err_no : EIO));
@@ -220,9 +229,6 @@ static void describe(mq_conn *c, int rc, int err_no, char *buf, size_t len)
     case MOSQ_ERR_EAI:
         snprintf(buf, len, "cannot resolve host \"%s\": %s", c->cfg.url.host,
                  gai_strerror(err_no));
-        break;
-    case MOSQ_ERR_TLS:
-        snprintf(buf, len, "TLS handshake failed%s%s", lib[0] ? ": " : "", lib);
         break;
     case MOSQ_ERR_KEEPALIVE:
         snprintf(buf, len, "no answer from the broker within the keepalive interval");
@@ -239,6 +245,7 @@ static void describe(mq_conn *c, int rc, int err_no, char *buf, size_t len)
         else
             snprintf(buf, len, "%s%s%s", mosquitto_strerror(rc), lib[0] ? ": " : "", lib);
     }
+    return 0;
 }
 
 /* ---- state changes (network thread) ----------------------------------- */
@@ -452,8 +459,8 @@ static int attempt(mq_conn *c, int first)
     pthread_mutex_unlock(&c->mu);
     if (rc != MOSQ_ERR_SUCCESS) {
         char why[400];
-        describe(c, rc, e, why, sizeof why);
-        conn_down(c, why, 0);
+        int tls = describe(c, rc, e, why, sizeof why);
+        conn_down(c, why, tls && !c->ever);
     }
     return 0;
 }
@@ -516,8 +523,10 @@ static void *net_main(void *arg)
             int code = rc;
             if (c->disc_rc && c->cfg.protocol == MQTT_PROTOCOL_V5 && c->disc_rc >= 0x80)
                 code = c->disc_rc;   /* the broker's DISCONNECT reason */
-            describe(c, code, c->disc_errno ? c->disc_errno : e, why, sizeof why);
-            conn_down(c, why, code == MOSQ_ERR_TLS && !c->ever);
+            int tls = describe(c, code, c->disc_errno ? c->disc_errno : e, why, sizeof why);
+            /* A certificate problem at the first connection is
+             * configuration; later it may be a broker being replaced. */
+            conn_down(c, why, tls && !c->ever);
         }
     }
     if (atomic_load(&c->up)) {
