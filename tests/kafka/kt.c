@@ -174,8 +174,12 @@ static sluice_status open_stage(kt_inst *i, int source, const char *opts)
         confs[n_confs++] = c;
     i->st = source ? &c->source : &c->sink;
     const char *kind = source ? "source" : "sink";
-    i->ctx = sl_ctx_new(test_name, kind, "kafka");
-    sluice_init_args a = {sizeof a, kt_api, i->st->cfg, i->ctx, test_name, kind};
+    /* A pipeline name per instance: metrics are per pipeline and stage, and
+     * a test may run two sources side by side. */
+    char pname[96];
+    snprintf(pname, sizeof pname, "%s-%d", test_name, n);
+    i->ctx = sl_ctx_new(pname, kind, "kafka");
+    sluice_init_args a = {sizeof a, kt_api, i->st->cfg, i->ctx, pname, kind};
     const sluice_plugin *p = i->st->entry->desc;
     i->status = source ? p->source->init(&a, &i->inst, i->err) : p->sink->init(&a, &i->inst, i->err);
     if (i->status != SLUICE_OK) {
