@@ -10,7 +10,4 @@ extern const sluice_sink_ops kafka_sink_ops;
 extern const sluice_option kafka_source_options[];
 extern const sluice_option kafka_sink_options[];
 
-/* Header a source adds to a record whose value its converter cannot read. */
-#define KAFKA_CONVERT_ERROR_HEADER "sluice.convert.error"
-
 #endif

@@ -209,8 +209,8 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
                                 "messages read from Kafka", NULL);
     s->m_convert_errors = api->metric(a->ctx, SLUICE_METRIC_COUNTER,
                                       "sluice_kafka_convert_errors_total",
-                                      "messages passed on unconverted, with a "
-                                      KAFKA_CONVERT_ERROR_HEADER " header", NULL);
+                                      "messages the value converter could not read (sent to "
+                                      "the error policy)", NULL);
     s->m_commit_errors = api->metric(a->ctx, SLUICE_METRIC_COUNTER,
                                      "sluice_kafka_commit_errors_total",
                                      "offset commits that failed", NULL);
@@ -307,21 +307,23 @@ static build_rc build(ksource *s, sluice_batch *out, const rd_kafka_message_t *m
                 return NO_ROOM;
     }
     char cerr[SLUICE_ERRLEN];
-    if (kconv_decode(&s->conv, out, &tmp, cerr, sizeof cerr) != 0) {
+    int bad = kconv_decode(&s->conv, out, &tmp, cerr, sizeof cerr) != 0;
+    if (bad) {
         if (is_oom(cerr))
             return NO_ROOM;
-        /* A source cannot fail one record: it goes on raw, without fields,
-         * and the header says why, for a filter or the error policy of a
-         * later stage to route it. */
         tmp.n_fields = 0;
-        if (api->header_add(out, &tmp, KAFKA_CONVERT_ERROR_HEADER, cerr, strlen(cerr)) != 0)
-            return NO_ROOM;
-        api->metric_add(s->m_convert_errors, 1);
     }
     sluice_record *r = api->record_new(out);
     if (!r)
         return NO_ROOM;
     *r = tmp;
+    if (bad) {
+        /* The message is taken (its offset is acknowledged with the
+         * batch) but goes to the pipeline's error policy, with the
+         * converter's reason, instead of to the transforms. */
+        api->record_fail(out, api->batch_count(out) - 1, cerr);
+        api->metric_add(s->m_convert_errors, 1);
+    }
     return BUILT;
 }
 

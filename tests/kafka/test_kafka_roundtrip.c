@@ -2,7 +2,7 @@
  * the kafka source exactly (keys, every header in order, fields, values,
  * timestamps, origin), for each value converter; the MQTT envelope reaches
  * f2_decode's input shape; topic templates and key fields route; values the
- * converter cannot read arrive raw with the reason in a header; readiness
+ * converter cannot read are failed with the reason (api->record_fail); readiness
  * and the lag gauge follow the broker. */
 #include "check.h"
 #include "kt.h"
@@ -311,7 +311,8 @@ static void test_template(void)
     sl_batch_free(b);
 }
 
-/* What the converter cannot read still arrives, raw, with the reason. */
+/* What the converter cannot read is taken (and acknowledged) but marked
+ * failed with the reason, for the pipeline's error policy. */
 static void test_convert_errors(void)
 {
     const char *topic = kt_topic("badjson", 1);
@@ -324,11 +325,12 @@ static void test_convert_errors(void)
     sluice_batch *in = sl_batch_new(10, 1 << 20);
     CHECK_INT_EQ(kt_poll_until(&src, in, 3, 20000), 3);
     if (in->n == 3) {
-        CHECK(in->recs[0].n_fields == 1 && !kt_header(&in->recs[0], "sluice.convert.error"));
+        CHECK(in->recs[0].n_fields == 1 && !in->recs[0].failure_);
         CHECK(in->recs[1].n_fields == 0 && in->recs[1].value.len == 10);
-        CHECK_STR_CONTAINS(kt_header(&in->recs[1], "sluice.convert.error"), "invalid JSON");
+        CHECK_STR_CONTAINS(in->recs[1].failure_, "invalid JSON");
         CHECK(in->recs[2].n_fields == 0);
-        CHECK_STR_CONTAINS(kt_header(&in->recs[2], "sluice.convert.error"), "not an object");
+        CHECK_STR_CONTAINS(in->recs[2].failure_, "not an object");
+        CHECK_INT_EQ(in->n_failed, 2);
     }
     CHECK_INT_EQ(kt_metric(&src, SLUICE_METRIC_COUNTER, "sluice_kafka_convert_errors_total",
                            NULL), 2);
@@ -347,9 +349,8 @@ static void test_convert_errors(void)
     sl_batch_reset(in);
     CHECK_INT_EQ(kt_poll_until(&src, in, 2, 20000), 2);
     if (in->n == 2) {
-        CHECK_STR_CONTAINS(kt_header(&in->recs[0], "sluice.convert.error"),
-                           "not the single-object marker C3 01");
-        CHECK_STR_CONTAINS(kt_header(&in->recs[1], "sluice.convert.error"), "schema fingerprint");
+        CHECK_STR_CONTAINS(in->recs[0].failure_, "not the single-object marker C3 01");
+        CHECK_STR_CONTAINS(in->recs[1].failure_, "schema fingerprint");
         CHECK(in->recs[0].value.len == 7 && in->recs[0].n_fields == 0);
     }
     kt_ack(&src, in);
