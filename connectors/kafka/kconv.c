@@ -1,6 +1,7 @@
 #include "kconv.h"
 
 #include "kjson.h"
+#include "kpath.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +21,9 @@ int kconv_init(kconv *c, const sluice_api *api, const char *kind, const char *av
             snprintf(err, errlen, "value_converter avro needs avro_schema (the .avsc file)");
             return -1;
         }
-        if (!(c->avro = kavro_load(avro_path, err, errlen)))
+        char path[4096];
+        kpath_resolve(avro_path, path, sizeof path);
+        if (!(c->avro = kavro_load(path, err, errlen)))
             return -1;
     } else {
         snprintf(err, errlen, "value_converter \"%s\" is not one of json, avro, bytes", kind);

@@ -9,6 +9,7 @@
 #include "kavro.h"
 #include "kconv.h"
 #include "kjson.h"
+#include "kpath.h"
 #include "ktopic.h"
 
 #include <avro.h>
@@ -398,6 +399,15 @@ static void test_avro_schema_errors(void)
     if (!m)
         fprintf(stderr, "%s\n", err);
     kavro_free(m);
+    /* A bare name is found in the build tree's share/sluice/schemas. */
+    char found[4096];
+    kpath_resolve("measurement.avsc", found, sizeof found);
+    CHECK_STR_CONTAINS(found, "share/sluice/schemas/measurement.avsc");
+    m = kavro_load(found, err, sizeof err);
+    CHECK(m != NULL);
+    kavro_free(m);
+    kpath_resolve("no-such.avsc", found, sizeof found);
+    CHECK(strcmp(found, "no-such.avsc") == 0);
 }
 
 /* ---------------------------------------------------------------- */
