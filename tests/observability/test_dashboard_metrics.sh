@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every metric the Grafana dashboard and the Prometheus alert rules select
-# exists in the /metrics of a running sluice whose pipelines use every
-# first-party connector of the seed's system (f2sim, f2_decode, timescale,
-# MQTT both ways, Kafka both ways), against the test servers.  And every
+# exists in the /metrics of a sluice running the seed's pipelines (every
+# connector of the system: f2sim, MQTT both ways, Kafka both ways, f2_decode,
+# timescale) once data has gone all the way to TimescaleDB.  And every
 # metric family sluice exports is described in docs/operations.md.
 . "$SLUICE_SOURCE_DIR/tests/lib/testlib.sh"
 . "$SLUICE_SOURCE_DIR/tests/observability/obslib.sh"
@@ -28,53 +28,38 @@ if command -v promtool >/dev/null; then
     { fail "promtool check rules"; sed 's/^/    | /' "$T/promtool.out" >&2; }
 fi
 
-# 2. A sluice with every connector, on scratch databases, topics and MQTT
-#    topics of its own so that parallel tests are not disturbed.
+# 2. The seed's four pipelines (pipelines/seed/, as the compose file runs
+#    them) in one sluice: f2sim -> MQTT -> bridge -> Kafka -> f2_decode ->
+#    Kafka (Avro) -> TimescaleDB.  A private Mosquitto (the simulator
+#    publishes on the devices' own topics), scratch databases, and Kafka
+#    topics and groups of this run only, so parallel tests are undisturbed.
 BASE="host=127.0.0.1 port=$SLUICE_TEST_PG_PORT user=postgres"
 P=obsdash_$$
+MQTT_PORT_OWN=$("$OBS_TOOL" free-port)
+INFRA=$SRC/tests/infra
 psql() { command psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-drop() {
+teardown() {
+  "$INFRA/mosquitto.sh" stop "$T/mosquitto" "$MQTT_PORT_OWN" >/dev/null 2>&1 || true
   psql "$BASE dbname=postgres" -c "DROP DATABASE IF EXISTS ${P}_params WITH (FORCE)" \
     -c "DROP DATABASE IF EXISTS ${P}_series WITH (FORCE)" >/dev/null 2>&1 || true
 }
-trap 'rc=$?; for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; drop; (exit $rc); _cleanup' EXIT
+trap 'rc=$?; for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; teardown; (exit $rc); _cleanup' EXIT
+"$INFRA/mosquitto.sh" start "$T/mosquitto" "$MQTT_PORT_OWN" >/dev/null
 psql "$BASE dbname=postgres" -c "CREATE DATABASE ${P}_params" -c "CREATE DATABASE ${P}_series"
 psql "$BASE dbname=${P}_params" -f "$SRC/sql/device_params.sql"
 psql "$BASE dbname=${P}_params" -f "$SRC/sql/device_params_sample.sql"
 psql "$BASE dbname=${P}_series" -f "$SRC/sql/timeseries.sql" 2>/dev/null
-MQTT=mqtt://127.0.0.1:$SLUICE_TEST_MQTT_PORT
-KAFKA=127.0.0.1:$SLUICE_TEST_KAFKA_PORT
+export MQTT_URL=mqtt://127.0.0.1:$MQTT_PORT_OWN
+export KAFKA_BOOTSTRAP=127.0.0.1:$SLUICE_TEST_KAFKA_PORT
+export DEVICE_PARAMS_DSN="$BASE dbname=${P}_params" TIMESERIES_DSN="$BASE dbname=${P}_series"
+export F2SIM_RATE=200 F2SIM_DEVICES=5
 mkdir -p "$T/p"
-cat >"$T/p/f2.yaml" <<Y
-name: f2
-source: { plugin: f2sim, devices: 5, rate: 200 }
-transforms:
-  - { plugin: f2_decode, params_dsn: "$BASE dbname=${P}_params" }
-sink: { plugin: timescale, dsn: "$BASE dbname=${P}_series", table: iot_measurements }
-errors:
-  tolerance: all
-  dead_letter: { plugin: file, path: "$T/f2.dead", format: envelope }
-Y
-cat >"$T/p/mqtt-out.yaml" <<Y
-name: mqtt-out
-source: { plugin: generator, rate: 200 }
-sink: { plugin: mqtt, url: "$MQTT", client_id: "$P-pub", topic: "$P/data", qos: 1 }
-Y
-cat >"$T/p/mqtt-in.yaml" <<Y
-name: mqtt-in
-source: { plugin: mqtt, url: "$MQTT", client_id: "$P-sub", topics: ["$P/#"], clean_session: true }
-sink: { plugin: file, discard: true }
-Y
-cat >"$T/p/kafka-out.yaml" <<Y
-name: kafka-out
-source: { plugin: generator, rate: 200 }
-sink: { plugin: kafka, bootstrap: "$KAFKA", topic: "$P" }
-Y
-cat >"$T/p/kafka-in.yaml" <<Y
-name: kafka-in
-source: { plugin: kafka, bootstrap: "$KAFKA", topics: ["$P"], group: "$P" }
-sink: { plugin: file, discard: true }
-Y
+for f in "$SRC"/pipelines/seed/*.yaml; do
+  sed -e "s/raw_iot_data/$P-raw/g; s/decoded_iot_data/$P-dec/g; s/sluice_dlq/$P-dlq/g" \
+      -e "s/f2-decoders/$P-dec/; s/timescale-writers/$P-ts/" "$f" >"$T/p/$(basename "$f")"
+done
+n_seed=$(ls "$T/p" | wc -l)
+[ "$n_seed" -eq 4 ] && pass || fail "expected the 4 seed pipelines, found $n_seed"
 start_sluice sluice "$T/p"
 
 # 3. Wait until data has gone through every connector (the lag gauge appears
@@ -83,8 +68,9 @@ positive() { # positive NAME: some sample of NAME is > 0
   "$OBS_TOOL" get "$SLUICE_URL/metrics" >"$T/metrics" 2>/dev/null &&
     awk -v n="$1" '$1 == n || index($1, n "{") == 1 { if ($2 + 0 > 0) ok = 1 } END { exit !ok }' "$T/metrics"
 }
-for m in sluice_timescale_rows_written_total sluice_f2_measurements_total \
-         sluice_mqtt_messages_received_total sluice_kafka_messages_consumed_total; do
+for m in sluice_mqtt_messages_published_total sluice_mqtt_messages_received_total \
+         sluice_kafka_messages_produced_total sluice_f2_measurements_total \
+         sluice_kafka_messages_consumed_total sluice_timescale_rows_written_total; do
   if wait_for 90 positive "$m"; then pass; else fail "$m never above 0"; fi
 done
 wait_for 60 grep -q '^sluice_kafka_consumer_lag{' "$T/metrics" || true
