@@ -23,10 +23,21 @@ start_sluice() {
   return 1
 }
 
-# stop_bg PID: SIGTERM and wait (sluice drains and exits 0).
+# stop_bg PID: SIGTERM and wait; returns the process's exit status (sluice
+# drains and exits 0; a sanitizer report makes it non-zero).
 stop_bg() {
+  local rc=0
   kill -TERM "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || rc=$?
+  return "$rc"
+}
+
+# stop_sluice NAME: stops the sluice of start_sluice and checks it exited 0.
+stop_sluice() {
+  local rc=0
+  stop_bg "$SLUICE_PID" || rc=$?
+  if [ "$rc" -eq 0 ]; then pass; else
+    fail "sluice exited with $rc after SIGTERM"; tail -30 "$T/$1.log" | sed 's/^/    | /' >&2; fi
 }
 
 BG_PIDS=()

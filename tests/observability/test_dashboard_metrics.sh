@@ -88,7 +88,7 @@ for fam in $(sed -n 's/^# TYPE \([^ ]*\) .*/\1/p' "$T/metrics"); do
 done
 expect_eq "${undocumented# }" "" "metric families missing from docs/operations.md"
 
-stop_bg "$SLUICE_PID"
+stop_sluice sluice
 if grep -q '"level":"error"\|error ' "$T/sluice.log"; then
   fail "sluice logged errors"; grep 'error' "$T/sluice.log" | head -20 | sed 's/^/    | /' >&2
 else pass; fi

@@ -185,6 +185,6 @@ HC=$D/healthcheck.sh
 expect_exit 0 -- bash "$HC" /health "$port"
 wait_for 10 bash "$HC" /ready "$port" && pass || fail "healthcheck /ready never 0"
 expect_exit 1 -- bash "$HC" /nope "$port"
-stop_bg "$SLUICE_PID"
+stop_sluice sluice
 expect_exit 1 -- bash "$HC" /health "$port"
 finish

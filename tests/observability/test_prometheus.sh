@@ -78,6 +78,6 @@ else fail "p99 record latency '$lat' not in (0, 5) s"; fi
 expect_eq "$(q 'sluice_pipeline_up{pipeline="gen"}')" 1 "sluice_pipeline_up"
 expect_eq "$(q 'count(sluice_build_info)')" 1 "sluice_build_info"
 
-stop_bg "$sluice_pid"
+SLUICE_PID=$sluice_pid stop_sluice sluice
 stop_bg "$prom_pid"
 finish
