@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct mq_conn {
     pthread_cond_t cv;           /* CLOCK_MONOTONIC */
     int quit;
     int disconnect_sent;         /* network thread only */
+    int linger_fd, linger_shut;  /* see linger_step */
     int64_t quit_ns;
     int first_status;            /* PENDING until the first attempt's outcome */
     char first_err[SLUICE_ERRLEN];
@@ -41,7 +43,8 @@ struct mq_conn {
     int connack;                 /* the current socket got CONNACK 0 */
     int need_reconnect;          /* current socket is given up */
     int failures;                /* consecutive failed attempts */
-    int64_t attempt_ns, outage_ns;
+    int64_t attempt_ns, outage_ns, up_ns;
+    int quick_losses;            /* losses right after connecting, in a row */
     int refused;                 /* CONNACK refusal on the current attempt */
     int refused_permanent;
     int disc_errno;              /* errno when libmosquitto reported a disconnect */
@@ -266,6 +269,7 @@ static void mark_established(mq_conn *c)
     if (atomic_load(&c->up))
         return;
     atomic_store(&c->up, 1);
+    c->up_ns = mono_ns();
     c->api->set_ready(c->ctx, 1);
     c->api->metric_set(c->m_connected, 1);
     if (c->ever) {
@@ -304,6 +308,14 @@ static void conn_down(mq_conn *c, const char *why, int permanent)
         c->outage_ns = mono_ns();
         c->api->log(c->ctx, SLUICE_LOG_WARN, "lost the connection to %s: %s; reconnecting",
                     c->cfg.url_text, why);
+        /* MQTT 3.1.1 does not say why a broker closed a connection; one
+         * that keeps closing it at once is usually a client id taken over. */
+        c->quick_losses = c->outage_ns - c->up_ns < 2000000000LL ? c->quick_losses + 1 : 0;
+        if (c->quick_losses == 3 || (c->quick_losses && c->quick_losses % 20 == 0))
+            c->api->log(c->ctx, SLUICE_LOG_WARN,
+                        "the broker keeps closing the connection right after accepting it: is "
+                        "another client connected as \"%s\"? (every process needs its own "
+                        "client_id)", c->cfg.client_id);
         if (c->hooks.on_lost)
             c->hooks.on_lost(c->hooks.arg);
         return;
@@ -465,24 +477,61 @@ static int attempt(mq_conn *c, int first)
     return 0;
 }
 
+/* After shutdown, on our duplicate of the socket: half-close, then read
+ * and discard until the broker closes too.  Closing a socket whose receive
+ * queue holds unread bytes (messages the broker kept sending) makes the
+ * kernel send RST, and an RST makes the broker drop what it has not read
+ * yet: our last PUBACKs and the DISCONNECT, so it would deliver those
+ * messages again.  Returns nonzero when done. */
+static int linger_step(mq_conn *c)
+{
+    if (c->linger_fd < 0)
+        return 1;
+    if (!c->linger_shut) {
+        c->linger_shut = 1;
+        shutdown(c->linger_fd, SHUT_WR);
+    }
+    struct pollfd pfd = {.fd = c->linger_fd, .events = POLLIN};
+    if (poll(&pfd, 1, LOOP_TIMEOUT_MS) <= 0)
+        return 0;
+    char scratch[16384];
+    for (;;) {
+        ssize_t n = read(c->linger_fd, scratch, sizeof scratch);
+        if (n > 0)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return 0;
+        close(c->linger_fd);     /* EOF or an error: the broker is done */
+        c->linger_fd = -1;
+        return 1;
+    }
+}
+
 /* After shutdown: DISCONNECT goes out behind every PUBACK already queued,
  * and nothing more is read, so no message is taken in whose PUBACK would
- * never be sent (the broker would deliver it again after a restart).
+ * never be sent (the broker delivers those again on the next connect).
  * Returns nonzero once the connection is closed or the grace has passed. */
 static int quit_step(mq_conn *c, int64_t quit_ns)
 {
+    int fd = mosquitto_socket(c->mosq);
+    if (mono_ns() - quit_ns > QUIT_GRACE_NS || c->need_reconnect)
+        return 1;
     if (!c->disconnect_sent) {
         c->disconnect_sent = 1;
+        if (fd < 0)
+            return 1;
+        /* libmosquitto closes its descriptor right after writing DISCONNECT;
+         * ours keeps the socket open for linger_step. */
+        c->linger_fd = dup(fd);
         mosquitto_disconnect(c->mosq);
     }
-    int fd = mosquitto_socket(c->mosq);
-    if (fd < 0 || mono_ns() - quit_ns > QUIT_GRACE_NS)
-        return 1;
+    if (fd < 0)
+        return linger_step(c);
     struct pollfd pfd = {.fd = fd, .events = POLLOUT};
     if (poll(&pfd, 1, LOOP_TIMEOUT_MS) < 0 && errno != EINTR)
         return 1;
     int rc = mosquitto_loop_write(c->mosq, 1);
-    return (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) || mosquitto_socket(c->mosq) < 0;
+    return rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN && mosquitto_socket(c->mosq) >= 0;
 }
 
 static void *net_main(void *arg)
@@ -496,7 +545,7 @@ static void *net_main(void *arg)
             pthread_mutex_unlock(&c->mu);
             int sock_open = mosquitto_socket(c->mosq) != -1;
             if (quit) {
-                if (!sock_open || c->need_reconnect || quit_step(c, quit_ns))
+                if (quit_step(c, quit_ns))
                     break;
                 continue;
             }
@@ -528,6 +577,10 @@ static void *net_main(void *arg)
              * configuration; later it may be a broker being replaced. */
             conn_down(c, why, tls && !c->ever);
         }
+    }
+    if (c->linger_fd >= 0) {
+        close(c->linger_fd);
+        c->linger_fd = -1;
     }
     if (atomic_load(&c->up)) {
         atomic_store(&c->up, 0);
@@ -622,6 +675,7 @@ sluice_status mq_conn_open(const mq_conn_cfg *cc, const mq_conn_hooks *hooks,
     c->api = api;
     c->ctx = ctx;
     c->first_status = PENDING;
+    c->linger_fd = -1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->err_mu, NULL);
     pthread_condattr_t ca;

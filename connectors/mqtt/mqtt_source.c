@@ -271,8 +271,8 @@ static sluice_status source_init(const sluice_init_args *a, void **out, char *er
     s->m_bytes = api->metric(a->ctx, SLUICE_METRIC_COUNTER, "sluice_mqtt_bytes_received_total",
                              "Payload bytes of the MQTT messages handed to the pipeline", NULL);
     s->m_dropped = api->metric(a->ctx, SLUICE_METRIC_COUNTER, "sluice_mqtt_messages_dropped_total",
-                               "MQTT messages dropped because they do not fit in a batch "
-                               "(batch.max_bytes)", NULL);
+                               "MQTT messages dropped because not even a failed record "
+                               "of them fits in a batch", NULL);
 
     mq_conn_hooks hooks = {
         .arg = s,
@@ -304,13 +304,25 @@ static int append(mq_source *s, sluice_batch *out, const mq_msg *m)
     char *mem = api->alloc(out, need);
     if (!mem) {
         if (api->batch_count(out) > 0)
-            return 0;
-        api->log(s->ctx, SLUICE_LOG_ERROR,
-                 "dropping a message on \"%.*s\" of %zu bytes: larger than a whole batch "
-                 "(raise batch.max_bytes)", (int)(m->topic_len > 200 ? 200 : m->topic_len),
-                 m->topic, m->payload_len);
-        api->metric_add(s->m_dropped, 1);
-        return -1;
+            return 0;        /* the next batch has room */
+        /* Not even an empty batch holds it: hand it over as a failed
+         * record (topic and reason, no payload), for the error policy. */
+        sluice_record *r = api->record_new(out);
+        if (!r) {
+            api->log(s->ctx, SLUICE_LOG_ERROR, "dropping a message on \"%.*s\" of %zu bytes: "
+                     "larger than a whole batch (raise batch.max_bytes)",
+                     (int)(m->topic_len > 200 ? 200 : m->topic_len), m->topic, m->payload_len);
+            api->metric_add(s->m_dropped, 1);
+            return -1;
+        }
+        r->origin.topic = api->strndup(out, m->topic, m->topic_len);
+        r->timestamp = m->recv_us;
+        char reason[SLUICE_ERRLEN];
+        mq_errf(reason, "mqtt source: a message of %zu bytes on \"%.*s\" is larger than a whole "
+                "batch (raise batch.max_bytes)", m->payload_len,
+                (int)(m->topic_len > 200 ? 200 : m->topic_len), m->topic);
+        api->record_fail(out, api->batch_count(out) - 1, reason);
+        return 1;
     }
     sluice_record *r = api->record_new(out);
     if (!r)
