@@ -7,8 +7,9 @@
  * Kafka refuses for good (too large, invalid, not authorized) is marked with
  * api->record_fail and the write is SLUICE_PARTIAL.
  *
- * A thread of the instance serves librdkafka's queue (delivery reports,
- * errors, statistics), so readiness stays current while no batch comes. */
+ * Delivery reports are served by write() itself (rd_kafka_flush); between
+ * writes a thread of the instance serves librdkafka's statistics and
+ * errors, so readiness stays current while no batch comes. */
 #include "kafka.h"
 #include "kclient.h"
 #include "kconv.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef enum key_mode { KEY_RECORD, KEY_NONE, KEY_FIELD } key_mode;
 
@@ -40,9 +42,12 @@ typedef struct ksink {
     size_t *reason_at;       /* offset into `reasons` + 1, 0: none */
     size_t cap;
 
+    /* The poller thread, paused while a write runs. */
     pthread_t poller;
     int poller_started;
-    atomic_int quit;
+    pthread_mutex_t pmu;
+    pthread_cond_t pcv;
+    int writing, quit;
     sluice_metric *m_produced, *m_errors;
 } ksink;
 
@@ -68,12 +73,42 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     k->kc.api->metric_add(m->err ? k->m_errors : k->m_produced, 1);
 }
 
+/* Between writes, serves what librdkafka queued (statistics for readiness,
+ * errors) twice a second, never waiting inside rd_kafka_poll: a blocked
+ * poll here would take delivery reports away from a write's flush(), which
+ * then waits out its 10 ms poll step on every batch. */
 static void *poller_main(void *arg)
 {
     ksink *k = arg;
-    while (!atomic_load(&k->quit))
-        rd_kafka_poll(k->kc.rk, 100);
+    pthread_mutex_lock(&k->pmu);
+    while (!k->quit) {
+        if (k->writing) {
+            pthread_cond_wait(&k->pcv, &k->pmu);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 500000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (pthread_cond_timedwait(&k->pcv, &k->pmu, &until) == 0 || k->writing || k->quit)
+            continue;
+        pthread_mutex_unlock(&k->pmu);
+        rd_kafka_poll(k->kc.rk, 0);
+        pthread_mutex_lock(&k->pmu);
+    }
+    pthread_mutex_unlock(&k->pmu);
     return NULL;
+}
+
+static void set_writing(ksink *k, int on)
+{
+    pthread_mutex_lock(&k->pmu);
+    k->writing = on;
+    pthread_cond_signal(&k->pcv);
+    pthread_mutex_unlock(&k->pmu);
 }
 
 static void snk_destroy(void *inst);
@@ -108,6 +143,8 @@ static sluice_status snk_init(const sluice_init_args *a, void **out, char *err)
     }
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
+    pthread_mutex_init(&k->pmu, NULL);
+    pthread_cond_init(&k->pcv, NULL);
     k->kc.api = api;
     k->kc.ctx = a->ctx;
     k->m_produced = api->metric(a->ctx, SLUICE_METRIC_COUNTER,
@@ -327,9 +364,19 @@ failed:
     return 1;
 }
 
+static sluice_status write_batch(ksink *k, sluice_batch *b, char *err);
+
 static sluice_status snk_write(void *inst, sluice_batch *b, char *err)
 {
     ksink *k = inst;
+    set_writing(k, 1);
+    sluice_status st = write_batch(k, b, err);
+    set_writing(k, 0);
+    return st;
+}
+
+static sluice_status write_batch(ksink *k, sluice_batch *b, char *err)
+{
     const sluice_api *api = k->kc.api;
     size_t n = api->batch_count(b);
     if (atomic_load(&k->kc.fatal) || rd_kafka_fatal_error(k->kc.rk, NULL, 0)) {
@@ -442,7 +489,10 @@ static void snk_destroy(void *inst)
     if (!k)
         return;
     if (k->poller_started) {
-        atomic_store(&k->quit, 1);
+        pthread_mutex_lock(&k->pmu);
+        k->quit = 1;
+        pthread_cond_signal(&k->pcv);
+        pthread_mutex_unlock(&k->pmu);
         pthread_join(k->poller, NULL);
     }
     if (k->rkt)
@@ -462,6 +512,8 @@ static void snk_destroy(void *inst)
     free(k->reason_at);
     pthread_mutex_destroy(&k->mu);
     pthread_cond_destroy(&k->cv);
+    pthread_mutex_destroy(&k->pmu);
+    pthread_cond_destroy(&k->pcv);
     free(k);
 }
 
