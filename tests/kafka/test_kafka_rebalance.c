@@ -69,7 +69,9 @@ int main(void)
     CHECK_INT_EQ(kt_source(&bb, "topics: [%s], group: %s", topic, group), SLUICE_OK);
     sluice_batch *scratch = sl_batch_new(1000, 1 << 20);
     int64_t end = kt_now_ms() + 30000;
-    while (kt_now_ms() < end && rebalances(&bb) < 1) {
+    /* Until B is assigned and A has taken its own new assignment (A serves
+     * it in a poll of its own, possibly after B got its answer). */
+    while (kt_now_ms() < end && (rebalances(&bb) < 1 || rebalances(&a) < 3)) {
         sl_batch_reset(scratch);
         kt_poll(&a, scratch, 100);
         sl_batch_reset(scratch);
