@@ -80,14 +80,34 @@ static void describe(const rd_kafka_topic_partition_list_t *l, char *buf, size_t
         snprintf(buf, len, "(none)");
 }
 
+/* A synchronous commit, but bounded: librdkafka's own rd_kafka_commit(..., 0)
+ * waits for ever while no group coordinator is reachable, which would hang a
+ * rebalance or the shutdown.  Giving up only means the uncommitted messages
+ * are delivered again. */
+#define COMMIT_WAIT_MS 10000
+
 static void commit_sync(ksource *s, const char *why)
 {
-    rd_kafka_resp_err_t e = rd_kafka_commit(s->kc.rk, NULL, 0);
-    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    rd_kafka_queue_t *q = rd_kafka_queue_new(s->kc.rk);
+    rd_kafka_resp_err_t e = rd_kafka_commit_queue(s->kc.rk, NULL, q, NULL, NULL);
+    const char *what = NULL;
+    if (!e) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, COMMIT_WAIT_MS);
+        if (!ev) {
+            what = "no answer within 10 s";
+        } else {
+            e = rd_kafka_event_error(ev);
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    if (e == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    if (e || what) {
         s->kc.api->metric_add(s->m_commit_errors, 1);
         s->kc.api->log(s->kc.ctx, SLUICE_LOG_WARN, "committing offsets %s failed: %s "
                        "(the uncommitted messages will be delivered again)", why,
-                       rd_kafka_err2str(e));
+                       what ? what : rd_kafka_err2str(e));
     }
 }
 
@@ -102,6 +122,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     api->metric_add(s->m_rebalances, 1);
     rd_kafka_error_t *e = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        atomic_store(&s->kc.up, 1); /* the coordinator just answered */
         if (ko_assign(&s->offs, parts, lag_metric, s) != 0)
             api->log(s->kc.ctx, SLUICE_LOG_ERROR, "out of memory tracking partitions");
         api->log(s->kc.ctx, SLUICE_LOG_INFO, "assigned %s", list);
@@ -264,6 +285,7 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
     /* Not ready until statistics show a broker and the group coordinator:
      * an unreachable broker is not an init failure, librdkafka reconnects. */
     api->set_ready(a->ctx, !stats);
+    atomic_store(&s->kc.up, !stats);
     *out = s;
     return SLUICE_OK;
 }
@@ -396,8 +418,10 @@ static sluice_status src_poll(void *inst, sluice_batch *out, int timeout_ms, cha
         added++;
         room--;
     }
-    if (added)
+    if (added) {
+        atomic_store(&s->kc.up, 1);
         api->metric_add(s->m_consumed, (double)added);
+    }
     return SLUICE_OK;
 }
 
@@ -444,13 +468,20 @@ static void src_destroy(void *inst)
     if (s->kc.rk) {
         if (!atomic_load(&s->kc.fatal))
             commit_sync(s, "at shutdown");
-        /* Leaves the group: the revoke commits once more and the partitions
-         * move to the other members at once. */
-        rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->kc.rk);
-        if (e)
-            s->kc.api->log(s->kc.ctx, SLUICE_LOG_WARN, "closing the consumer: %s",
-                           rd_kafka_err2str(e));
-        rd_kafka_destroy(s->kc.rk);
+        if (atomic_load(&s->kc.up)) {
+            /* Leaves the group: the revoke commits once more and the
+             * partitions move to the other members at once. */
+            rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->kc.rk);
+            if (e)
+                s->kc.api->log(s->kc.ctx, SLUICE_LOG_WARN, "closing the consumer: %s",
+                               rd_kafka_err2str(e));
+            rd_kafka_destroy(s->kc.rk);
+        } else {
+            /* No broker to leave the group with: closing would wait for
+             * one up to session.timeout.ms.  The group drops this member
+             * when its session expires. */
+            rd_kafka_destroy_flags(s->kc.rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        }
     }
     kconv_free(&s->conv);
     ko_free(&s->offs);

@@ -39,6 +39,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        atomic_store(&kc->up, 0);
         kc->api->set_ready(kc->ctx, 0);
         kc->api->log(kc->ctx, SLUICE_LOG_WARN, "all Kafka brokers are down: %s", reason);
         return;
@@ -60,15 +61,16 @@ void kc_handle_stats(kclient *kc, const char *json, size_t len)
     json_t *root = json_loadb(json, len, 0, NULL);
     if (!root)
         return;
-    int up = 0;
+    int up = 0, broker_up = 0;
     const char *name;
     json_t *b;
     json_object_foreach(json_object_get(root, "brokers"), name, b)
     {
         const char *st = json_string_value(json_object_get(b, "state"));
         if (st && strcmp(st, "UP") == 0 && json_integer_value(json_object_get(b, "nodeid")) >= 0)
-            up = 1;
+            up = broker_up = 1;
     }
+    atomic_store(&kc->up, broker_up);
     if (kc->consumer) {
         const char *cg = json_string_value(json_object_get(json_object_get(root, "cgrp"), "state"));
         if (!cg || strcmp(cg, "up") != 0)

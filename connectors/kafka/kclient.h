@@ -19,6 +19,7 @@ typedef struct kclient {
     int consumer;            /* readiness also needs the group coordinator */
     int stats;               /* statistics.interval.ms > 0 */
     atomic_int fatal;        /* librdkafka raised a fatal error */
+    atomic_int up;           /* a broker was up at the last statistics */
     /* Called with each parsed statistics document (a consumer reads lag
      * from it), on the thread that serves the client's queue. */
     void (*on_stats)(struct kclient *kc, struct json_t *stats);
