@@ -15,6 +15,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libyaml-dev libpq-dev libmosquitto-dev librdkafka-dev libavro-dev libjansson-dev libmicrohttpd-dev
   mosquitto mosquitto-clients postgresql postgresql-client valgrind prometheus
+  openssl curl python3 time
 )
 SERVICES=(mosquitto postgresql prometheus)
 
