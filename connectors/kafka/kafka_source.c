@@ -20,12 +20,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FETCH_MAX 500
+
 typedef struct ksource {
     kclient kc;              /* first: librdkafka's opaque */
     kconv conv;
     koffsets offs;
     int poll_timeout_ms;
-    rd_kafka_message_t *pending;   /* polled but did not fit the last batch */
+    /* Messages taken from librdkafka in one call, not yet in a batch (the
+     * rest of a fetch, or one that did not fit the last batch).  Taking
+     * them in bulk saves a lock round per message. */
+    rd_kafka_queue_t *cq;
+    rd_kafka_message_t *buf[FETCH_MAX];
+    size_t buf_head, buf_n;
+    unsigned buf_epoch;            /* rebalance epoch when they were taken */
+    atomic_uint epoch;             /* bumped by every rebalance */
     atomic_int stopping;
     const char *last_topic;        /* interned name of the last message's topic */
     int64_t log_window_ns;
@@ -120,6 +129,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     char list[1024];
     describe(parts, list, sizeof list);
     api->metric_add(s->m_rebalances, 1);
+    atomic_fetch_add(&s->epoch, 1);
     rd_kafka_error_t *e = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         atomic_store(&s->kc.up, 1); /* the coordinator just answered */
@@ -242,8 +252,13 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
         src_destroy(s);
         return SLUICE_ERR;
     }
+    /* librdkafka 2.0.2 stops fetching a partition once 100000 of its
+     * messages are prefetched and looks again only about a second later, so
+     * a source catching up stalls every 100000 messages; with this, the
+     * prefetch is bounded by queued.max.messages.kbytes (64 MiB) alone. */
+    const char *const defaults[] = {"queued.min.messages", "1000000", NULL};
     rd_kafka_conf_t *conf =
-        kc_conf_new(&s->kc, cfg, a->pipeline, a->instance, NULL, managed_props, err);
+        kc_conf_new(&s->kc, cfg, a->pipeline, a->instance, defaults, managed_props, err);
     if (!conf) {
         src_destroy(s);
         return SLUICE_ERR;
@@ -271,6 +286,7 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
     /* Statistics, errors and commit results come through the consumer's
      * poll too, so the source thread serves everything. */
     rd_kafka_poll_set_consumer(s->kc.rk);
+    s->cq = rd_kafka_queue_get_consumer(s->kc.rk);
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)n_topics);
     for (size_t i = 0; i < n_topics; i++)
         rd_kafka_topic_partition_list_add(subs, api->cfg_list_at(cfg, "topics", i),
@@ -369,6 +385,53 @@ static sluice_status fatal(ksource *s, char *err)
     return SLUICE_ERR;
 }
 
+/* After a rebalance, buffered messages of partitions given up belong to
+ * their new owner, which reads them from the committed offset: drop them. */
+static void drop_disowned(ksource *s)
+{
+    unsigned now = atomic_load(&s->epoch);
+    if (s->buf_epoch == now)
+        return;
+    s->buf_epoch = now;
+    size_t keep = s->buf_head;
+    for (size_t i = s->buf_head; i < s->buf_n; i++) {
+        rd_kafka_message_t *m = s->buf[i];
+        if (m->err || ko_owned(&s->offs, rd_kafka_topic_name(m->rkt), m->partition))
+            s->buf[keep++] = m;
+        else
+            rd_kafka_message_destroy(m);
+    }
+    s->buf_n = keep;
+}
+
+/* The next message: buffered, else all librdkafka has ready, else one
+ * waited for up to `wait` ms. */
+static rd_kafka_message_t *next_message(ksource *s, int wait)
+{
+    if (s->buf_head < s->buf_n)
+        return s->buf[s->buf_head++];
+    s->buf_head = s->buf_n = 0;
+    s->buf_epoch = atomic_load(&s->epoch);
+    ssize_t n = rd_kafka_consume_batch_queue(s->cq, 0, s->buf, FETCH_MAX);
+    if (n > 0) {
+        s->buf_n = (size_t)n;
+        return s->buf[s->buf_head++];
+    }
+    return wait > 0 ? rd_kafka_consumer_poll(s->kc.rk, wait) : NULL;
+}
+
+/* Puts back the message next_message just returned. */
+static void unget(ksource *s, rd_kafka_message_t *m)
+{
+    if (s->buf_head > 0 && s->buf[s->buf_head - 1] == m) {
+        s->buf_head--;
+    } else {
+        s->buf[0] = m;
+        s->buf_head = 0;
+        s->buf_n = 1;
+    }
+}
+
 static sluice_status src_poll(void *inst, sluice_batch *out, int timeout_ms, char *err)
 {
     ksource *s = inst;
@@ -381,17 +444,9 @@ static sluice_status src_poll(void *inst, sluice_batch *out, int timeout_ms, cha
     if (wait < 0)
         wait = 0;
     size_t room = api->batch_room(out), added = 0;
+    drop_disowned(s);
     while (room > 0) {
-        rd_kafka_message_t *m = s->pending;
-        s->pending = NULL;
-        /* A message held over from before a revoke belongs to another
-         * consumer now, which reads it from the committed offset. */
-        if (m && !ko_owned(&s->offs, rd_kafka_topic_name(m->rkt), m->partition)) {
-            rd_kafka_message_destroy(m);
-            m = NULL;
-        }
-        if (!m)
-            m = rd_kafka_consumer_poll(s->kc.rk, added ? 0 : wait);
+        rd_kafka_message_t *m = next_message(s, added ? 0 : wait);
         if (!m)
             break;
         if (m->err) {
@@ -411,7 +466,7 @@ static sluice_status src_poll(void *inst, sluice_batch *out, int timeout_ms, cha
                 rd_kafka_message_destroy(m);
                 return SLUICE_ERR;
             }
-            s->pending = m;
+            unget(s, m);
             break;
         }
         rd_kafka_message_destroy(m);
@@ -463,8 +518,10 @@ static void src_destroy(void *inst)
     ksource *s = inst;
     if (!s)
         return;
-    if (s->pending)
-        rd_kafka_message_destroy(s->pending);
+    for (size_t i = s->buf_head; i < s->buf_n; i++)
+        rd_kafka_message_destroy(s->buf[i]);
+    if (s->cq)
+        rd_kafka_queue_destroy(s->cq);
     if (s->kc.rk) {
         if (!atomic_load(&s->kc.fatal))
             commit_sync(s, "at shutdown");

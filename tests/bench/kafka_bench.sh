@@ -13,7 +13,9 @@
 #            poll loop, auto commit)
 #            Both consumers fetch up to 8 MiB per partition per request
 #            (max.partition.fetch.bytes; librdkafka's 1 MiB default makes
-#            the broker's fetch round trips, not the client, the limit).
+#            the broker's fetch round trips, not the client, the limit), and
+#            both prefetch up to 64 MiB (queued.min.messages=1000000, the
+#            plugin's default; librdkafka's 100000 pauses fetching ~1 s).
 #            sluice: `sluice run` kafka source (bytes; and json) -> file
 #            sink with discard, timed until /metrics shows COUNT records out
 # Each figure is the best of REPEAT runs, process start to last record;
@@ -95,7 +97,7 @@ topic "$CT"
 "$BUILD/kbench_produce" "$B" "$CT" "$COUNT" "$SIZE" >/dev/null
 log "consume: best of $REPEAT"
 bare_c=$(for r in $(seq 1 "$REPEAT"); do
-  "$BUILD/kbench_consume" "$B" "$CT" "bench-bare-$RUN-$r" "$COUNT" "max.partition.fetch.bytes=$FETCH"
+  "$BUILD/kbench_consume" "$B" "$CT" "bench-bare-$RUN-$r" "$COUNT" "max.partition.fetch.bytes=$FETCH" "queued.min.messages=1000000"
 done | best)
 sluice_consume() { # CONVERTER BATCH RUN: records/s until COUNT records are out
   local http; http=$(free_port)
