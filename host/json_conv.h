@@ -1,4 +1,5 @@
-/* JSON conversion of records (jansson), behind sluice_api.to_json/from_json. */
+/* JSON conversion of records, behind sluice_api.to_json/from_json: a writer
+ * and a strict parser of our own, both working in the batch arena. */
 #ifndef SL_JSON_CONV_H
 #define SL_JSON_CONV_H
 

@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -386,6 +388,395 @@ static void randomized(void)
     CHECK(refused > 100 && accepted > 100);   /* both paths were exercised */
 }
 
+/* ---- the parser of our own, against jansson's behaviour ---- */
+
+static void parse_escapes(void)
+{
+    sluice_record *r = rec();
+    CHECK_INT_EQ(from(r, "{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20AC\\ud83d\\ude00\","
+                         "\"\\u006b\":1}"),
+                 0);
+    const sluice_field *f;
+    if ((f = fld(r, "s", SLUICE_STRING)))
+        CHECK_BYTES_EQ(f->v.s, "\"\\/\b\f\n\r\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    CHECK(fld(r, "k", SLUICE_INT) != NULL);
+    /* Raw UTF-8 passes through; 4-byte sequences too. */
+    r = rec();
+    CHECK_INT_EQ(from(r, "{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\"}"), 0);
+    CHECK(fld(r, "\xc3\xa9", SLUICE_STRING) != NULL);
+
+    static const char *bad[] = {
+        "{\"s\":\"\\ud83d\"}",        /* lone high surrogate */
+        "{\"s\":\"\\ude00\"}",        /* lone low surrogate */
+        "{\"s\":\"\\ud83d\\u0041\"}", /* high + non-low */
+        "{\"s\":\"\\x41\"}",          /* unknown escape */
+        "{\"s\":\"\\u12g4\"}",        /* bad hex */
+        "{\"s\":\"\\u12\"}",          /* short hex */
+        "{\"s\":\"a\tb\"}",           /* raw control character */
+        "{\"a\\u0000b\":1}",          /* NUL in a key */
+        "{\"s\":\"\xed\xa0\x80\"}",   /* UTF-8 encoded surrogate */
+        "{\"s\":\"\xc0\x80\"}",       /* overlong */
+        "{\"s\":\"\xf4\x90\x80\x80\"}", /* above U+10FFFF */
+        "{\"s\":\"\xe2\x82\"}",       /* truncated sequence */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = rec();
+        CHECK_INT_EQ(from(r, bad[i]), -1);
+        CHECK_STR_CONTAINS(err, "invalid JSON at line 1 column ");
+        CHECK_INT_EQ(r->n_fields, 0);
+    }
+    r = rec();
+    from(r, "{\"s\":\"\xe2\x82\"}");
+    CHECK_STR_CONTAINS(err, "(the input is not valid UTF-8)");
+    from(r, "{\"a\\u0000b\":1}");
+    CHECK_STR_CONTAINS(err, "NUL byte in object key not supported");
+}
+
+static void parse_numbers(void)
+{
+    sluice_record *r = rec();
+    CHECK_INT_EQ(from(r, "{\"max\":9223372036854775807,\"min\":-9223372036854775808,"
+                         "\"z\":-0,\"dz\":-0.0,\"tiny\":1e-400,\"e\":1E+2,\"f\":-1.5e-3}"),
+                 0);
+    const sluice_field *f;
+    if ((f = fld(r, "max", SLUICE_INT)))
+        CHECK(f->v.i == INT64_MAX);
+    if ((f = fld(r, "min", SLUICE_INT)))
+        CHECK(f->v.i == INT64_MIN);
+    if ((f = fld(r, "z", SLUICE_INT)))
+        CHECK(f->v.i == 0);
+    if ((f = fld(r, "dz", SLUICE_DOUBLE)))
+        CHECK(f->v.d == 0 && signbit(f->v.d));
+    if ((f = fld(r, "tiny", SLUICE_DOUBLE)))
+        CHECK(f->v.d == 0);
+    if ((f = fld(r, "e", SLUICE_DOUBLE)))
+        CHECK(f->v.d == 100);
+    if ((f = fld(r, "f", SLUICE_DOUBLE)))
+        CHECK(f->v.d == -1.5e-3);
+
+    CHECK_INT_EQ(from(r, "{\"a\":9223372036854775808}"), -1);
+    CHECK_STR_CONTAINS(err, "too big integer");
+    CHECK_INT_EQ(from(r, "{\"a\":-9223372036854775809}"), -1);
+    CHECK_STR_CONTAINS(err, "too big negative integer");
+    CHECK_INT_EQ(from(r, "{\"a\":1e400}"), -1);
+    CHECK_STR_CONTAINS(err, "real number overflow");
+    /* Overflow inside a nested value is an error too, as with jansson. */
+    CHECK_INT_EQ(from(r, "{\"a\":[99999999999999999999]}"), -1);
+    CHECK_STR_CONTAINS(err, "too big integer");
+    static const char *bad[] = {"{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":-}",
+                                "{\"a\":1e}", "{\"a\":+1}", "{\"a\":1e+}", "{\"a\":0x10}",
+                                "{\"a\":NaN}", "{\"a\":Infinity}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT_EQ(from(r, bad[i]), -1);
+        CHECK_STR_CONTAINS(err, "invalid JSON at line 1 column ");
+    }
+    /* A long number still parses (strtod needs a copy longer than the
+     * stack buffer). */
+    char doc[400];
+    snprintf(doc, sizeof doc, "{\"a\":0.%0300d1}", 0);
+    r = rec();
+    CHECK_INT_EQ(from(r, doc), 0);
+    CHECK(fld(r, "a", SLUICE_DOUBLE) != NULL);
+}
+
+static char *nest(int levels, const char *open, const char *close)
+{
+    size_t n = (size_t)levels;
+    char *d = malloc(n * 2 + 16);
+    char *p = d;
+    p += sprintf(p, "{\"a\":");
+    for (size_t i = 0; i < n; i++)
+        *p++ = open[0];
+    for (size_t i = 0; i < n; i++)
+        *p++ = close[0];
+    strcpy(p, "}");
+    return d;
+}
+
+static void parse_depth(void)
+{
+    /* The top-level object is depth 1, as jansson counts: 2047 arrays
+     * inside it reach its limit of 2048, one more is refused. */
+    char *d = nest(2047, "[", "]");
+    sluice_record *r = rec();
+    CHECK_INT_EQ(from(r, d), 0);
+    json_error_t je;
+    json_t *o = json_loads(d, 0, &je);
+    CHECK(o != NULL);
+    json_decref(o);
+    free(d);
+    d = nest(2048, "[", "]");
+    CHECK_INT_EQ(from(r, d), -1);
+    CHECK_STR_CONTAINS(err, "maximum parsing depth reached");
+    o = json_loads(d, 0, &je);
+    CHECK(o == NULL);
+    free(d);
+    /* Far deeper than any C stack would allow with recursion. */
+    d = nest(1000000, "[", "]");
+    CHECK_INT_EQ(from(r, d), -1);
+    CHECK_STR_CONTAINS(err, "maximum parsing depth reached");
+    free(d);
+    /* Unclosed deep nesting is an error, not a crash. */
+    d = nest(1000, "[", "[");
+    CHECK_INT_EQ(from(r, d), -1);
+    free(d);
+}
+
+static void parse_truncated_and_trailing(void)
+{
+    const char *doc = "{\"s\":\"x\\u00e9\\ud83d\\ude00\",\"n\":-12.5e3,\"t\":true,"
+                      "\"a\":[1,{\"b\":null}],\"f\":false}";
+    size_t n = strlen(doc);
+    for (size_t k = 0; k < n; k++) {
+        sluice_record *r = rec();
+        CHECK_INT_EQ(sl_from_json(B, r, doc, k, err, sizeof err), -1);
+        CHECK_STR_CONTAINS(err, "invalid JSON at line 1 column ");
+        CHECK_INT_EQ(r->n_fields, 0);
+    }
+    sluice_record *r = rec();
+    CHECK_INT_EQ(sl_from_json(B, r, doc, n, err, sizeof err), 0);
+    CHECK_INT_EQ(r->n_fields, 5);
+
+    static const char *trail[] = {"{} {}", "{\"a\":1}}", "{\"a\":1},", "{\"a\":1} 1",
+                                  "{\"a\":1}\n\"x\"", "{\"a\":1,}", "{,}", "[1] x"};
+    for (size_t i = 0; i < sizeof trail / sizeof trail[0]; i++) {
+        r = rec();
+        CHECK_INT_EQ(from(r, trail[i]), -1);
+        CHECK_STR_CONTAINS(err, "invalid JSON at line ");
+        CHECK_INT_EQ(r->n_fields, 0);
+    }
+    r = rec();
+    CHECK_INT_EQ(from(r, "\r\n\t {\"a\":1} \r\n\t"), 0);
+
+    /* A failed parse leaves the fields a record already had untouched. */
+    r = rec();
+    sl_field_add(B, r, "a", SLUICE_INT)->v.i = 7;
+    CHECK_INT_EQ(from(r, "{\"a\":\"changed\",\"b\":1,\"c\":tru}"), -1);
+    CHECK_INT_EQ(r->n_fields, 1);
+    CHECK(fld(r, "a", SLUICE_INT) && r->fields[0].v.i == 7);
+
+    /* Duplicate keys: the first position, the last value (jansson's). */
+    r = rec();
+    CHECK_INT_EQ(from(r, "{\"a\":1,\"b\":2,\"a\":\"x\"}"), 0);
+    CHECK_INT_EQ(r->n_fields, 2);
+    CHECK_STR_EQ(r->fields[0].name, "a");
+    CHECK(fld(r, "a", SLUICE_STRING) != NULL);
+}
+
+/* Our parse of doc against jansson's: same acceptance and, when accepted,
+ * the same members with the same types and values (nested ones as
+ * jansson's compact text).  Returns 1 when they agree. */
+static int agrees_with_jansson(const char *doc, size_t n)
+{
+    json_error_t je;
+    json_t *o = json_loadb(doc, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    sluice_record *r = rec();
+    err[0] = '\0';
+    int rc = sl_from_json(B, r, doc, n, err, sizeof err);
+    int ok = 1;
+    if (!o || !json_is_object(o)) {
+        ok = rc == -1 && err[0] && (o || strstr(err, "invalid JSON at line ") == err);
+        if (o && ok)
+            ok = strstr(err, "not an object") != NULL;
+        if (!o && ok && json_error_code(&je) != json_error_invalid_utf8) {
+            char want[64];
+            snprintf(want, sizeof want, "invalid JSON at line %d column ", je.line);
+            ok = strstr(err, want) == err;
+        }
+        json_decref(o);
+        return ok;
+    }
+    if (rc != 0 || r->n_fields != json_object_size(o)) {
+        json_decref(o);
+        return 0;
+    }
+    const char *k;
+    json_t *v;
+    size_t i = 0;
+    json_object_foreach(o, k, v)
+    {
+        const sluice_field *f = &r->fields[i++];
+        if (strcmp(f->name, k) != 0) {
+            ok = 0;
+            break;
+        }
+        switch (json_typeof(v)) {
+        case JSON_NULL: ok &= f->type == SLUICE_NULL; break;
+        case JSON_TRUE: ok &= f->type == SLUICE_BOOL && f->v.b; break;
+        case JSON_FALSE: ok &= f->type == SLUICE_BOOL && !f->v.b; break;
+        case JSON_INTEGER: ok &= f->type == SLUICE_INT && f->v.i == json_integer_value(v); break;
+        case JSON_REAL:
+            ok &= f->type == SLUICE_DOUBLE &&
+                  memcmp(&f->v.d, &(double){json_real_value(v)}, sizeof(double)) == 0;
+            break;
+        case JSON_STRING:
+            ok &= f->type == SLUICE_STRING && f->v.s.len == json_string_length(v) &&
+                  !memcmp(f->v.s.ptr, json_string_value(v), f->v.s.len);
+            break;
+        default: {
+            char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            int same = f->type == SLUICE_STRING && t && f->v.s.len == strlen(t) &&
+                       !memcmp(f->v.s.ptr, t, f->v.s.len);
+            /* Known difference: a nested object's duplicate keys stay as
+             * written, where jansson kept one (the last value); then our
+             * text is longer and reads back as jansson's. */
+            if (!same && f->type == SLUICE_STRING && t && f->v.s.len > strlen(t)) {
+                json_t *back = json_loadb(f->v.s.ptr, f->v.s.len, JSON_ALLOW_NUL, &je);
+                char *bt = back ? json_dumps(back, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+                same = bt && !strcmp(bt, t);
+                free(bt);
+                json_decref(back);
+            }
+            ok &= same;
+            free(t);
+        }
+        }
+    }
+    json_decref(o);
+    return ok;
+}
+
+typedef struct gen {
+    uint64_t x;
+    char buf[4096];
+    size_t n;
+} gen;
+
+static uint64_t rnd(gen *g)
+{
+    g->x ^= g->x << 13, g->x ^= g->x >> 7, g->x ^= g->x << 17;
+    return g->x;
+}
+
+static void emit(gen *g, const char *s)
+{
+    size_t l = strlen(s);
+    if (g->n + l < sizeof g->buf) {
+        memcpy(g->buf + g->n, s, l);
+        g->n += l;
+    }
+}
+
+static void gen_ws(gen *g)
+{
+    static const char *ws[] = {"", "", "", " ", "\n", "\t ", "\r\n"};
+    emit(g, ws[rnd(g) % 7]);
+}
+
+static void gen_string(gen *g)
+{
+    static const char *parts[] = {
+        "a", "key", "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u0000",
+        "\\u001f", "\\u007f", "\\u00e9", "\\u20AC", "\\ud83d\\ude00", "\\uD800\\uDC00",
+        "\\uffff", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f", " ", "'", "/",
+    };
+    emit(g, "\"");
+    for (int k = (int)(rnd(g) % 5); k > 0; k--)
+        emit(g, parts[rnd(g) % (sizeof parts / sizeof parts[0])]);
+    emit(g, "\"");
+}
+
+static void gen_value(gen *g, int depth)
+{
+    static const char *nums[] = {
+        "0", "-0", "1", "-1", "42", "9223372036854775807", "-9223372036854775808",
+        "9223372036854775808", "-9223372036854775809", "0.1", "-0.0", "1e5", "1E+5", "1e-5",
+        "2.5e-308", "1e308", "1e309", "123456789012345678901234567890.5", "0.000001",
+        "3.141592653589793", "1.7976931348623157e308", "4.9e-324", "100", "1.0",
+    };
+    uint64_t k = rnd(g) % (depth > 4 ? 5 : 7);
+    gen_ws(g);
+    switch (k) {
+    case 0: emit(g, nums[rnd(g) % (sizeof nums / sizeof nums[0])]); break;
+    case 1: gen_string(g); break;
+    case 2: emit(g, rnd(g) & 1 ? "true" : "false"); break;
+    case 3: emit(g, "null"); break;
+    case 4: emit(g, nums[rnd(g) % 9]); break;
+    case 5:
+        emit(g, "[");
+        for (int i = (int)(rnd(g) % 4); i > 0; i--) {
+            gen_value(g, depth + 1);
+            if (i > 1)
+                emit(g, ",");
+        }
+        gen_ws(g);
+        emit(g, "]");
+        break;
+    default:
+        emit(g, "{");
+        for (int i = (int)(rnd(g) % 4); i > 0; i--) {
+            gen_ws(g);
+            gen_string(g);
+            gen_ws(g);
+            emit(g, ":");
+            gen_value(g, depth + 1);
+            if (i > 1)
+                emit(g, ",");
+        }
+        gen_ws(g);
+        emit(g, "}");
+    }
+    gen_ws(g);
+}
+
+/* Random documents from the grammar, then the same mutated (bytes
+ * replaced, dropped, inserted, cut short): jansson is the oracle. */
+static void parse_vs_jansson(void)
+{
+    static const char junk[] = "{}[]\",:\\ 0-.eE+tfnu\x01\xff\xc3\xed\x80\n";
+    gen g = {.x = 0x2545F4914F6CDD1Dull};
+    int accepted = 0, refused = 0;
+    for (int it = 0; it < 20000; it++) {
+        g.n = 0;
+        if (rnd(&g) % 8 == 0) {
+            gen_value(&g, 0);
+        } else {
+            emit(&g, "{");
+            for (int i = (int)(rnd(&g) % 6); i > 0; i--) {
+                gen_ws(&g);
+                gen_string(&g);
+                emit(&g, ":");
+                gen_value(&g, 1);
+                if (i > 1)
+                    emit(&g, ",");
+            }
+            emit(&g, "}");
+        }
+        if (it % 2 && g.n) {
+            for (int m = (int)(rnd(&g) % 3) + 1; m > 0; m--) {
+                size_t at = rnd(&g) % g.n;
+                switch (rnd(&g) % 4) {
+                case 0: g.buf[at] = junk[rnd(&g) % (sizeof junk - 1)]; break;
+                case 1:
+                    memmove(g.buf + at, g.buf + at + 1, g.n - at - 1);
+                    g.n--;
+                    break;
+                case 2:
+                    if (g.n + 1 < sizeof g.buf) {
+                        memmove(g.buf + at + 1, g.buf + at, g.n - at);
+                        g.buf[at] = junk[rnd(&g) % (sizeof junk - 1)];
+                        g.n++;
+                    }
+                    break;
+                default: g.n = at; break;
+                }
+                if (!g.n)
+                    break;
+            }
+        }
+        int ok = agrees_with_jansson(g.buf, g.n);
+        if (!ok)
+            fprintf(stderr, "disagrees with jansson on: %.*s\n  ours: %s\n", (int)g.n, g.buf,
+                    err);
+        CHECK(ok);
+        if (err[0])
+            refused++;
+        else
+            accepted++;
+    }
+    CHECK(accepted > 2000 && refused > 2000);
+}
+
 int main(void)
 {
     B = sl_batch_new(16, 1 << 20);
@@ -401,6 +792,11 @@ int main(void)
     round_trip();
     arena_exhaustion();
     randomized();
+    parse_escapes();
+    parse_numbers();
+    parse_depth();
+    parse_truncated_and_trailing();
+    parse_vs_jansson();
     sl_batch_free(B);
     return CHECK_DONE();
 }
