@@ -31,7 +31,7 @@ struct mq_conn {
     int thread_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;           /* CLOCK_MONOTONIC */
-    int quit;
+    _Atomic int quit;            /* set under mu, read lock-free by the loop */
     int disconnect_sent;         /* network thread only */
     int linger_fd, linger_shut;  /* see linger_step */
     int64_t quit_ns;
@@ -270,6 +270,7 @@ static void mark_established(mq_conn *c)
         return;
     atomic_store(&c->up, 1);
     c->up_ns = mono_ns();
+    mosquitto_log_callback_set(c->mosq, NULL);
     c->api->set_ready(c->ctx, 1);
     c->api->metric_set(c->m_connected, 1);
     if (c->ever) {
@@ -462,6 +463,9 @@ static int attempt(mq_conn *c, int first)
     pthread_mutex_lock(&c->err_mu);
     c->lib_err[0] = '\0';
     pthread_mutex_unlock(&c->err_mu);
+    /* Only while connecting: with a log callback set, libmosquitto formats
+     * (malloc, vsnprintf) a line for every packet, a cost at full rate. */
+    mosquitto_log_callback_set(c->mosq, cb_log);
     /* Non-blocking connects, so a broker that does not answer SYN never
      * holds up a stop; the CONNECT goes out from mosquitto_loop(). */
     int rc = first ? mosquitto_connect_async(c->mosq, c->cfg.url.host, c->cfg.url.port,
@@ -537,15 +541,14 @@ static int quit_step(mq_conn *c, int64_t quit_ns)
 static void *net_main(void *arg)
 {
     mq_conn *c = arg;
+    /* Named for top -H, perf and gdb. */
+    pthread_setname_np(pthread_self(), "mqtt-net");
     if (attempt(c, 1) == 0) {
         for (;;) {
-            pthread_mutex_lock(&c->mu);
-            int quit = c->quit;
-            int64_t quit_ns = c->quit_ns;
-            pthread_mutex_unlock(&c->mu);
             int sock_open = mosquitto_socket(c->mosq) != -1;
-            if (quit) {
-                if (quit_step(c, quit_ns))
+            if (atomic_load(&c->quit)) {
+                /* quit_ns was written before quit was set. */
+                if (quit_step(c, c->quit_ns))
                     break;
                 continue;
             }
@@ -605,9 +608,11 @@ static sluice_status setup_client(mq_conn *c, char *err)
     }
     struct mosquitto *m = c->mosq;
     mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, cc->protocol);
-    /* Calls from the poll/write thread only queue packets and wake our loop,
-     * so two threads never write the socket at once. */
-    mosquitto_threaded_set(m, true);
+    /* With other threads publishing, their calls only queue packets and wake
+     * our loop, so two threads never write the socket at once.  Otherwise
+     * PUBACKs go out at once, from the loop itself. */
+    if (cc->shared)
+        mosquitto_threaded_set(m, true);
     if (cc->max_inflight > 0)
         mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, cc->max_inflight);
     if (cc->username && mosquitto_username_pw_set(m, cc->username, cc->password)) {
@@ -656,7 +661,6 @@ static sluice_status setup_client(mq_conn *c, char *err)
     mosquitto_message_callback_set(m, cb_message);
     mosquitto_publish_v5_callback_set(m, cb_publish);
     mosquitto_subscribe_callback_set(m, cb_subscribe);
-    mosquitto_log_callback_set(m, cb_log);
     return SLUICE_OK;
 }
 
@@ -741,9 +745,9 @@ void mq_conn_shutdown(mq_conn *c)
     /* The network thread sends DISCONNECT itself (see quit_step); it notices
      * within one loop round, or at once when it waits out a backoff. */
     pthread_mutex_lock(&c->mu);
-    if (!c->quit) {
-        c->quit = 1;
+    if (!atomic_load(&c->quit)) {
         c->quit_ns = mono_ns();
+        atomic_store(&c->quit, 1);
         pthread_cond_broadcast(&c->cv);
     }
     pthread_mutex_unlock(&c->mu);

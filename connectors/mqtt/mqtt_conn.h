@@ -82,6 +82,8 @@ typedef struct mq_conn_cfg {
     int clean_session;
     int64_t session_expiry_s; /* MQTT 5 persistent sessions; -1: never expire */
     int max_inflight;        /* 0: libmosquitto's default */
+    int shared;              /* other threads call libmosquitto too (the sink
+                                publishes from its write thread) */
 } mq_conn_cfg;
 
 /* Reads the common options (see MQ_CONN_OPTIONS).  `default_id` is used when

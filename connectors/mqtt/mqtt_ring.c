@@ -111,6 +111,9 @@ int mq_ring_put(mq_ring *r, const char *topic, size_t topic_len, const void *pay
             break;
         r->producer_waiting = 1;
         r->waits++;
+        /* A consumer gathering for more than fits must not wait on. */
+        if (r->consumer_waiting)
+            pthread_cond_signal(&r->not_empty);
         pthread_cond_wait(&r->not_full, &r->mu);
     }
     r->producer_waiting = 0;
@@ -132,7 +135,7 @@ int mq_ring_put(mq_ring *r, const char *topic, size_t topic_len, const void *pay
             memcpy(body + topic_len, payload, payload_len);
     }
     r->count++;
-    if (r->consumer_waiting)
+    if (r->consumer_waiting && r->count >= r->wake_at)
         pthread_cond_signal(&r->not_empty);
     pthread_mutex_unlock(&r->mu);
     return 0;
@@ -154,23 +157,39 @@ void mq_ring_close(mq_ring *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-size_t mq_ring_wait(mq_ring *r, int timeout_ms)
+static void deadline_in(struct timespec *dl, int64_t us)
 {
+    clock_gettime(CLOCK_MONOTONIC, dl);
+    dl->tv_sec += (time_t)(us / 1000000);
+    dl->tv_nsec += (long)(us % 1000000) * 1000L;
+    if (dl->tv_nsec >= 1000000000L) {
+        dl->tv_sec++;
+        dl->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Waits (lock held) until `want` entries or eof, or the deadline. */
+static void wait_for(mq_ring *r, size_t want, const struct timespec *dl)
+{
+    r->wake_at = want;
+    r->consumer_waiting = 1;
+    while (r->count < want && !r->eof && !r->producer_waiting)
+        if (pthread_cond_timedwait(&r->not_empty, &r->mu, dl) == ETIMEDOUT)
+            break;
+    r->consumer_waiting = 0;
+}
+
+size_t mq_ring_wait(mq_ring *r, int timeout_ms, size_t gather, int gather_us)
+{
+    struct timespec dl;
     pthread_mutex_lock(&r->mu);
     if (r->count == 0 && !r->eof && timeout_ms > 0) {
-        struct timespec dl;
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        dl.tv_sec += timeout_ms / 1000;
-        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
-        r->consumer_waiting = 1;
-        while (r->count == 0 && !r->eof)
-            if (pthread_cond_timedwait(&r->not_empty, &r->mu, &dl) == ETIMEDOUT)
-                break;
-        r->consumer_waiting = 0;
+        deadline_in(&dl, (int64_t)timeout_ms * 1000);
+        wait_for(r, 1, &dl);
+    }
+    if (r->count && r->count < gather && !r->eof && gather_us > 0) {
+        deadline_in(&dl, gather_us);
+        wait_for(r, gather, &dl);
     }
     size_t n = r->count;
     pthread_mutex_unlock(&r->mu);

@@ -36,6 +36,7 @@ typedef struct mq_ring {
     int wrapped;             /* entries run [tail, wrap_end) then [0, head) */
     size_t count;            /* committed entries */
     int consumer_waiting, producer_waiting;
+    size_t wake_at;          /* the waiting consumer wants this many */
     int closed;              /* put() no longer blocks; it refuses */
     int eof;                 /* the producer has finished for good */
     uint64_t waits;          /* times the producer blocked on a full ring */
@@ -68,8 +69,11 @@ void mq_ring_set_eof(mq_ring *r);
 void mq_ring_close(mq_ring *r);
 
 /* Consumer.  Waits up to timeout_ms (0: not at all) until an entry is
- * committed or eof is set.  Returns the number of committed entries. */
-size_t mq_ring_wait(mq_ring *r, int timeout_ms);
+ * committed or eof is set; then, if fewer than `gather` are there, up to
+ * gather_us more for that many to collect.  Returns the number of committed
+ * entries.  The second wait keeps a consumer that is faster than the
+ * producer from being woken (a futex and a context switch) per message. */
+size_t mq_ring_wait(mq_ring *r, int timeout_ms, size_t gather, int gather_us);
 int mq_ring_eof(mq_ring *r);
 size_t mq_ring_count(mq_ring *r);
 /* Snapshots the committed entries into c. */

@@ -140,6 +140,7 @@ static sluice_status sink_init(const sluice_init_args *a, void **out, char *err)
         goto fail;
     }
     s->cc.max_inflight = (int)inflight;
+    s->cc.shared = 1;
 
     s->topic_text = api->cfg_string(cfg, "topic");
     if (mq_tmpl_parse(&s->topic, s->topic_text ? s->topic_text : "", err, SLUICE_ERRLEN)) {

@@ -18,6 +18,11 @@
 /* After stop(), the longest a poll waits for the network thread to hand
  * over its last messages and finish (it gives up on DISCONNECT after 3 s). */
 #define DRAIN_WAIT_MS 10000
+/* A poll that finds fewer than GATHER messages waits up to GATHER_US for
+ * that many: at full rate the batch fills as fast, and a trickle pays at most
+ * this much latency (the pipeline's batch.linger is 100 ms by default). */
+#define GATHER 256
+#define GATHER_US 1000
 
 static const sluice_option source_options[] = {
     MQ_CONN_OPTIONS("client id; default sluice-<pipeline>.  Keep it fixed for a persistent "
@@ -356,8 +361,14 @@ static sluice_status source_poll(void *inst, sluice_batch *out, int timeout_ms, 
     /* After stop() the host drains with timeout 0 until a poll brings
      * nothing; the network thread may still be handing messages over, so
      * wait until it has finished (eof) rather than end the drain early. */
-    int wait = atomic_load(&s->stopping) ? DRAIN_WAIT_MS : timeout_ms;
-    if (!mq_ring_wait(&s->ring, wait))
+    int stopping = atomic_load(&s->stopping);
+    int wait = stopping ? DRAIN_WAIT_MS : timeout_ms;
+    /* Once something is there, up to GATHER_US more to let a handful
+     * collect: one wake-up per handful instead of one per message. */
+    size_t gather = room < GATHER ? room : GATHER;
+    int gather_us = stopping || timeout_ms <= 0 ? 0
+                  : timeout_ms * 1000 < GATHER_US ? timeout_ms * 1000 : GATHER_US;
+    if (!mq_ring_wait(&s->ring, wait, gather, gather_us))
         return SLUICE_OK;
     mq_ring_cursor c;
     mq_ring_begin(&s->ring, &c);

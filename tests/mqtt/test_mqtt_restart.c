@@ -221,12 +221,36 @@ static void test_sink_outage(void)
     mt_broker_stop(&b);
 }
 
+/* Two instances with one client id throw each other off the broker; the
+ * log says what is probably going on. */
+static void test_duplicate_client_id(void)
+{
+    mt_broker b;
+    mt_broker_start(&env, &b, "dupid", 0, NULL, NULL);
+    const char *id = mt_uniq("twin");
+    mt_inst a, c;
+    mt_capture_begin();
+    CHECK_INT_EQ(mt_source(&env, &a, "twin-a", URL FAST "client_id: %s\nclean_session: true",
+                           b.port, id), SLUICE_OK);
+    CHECK_INT_EQ(mt_source(&env, &c, "twin-b", URL FAST "client_id: %s\nclean_session: true",
+                           b.port, id), SLUICE_OK);
+    mt_sleep_ms(3000);
+    mt_close(&a);
+    mt_close(&c);
+    const char *log = mt_capture_end();
+    char want[200];
+    snprintf(want, sizeof want, "is another client connected as \"%s\"?", id);
+    CHECK_STR_CONTAINS(log, want);
+    mt_broker_stop(&b);
+}
+
 int main(void)
 {
     mt_setup(&env, "mqtt-restart");
     test_source_restart();
     test_session_across_restart();
     test_sink_outage();
+    test_duplicate_client_id();
     mt_teardown(&env);
     return CHECK_DONE();
 }

@@ -52,7 +52,7 @@ static void test_ring_order(void)
     CHECK_INT_EQ(put_str(&r, "a", "1"), 0);
     CHECK_INT_EQ(put_str(&r, "b/c", ""), 0);
     CHECK_INT_EQ(put_str(&r, "d", "three"), 0);
-    CHECK_INT_EQ(mq_ring_wait(&r, 0), 3);
+    CHECK_INT_EQ(mq_ring_wait(&r, 0, 0, 0), 3);
     char out[256] = "";
     CHECK_INT_EQ(take(&r, 2, out, sizeof out), 2);
     CHECK(!strcmp(out, "a=1;b/c=;"));
@@ -215,19 +215,51 @@ static void test_ring_wait_eof(void)
     mq_ring_init(&r, 10, 4096);
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    CHECK_INT_EQ(mq_ring_wait(&r, 150), 0);      /* times out */
+    CHECK_INT_EQ(mq_ring_wait(&r, 150, 0, 0), 0);      /* times out */
     clock_gettime(CLOCK_MONOTONIC, &b);
     long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
     CHECK(ms >= 140 && ms < 1000);
     pthread_t th;
     pthread_create(&th, NULL, set_eof_later, &r);
     clock_gettime(CLOCK_MONOTONIC, &a);
-    CHECK_INT_EQ(mq_ring_wait(&r, 5000), 0);     /* eof ends the wait early */
+    CHECK_INT_EQ(mq_ring_wait(&r, 5000, 0, 0), 0);     /* eof ends the wait early */
     clock_gettime(CLOCK_MONOTONIC, &b);
     ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
     CHECK(ms < 2000);
     CHECK(mq_ring_eof(&r));
     pthread_join(th, NULL);
+    mq_ring_destroy(&r);
+}
+
+/* A consumer gathering for more messages than the ring can hold is woken
+ * when the ring is full, instead of waiting out its gather time. */
+static void test_ring_gather(void)
+{
+    mq_ring r;
+    mq_ring_init(&r, 4, 1 << 20);
+    producer p = {.r = &r, .n = 8, .size = 10};
+    pthread_t th;
+    pthread_create(&th, NULL, produce, &p);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    size_t n = mq_ring_wait(&r, 2000, 256, 2000000);   /* gather for up to 2 s */
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    CHECK(n >= 1 && n <= 4);
+    CHECK(ms < 1000);
+    char out[512] = "";
+    while (!__atomic_load_n(&p.done, __ATOMIC_SEQ_CST) || mq_ring_count(&r))
+        if (mq_ring_wait(&r, 100, 256, 1000))
+            take(&r, 100, out, sizeof out);
+    pthread_join(th, NULL);
+    CHECK_INT_EQ(p.refused, 0);
+    /* A trickle: gathering ends after gather_us with what there is. */
+    put_str(&r, "t", "1");
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    CHECK_INT_EQ(mq_ring_wait(&r, 1000, 3, 50000), 1);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    CHECK(ms >= 45 && ms < 1000);
     mq_ring_destroy(&r);
 }
 
@@ -275,7 +307,7 @@ static void test_ring_stress(void)
     int next = 0, ok = 1;
     uint32_t seed = 99;
     for (;;) {
-        size_t avail = mq_ring_wait(&r, 100);
+        size_t avail = mq_ring_wait(&r, 100, 10, 500);
         if (!avail && mq_ring_eof(&r) && mq_ring_count(&r) == 0)
             break;
         mq_ring_cursor c;
@@ -455,6 +487,7 @@ int main(void)
     test_ring_wrap();
     test_ring_oversized();
     test_ring_wait_eof();
+    test_ring_gather();
     test_ring_stress();
     test_url();
     test_template();
