@@ -168,12 +168,13 @@ static void deadline_in(struct timespec *dl, int64_t us)
     }
 }
 
-/* Waits (lock held) until `want` entries or eof, or the deadline. */
-static void wait_for(mq_ring *r, size_t want, const struct timespec *dl)
+/* Waits (lock held) until `want` entries or eof, or the deadline; when
+ * gathering, also until the producer finds the ring full. */
+static void wait_for(mq_ring *r, size_t want, int gathering, const struct timespec *dl)
 {
     r->wake_at = want;
     r->consumer_waiting = 1;
-    while (r->count < want && !r->eof && !r->producer_waiting)
+    while (r->count < want && !r->eof && !(gathering && r->producer_waiting))
         if (pthread_cond_timedwait(&r->not_empty, &r->mu, dl) == ETIMEDOUT)
             break;
     r->consumer_waiting = 0;
@@ -185,11 +186,14 @@ size_t mq_ring_wait(mq_ring *r, int timeout_ms, size_t gather, int gather_us)
     pthread_mutex_lock(&r->mu);
     if (r->count == 0 && !r->eof && timeout_ms > 0) {
         deadline_in(&dl, (int64_t)timeout_ms * 1000);
-        wait_for(r, 1, &dl);
+        /* Not the producer's flag here: it stays set until the producer
+         * runs again, and ending this wait early would end a drain with a
+         * message about to arrive. */
+        wait_for(r, 1, 0, &dl);
     }
     if (r->count && r->count < gather && !r->eof && gather_us > 0) {
         deadline_in(&dl, gather_us);
-        wait_for(r, gather, &dl);
+        wait_for(r, gather, 1, &dl);
     }
     size_t n = r->count;
     pthread_mutex_unlock(&r->mu);

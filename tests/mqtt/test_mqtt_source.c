@@ -387,10 +387,13 @@ static void test_clean_stop(void)
     mt_got g = {0};
     mt_collect(&s, &g, 100, 5000);           /* part of it, then stop mid-stream */
     mt_sleep_ms(300);                         /* the ring fills up meanwhile */
+    mt_capture_begin();
     size_t drained = mt_stop_drain(&s, &g);
+    mt_close(&s);
+    const char *log = mt_capture_end();
     fprintf(stderr, "clean stop: %zu before stop, %zu drained\n", g.n - drained, drained);
     CHECK(drained >= 50);                     /* the full ring, and what was blocked */
-    mt_close(&s);
+    CHECK(strstr(log, "never handed to the pipeline") == NULL);
     CHECK_INT_EQ(mt_source(&env, &s, "stop", fmt, env.port, id, t), SLUICE_OK);
     mt_collect(&s, &g, (size_t)N - g.n, 10000);
     mt_collect(&s, &g, 1, 300);               /* nothing more: no duplicates */
