@@ -225,6 +225,16 @@ static int describe(mq_conn *c, int rc, int err_no, char *buf, size_t len)
         snprintf(buf, len, "TLS handshake failed%s%s", lib[0] ? ": " : "", lib);
         return 1;
     }
+    if (c->cfg.url.tls && !c->connack &&
+        (rc == MOSQ_ERR_PROTOCOL || (rc == MOSQ_ERR_ERRNO && err_no == EPROTO))) {
+        /* What a broker that refuses the client certificate after a TLS 1.3
+         * handshake looks like when its alert comes in late (libmosquitto
+         * turns an SSL read error into EPROTO). */
+        snprintf(buf, len, "TLS handshake failed: the broker broke off the connection before "
+                 "accepting it (protocol error); does it require a client certificate "
+                 "(tls_cert, tls_key)?");
+        return 1;
+    }
     switch (rc) {
     case MOSQ_ERR_ERRNO:
         snprintf(buf, len, "%s", strerror(err_no ? err_no : EIO));

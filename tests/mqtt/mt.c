@@ -85,9 +85,8 @@ static size_t n_brokers;
 
 static void stop_all_brokers(void)
 {
-    for (size_t i = 0; i < n_brokers; i++)
-        if (brokers[i] && brokers[i]->pid > 0)
-            mt_broker_stop(brokers[i]);
+    while (n_brokers)
+        mt_broker_stop(brokers[n_brokers - 1]);
 }
 
 void mt_setup(mt_env *e, const char *test_name)
@@ -514,6 +513,21 @@ void mt_client_close(mt_client *c)
 
 /* ---- private brokers --------------------------------------------------- */
 
+/* Running private brokers, stopped at exit if a test dies first.  The
+ * structs live in the tests' frames, so a broker leaves the list when it
+ * stops. */
+static void track_broker(mt_broker *b, int on)
+{
+    for (size_t i = 0; i < n_brokers; i++)
+        if (brokers[i] == b) {
+            if (!on)
+                brokers[i] = brokers[--n_brokers];
+            return;
+        }
+    if (on && n_brokers < sizeof brokers / sizeof *brokers)
+        brokers[n_brokers++] = b;
+}
+
 static void broker_launch(mt_broker *b)
 {
     char cmd[1400];
@@ -535,6 +549,7 @@ static void broker_launch(mt_broker *b)
         }
         if (pid > 0 && port_open(b->port)) {
             b->pid = pid;
+            track_broker(b, 1);
             return;
         }
         if (mt_now_ms() > end) {
@@ -573,12 +588,11 @@ void mt_broker_start(mt_env *e, mt_broker *b, const char *name, int port,
         fprintf(f, "%s\n", extra_conf);
     fclose(f);
     broker_launch(b);
-    if (n_brokers < sizeof brokers / sizeof *brokers)
-        brokers[n_brokers++] = b;
 }
 
 void mt_broker_stop(mt_broker *b)
 {
+    track_broker(b, 0);
     if (b->pid <= 0)
         return;
     kill(b->pid, SIGTERM);

@@ -124,7 +124,7 @@ int main(void)
 
     round_trip(b.port, ca);                                 /* server authentication */
     round_trip(p_mtls, mtls);                               /* mutual TLS */
-    refused(p_mtls, ca, "certificate required");            /* mTLS without a client cert */
+    refused(p_mtls, ca, "certificate");                     /* mTLS without a client cert */
     refused(b.port, other, "certificate verify failed");    /* not our CA */
     refused(b.port, "", "certificate verify failed");       /* the system CAs do not know it */
     refused(p_wrong, ca, "host name verification failed");  /* names another host */
