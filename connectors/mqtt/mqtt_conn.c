@@ -19,6 +19,7 @@
  * a connect timeout is noticed.  Publishes wake it at once. */
 #define LOOP_TIMEOUT_MS 100
 #define PENDING (-1)
+#define READ_BURST 64
 
 struct mq_conn {
     mq_conn_cfg cfg;
@@ -548,6 +549,41 @@ static int quit_step(mq_conn *c, int64_t quit_ns)
     return rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN && mosquitto_socket(c->mosq) >= 0;
 }
 
+/* One round of the loop once connected, when only this thread uses the
+ * client (the source): like mosquitto_loop(), but after one poll() it reads
+ * packets until the socket runs dry (up to READ_BURST), where
+ * mosquitto_loop() reads one per select().  At full rate that is one poll
+ * per burst instead of per message. */
+static int burst_loop(mq_conn *c)
+{
+    int fd = mosquitto_socket(c->mosq);
+    if (fd < 0)
+        return MOSQ_ERR_NO_CONN;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (mosquitto_want_write(c->mosq))
+        p.events |= POLLOUT;
+    int n = poll(&p, 1, LOOP_TIMEOUT_MS);
+    if (n < 0)
+        return errno == EINTR ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ERRNO;
+    int rc;
+    if (n > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP))) {
+        for (int k = 0; k < READ_BURST; k++) {
+            errno = 0;
+            rc = mosquitto_loop_read(c->mosq, 1);
+            if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(c->mosq) < 0)
+                return rc;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+        }
+    }
+    if (mosquitto_want_write(c->mosq)) {
+        rc = mosquitto_loop_write(c->mosq, 1);
+        if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(c->mosq) < 0)
+            return rc;
+    }
+    return mosquitto_loop_misc(c->mosq);
+}
+
 static void *net_main(void *arg)
 {
     mq_conn *c = arg;
@@ -567,7 +603,11 @@ static void *net_main(void *arg)
                     break;
                 continue;
             }
-            int rc = mosquitto_loop(c->mosq, LOOP_TIMEOUT_MS, 1);
+            /* Connecting (TCP, TLS handshake, CONNACK) is mosquitto_loop()'s;
+             * so is a client other threads publish through, whose wake-ups
+             * arrive on libmosquitto's internal socket pair. */
+            int rc = c->connack && !c->cfg.shared ? burst_loop(c)
+                                                  : mosquitto_loop(c->mosq, LOOP_TIMEOUT_MS, 1);
             int e = errno;
             if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN) {
                 if (!c->connack && mosquitto_socket(c->mosq) != -1 &&

@@ -253,6 +253,36 @@ static void test_duplicate_client_id(void)
     mt_broker_stop(&b);
 }
 
+/* An idle connection outlives the broker's keepalive limit (1.5 x
+ * keepalive): the network thread pings on time. */
+static void test_keepalive(void)
+{
+    mt_broker b;
+    mt_broker_start(&env, &b, "keepalive", 0, NULL, NULL);
+    const char *t = mt_uniq("ka");
+    mt_inst s;
+    CHECK_INT_EQ(mt_source(&env, &s, "ka", URL "keepalive: 5s\nclean_session: true\n"
+                           "topics: [\"%s/#\"]", b.port, t), SLUICE_OK);
+    char topic[256];
+    snprintf(topic, sizeof topic, "%s/x", t);
+    publish_range(b.port, topic, 0, 10);     /* traffic first: the fast path runs */
+    mt_got g = {0};
+    mt_collect(&s, &g, 10, 5000);
+    mt_capture_begin();
+    /* Mosquitto drops a silent client 1.5 x keepalive after its last packet,
+     * checked every few seconds: gone by 11 s here when nothing pings. */
+    mt_collect(&s, &g, 1, 15000);
+    const char *log = mt_capture_end();
+    CHECK(strstr(log, "lost the connection") == NULL);
+    CHECK_INT_EQ((long long)mt_metric(&s, "sluice_mqtt_reconnects_total"), 0);
+    publish_range(b.port, topic, 10, 20);
+    mt_collect(&s, &g, 10, 5000);
+    CHECK(all_there(&g, 0, 20));
+    mt_got_free(&g);
+    mt_close(&s);
+    mt_broker_stop(&b);
+}
+
 int main(void)
 {
     mt_setup(&env, "mqtt-restart");
@@ -260,6 +290,7 @@ int main(void)
     test_session_across_restart();
     test_sink_outage();
     test_duplicate_client_id();
+    test_keepalive();
     mt_teardown(&env);
     return CHECK_DONE();
 }
