@@ -15,6 +15,8 @@
  * it changed nothing for pipelines.  The tests use jansson as an oracle. */
 #include "json_conv.h"
 
+#include <sluice/sluice_util.h>
+
 #include "batch_api.h"
 
 #include <errno.h>
@@ -49,48 +51,6 @@ static inline void jw_ch(jw *w, char c)
 }
 
 #define JW_LIT(w, s) jw_put((w), (s), sizeof(s) - 1)
-
-/* Length of the longest valid UTF-8 prefix of s (RFC 3629: no overlongs,
- * no surrogates, nothing above U+10FFFF). */
-static size_t utf8_valid_prefix(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
-            return i;
-        }
-        if (n - i <= need)
-            return i;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= need; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-        i += need + 1;
-    }
-    return n;
-}
 
 /* Escapes per RFC 8259: quote, backslash and C0 controls; everything else,
  * including already validated UTF-8, is copied as is. */
@@ -262,7 +222,7 @@ static int jw_utf8(jw *w, const char *s, size_t n, const char *what, const char 
                    char *err, size_t errlen)
 {
     if (!w->p) {
-        size_t ok = utf8_valid_prefix((const unsigned char *)s, n);
+        size_t ok = sluice_utf8_valid_prefix((const unsigned char *)s, n);
         if (ok != n) {
             set_err(err, errlen, "%s \"%s\" is not valid UTF-8 (byte 0x%02x at offset %zu)",
                     what, name, (unsigned char)s[ok], ok);
@@ -323,7 +283,7 @@ static void write_bytes_member(jw *w, const char *name, size_t nlen, sluice_byte
         JW_LIT(w, "null");
         return;
     }
-    if (utf8_valid_prefix((const unsigned char *)v.ptr, v.len) == v.len) {
+    if (sluice_utf8_valid_prefix((const unsigned char *)v.ptr, v.len) == v.len) {
         jw_str(w, v.ptr, v.len);
         return;
     }
@@ -493,7 +453,7 @@ static const unsigned char *jp_string(jp *j, const unsigned char *q, int is_key,
         }
         if (c >= 0x80) {
             size_t avail = (size_t)(e - p);
-            size_t n = utf8_valid_prefix(p, avail < 4 ? avail : 4);
+            size_t n = sluice_utf8_valid_prefix(p, avail < 4 ? avail : 4);
             /* utf8_valid_prefix stops at the first invalid sequence; a
              * valid one here is as long as its lead byte says. */
             size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
@@ -739,7 +699,7 @@ static const unsigned char *jp_literal(jp *j, const unsigned char *p, int *what)
     else {
         if (q == p) {
             if (p < j->end && *p >= 0x80 &&
-                utf8_valid_prefix(p, (size_t)(j->end - p) < 4 ? (size_t)(j->end - p) : 4) == 0) {
+                sluice_utf8_valid_prefix(p, (size_t)(j->end - p) < 4 ? (size_t)(j->end - p) : 4) == 0) {
                 jp_fail(j, p, NULL, 1, "unable to decode byte 0x%x", *p);
                 return NULL;
             }

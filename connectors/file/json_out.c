@@ -1,5 +1,7 @@
 #include "json_out.h"
 
+#include <sluice/sluice_util.h>
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,49 +34,9 @@ int jb_put(jbuf *b, const char *s, size_t n)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence starting at s[0] (RFC 3629), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t need;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (n <= need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t k = 2; k <= need; k++)
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-    return need + 1;
-}
-
 int utf8_valid(const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        if (u[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = utf8_seq(u + i, n - i);
-        if (!k)
-            return 0;
-        i += k;
-    }
-    return 1;
+    return sluice_utf8_valid_prefix(s, n) == n;
 }
 
 int jb_str(jbuf *b, const char *s, size_t n)
@@ -89,7 +51,7 @@ int jb_str(jbuf *b, const char *s, size_t n)
     for (size_t i = 0; i < n;) {
         unsigned char c = u[i];
         if (c >= 0x80) {
-            size_t k = utf8_seq(u + i, n - i);
+            size_t k = sluice_utf8_seq(u + i, n - i);
             if (k) {
                 memcpy(o, u + i, k);
                 o += k;

@@ -129,7 +129,7 @@ static int put_value(kbuf *o, const av_type *t, const sluice_field *f, const cha
         return 0;
     }
     case AV_STRING:
-        if (kj_utf8_valid_prefix((const unsigned char *)f->v.s.ptr, f->v.s.len) != f->v.s.len) {
+        if (sluice_utf8_valid_prefix((const unsigned char *)f->v.s.ptr, f->v.s.len) != f->v.s.len) {
             snprintf(err, errlen, "Avro: field \"%s\": string is not valid UTF-8", name);
             return -1;
         }
@@ -356,7 +356,7 @@ static int decode_value(rd *r, const av_type *t, const sluice_api *api, sluice_b
         }
         const char *p = (const char *)r->p + r->i;
         if (t->kind == AV_STRING &&
-            kj_utf8_valid_prefix((const unsigned char *)p, len) != len) {
+            sluice_utf8_valid_prefix((const unsigned char *)p, len) != len) {
             snprintf(r->err, r->errlen, "Avro: field \"%s\": string at byte %zu is not valid "
                      "UTF-8", name, r->i);
             return -1;

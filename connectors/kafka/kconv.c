@@ -49,7 +49,7 @@ static void put_text_member(kbuf *b, const char *name, const char *p, size_t n, 
         KBUF_LIT(b, "null");
         return;
     }
-    if (kj_utf8_valid_prefix((const unsigned char *)p, n) == n) {
+    if (sluice_utf8_valid_prefix((const unsigned char *)p, n) == n) {
         kj_put_string(b, p, n);
         return;
     }

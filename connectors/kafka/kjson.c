@@ -10,46 +10,6 @@
  * is safe and far below any parser's limit. */
 #define KJ_MAX_DEPTH 64
 
-size_t kj_utf8_valid_prefix(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
-            return i;
-        }
-        if (n - i <= need)
-            return i;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= need; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-        i += need + 1;
-    }
-    return n;
-}
-
 typedef struct kj_in {
     const unsigned char *s;
     size_t n, i;
@@ -126,7 +86,7 @@ static int string(kj_in *in)
             in->i++;
             continue;
         }
-        size_t ok = kj_utf8_valid_prefix(in->s + in->i, in->n - in->i < 4 ? in->n - in->i : 4);
+        size_t ok = sluice_utf8_valid_prefix(in->s + in->i, in->n - in->i < 4 ? in->n - in->i : 4);
         if (ok == 0)
             return -1;
         /* ok covers at least the whole first sequence */

@@ -7,10 +7,9 @@
 #include "kbuf.h"
 
 #include <stddef.h>
+#include <sluice/sluice_util.h>
 #include <stdint.h>
 
-/* Length of the longest valid UTF-8 prefix of s (RFC 3629). */
-size_t kj_utf8_valid_prefix(const unsigned char *s, size_t n);
 
 typedef enum kj_kind { KJ_INVALID = 0, KJ_SCALAR, KJ_CONTAINER } kj_kind;
 

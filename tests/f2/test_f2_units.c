@@ -105,15 +105,15 @@ static void test_timestamps(void)
 static void test_utf8(void)
 {
     const char *ok = "abc \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80";
-    CHECK_INT_EQ(f2_utf8_invalid_at((const unsigned char *)ok, strlen(ok)), strlen(ok));
-    CHECK_INT_EQ(f2_utf8_invalid_at((const unsigned char *)"a\xC0\xAF", 3), 1);   /* overlong */
-    CHECK_INT_EQ(f2_utf8_invalid_at((const unsigned char *)"ab\xED\xA0\x80", 5), 2); /* surrogate */
-    CHECK_INT_EQ(f2_utf8_invalid_at((const unsigned char *)"\xF4\x90\x80\x80", 4), 0);
-    CHECK_INT_EQ(f2_utf8_invalid_at((const unsigned char *)"x\xE2\x82", 3), 1);    /* cut */
+    CHECK_INT_EQ(sluice_utf8_valid_prefix((const unsigned char *)ok, strlen(ok)), strlen(ok));
+    CHECK_INT_EQ(sluice_utf8_valid_prefix((const unsigned char *)"a\xC0\xAF", 3), 1);   /* overlong */
+    CHECK_INT_EQ(sluice_utf8_valid_prefix((const unsigned char *)"ab\xED\xA0\x80", 5), 2); /* surrogate */
+    CHECK_INT_EQ(sluice_utf8_valid_prefix((const unsigned char *)"\xF4\x90\x80\x80", 4), 0);
+    CHECK_INT_EQ(sluice_utf8_valid_prefix((const unsigned char *)"x\xE2\x82", 3), 1);    /* cut */
     /* Past the eight-byte ASCII stride, and at its edges. */
-    CHECK_INT_EQ(f2_utf8_invalid_at((const unsigned char *)"abcdefghij\xC3\x28xyz", 15), 10);
-    CHECK_INT_EQ(f2_utf8_invalid_at((const unsigned char *)"abcdefgh\xFF", 9), 8);
-    CHECK_INT_EQ(f2_utf8_invalid_at((const unsigned char *)"abcdefg\xC3\xA9" "abcdefgh\x80", 18), 17);
+    CHECK_INT_EQ(sluice_utf8_valid_prefix((const unsigned char *)"abcdefghij\xC3\x28xyz", 15), 10);
+    CHECK_INT_EQ(sluice_utf8_valid_prefix((const unsigned char *)"abcdefgh\xFF", 9), 8);
+    CHECK_INT_EQ(sluice_utf8_valid_prefix((const unsigned char *)"abcdefg\xC3\xA9" "abcdefgh\x80", 18), 17);
 }
 
 static void test_encodings(void)

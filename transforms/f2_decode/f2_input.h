@@ -3,15 +3,13 @@
 #define F2_INPUT_H
 
 #include <stddef.h>
+#include <sluice/sluice_util.h>
 #include <stdint.h>
 
 /* Largest RS-485 frame accepted in "data", in bytes (Modbus RTU frames are
  * at most 256). */
 #define F2_MAX_DATA 1024
 
-/* Index of the first byte that is not part of valid UTF-8, or len when all is
- * valid.  Rejects overlong forms, surrogates and code points past U+10FFFF. */
-size_t f2_utf8_invalid_at(const unsigned char *s, size_t len);
 
 /* "YYYY-MM-DD HH:MM:SS[.fraction][Z|±HH:MM|±HHMM]" ('T' may replace the
  * space).  A timestamp without a zone is local time at tz_offset_s seconds

@@ -67,7 +67,7 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
                  pl_len, fi->max_payload);
         return SLUICE_ERR;
     }
-    size_t bad = f2_utf8_invalid_at((const unsigned char *)pl, pl_len);
+    size_t bad = sluice_utf8_valid_prefix((const unsigned char *)pl, pl_len);
     if (bad < pl_len) {
         snprintf(err, SLUICE_ERRLEN, "payload is not valid UTF-8: byte 0x%02X at offset %zu",
                  (unsigned char)pl[bad], bad);
@@ -116,7 +116,7 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
         snprintf(err, SLUICE_ERRLEN, "record has no topic (no \"topic\" field, no origin topic)");
         return fail(j, SLUICE_ERR);
     }
-    bad = f2_utf8_invalid_at((const unsigned char *)topic, topic_len);
+    bad = sluice_utf8_valid_prefix((const unsigned char *)topic, topic_len);
     if (bad < topic_len) {
         snprintf(err, SLUICE_ERRLEN, "topic is not valid UTF-8: byte 0x%02X at offset %zu",
                  (unsigned char)topic[bad], bad);

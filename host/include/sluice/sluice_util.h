@@ -1,0 +1,84 @@
+/*
+ * sluice_util.h — small, dependency-free helpers for plugin authors.
+ *
+ * Header-only (static inline), so using them links nothing and adds no host
+ * symbol to a plugin.  The host uses the same functions, so a plugin that
+ * validates text with them agrees with the host's JSON converter.
+ */
+#ifndef SLUICE_SLUICE_UTIL_H
+#define SLUICE_SLUICE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) that starts at s[0], or 0 if none
+ * does.  n is the number of bytes available; n must be at least 1. */
+static inline size_t sluice_utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t need;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (n <= need || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t k = 2; k <= need; k++)
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+    return need + 1;
+}
+
+/* Length of the longest valid UTF-8 prefix of s: n when all of it is valid,
+ * otherwise the offset of the first invalid byte. */
+static inline size_t sluice_utf8_valid_prefix(const void *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+    while (i < n) {
+        /* Device payloads and topics are nearly all ASCII: skip it eight
+         * bytes at a time. */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = sluice_utf8_seq(s + i, n - i);
+        if (!k)
+            return i;
+        i += k;
+    }
+    return n;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLUICE_SLUICE_UTIL_H */
