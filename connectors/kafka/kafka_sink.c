@@ -31,7 +31,7 @@ typedef struct ksink {
     key_mode key;
     char *key_field;
     int64_t delivery_timeout_ms;
-    kbuf vbuf, kbuf_, tbuf, reasons;
+    sluice_buf vbuf, keybuf, tbuf, reasons;
 
     /* Delivery reports of the current write, from the poller thread. */
     pthread_mutex_t mu;
@@ -260,8 +260,8 @@ static int grow(ksink *k, size_t n)
 static void set_reason(ksink *k, size_t i, const char *why)
 {
     k->reason_at[i] = k->reasons.len + 1;
-    kbuf_puts(&k->reasons, why);
-    kbuf_putc(&k->reasons, '\0');
+    sluice_buf_puts(&k->reasons, why);
+    sluice_buf_putc(&k->reasons, '\0');
 }
 
 /* The key bytes of r, or NULL for none.  -1 with err when the field is
@@ -279,10 +279,10 @@ static int key_of(ksink *k, const sluice_record *r, const void **p, size_t *n, c
             snprintf(err, SLUICE_ERRLEN, "key: the record has no field \"%s\"", k->key_field);
             return -1;
         }
-        kbuf_reset(&k->kbuf_);
-        if (kfield_text(f, &k->kbuf_) == 0) {
-            *p = k->kbuf_.p ? k->kbuf_.p : "";
-            *n = k->kbuf_.len;
+        sluice_buf_reset(&k->keybuf);
+        if (kfield_text(f, &k->keybuf) == 0) {
+            *p = k->keybuf.p ? k->keybuf.p : "";
+            *n = k->keybuf.len;
         }
     }
     return 0;
@@ -307,7 +307,7 @@ static int produce_one(ksink *k, sluice_batch *b, size_t i, uint32_t gen, int64_
     size_t klen, vlen;
     if (key_of(k, r, &key, &klen, why) != 0)
         goto failed;
-    kbuf_reset(&k->vbuf);
+    sluice_buf_reset(&k->vbuf);
     if (kconv_encode(&k->conv, b, r, &k->vbuf, &val, &vlen, why, sizeof why) != 0)
         goto failed;
     for (;;) {
@@ -389,7 +389,7 @@ static sluice_status write_batch(ksink *k, sluice_batch *b, char *err)
         snprintf(err, SLUICE_ERRLEN, "out of memory for %zu delivery reports", n);
         return SLUICE_RETRY;
     }
-    kbuf_reset(&k->reasons);
+    sluice_buf_reset(&k->reasons);
     pthread_mutex_lock(&k->mu);
     uint32_t gen = ++k->gen;
     k->outstanding = 0;
@@ -504,10 +504,10 @@ static void snk_destroy(void *inst)
     kconv_free(&k->conv);
     ktopic_free(&k->topic);
     free(k->key_field);
-    kbuf_free(&k->vbuf);
-    kbuf_free(&k->kbuf_);
-    kbuf_free(&k->tbuf);
-    kbuf_free(&k->reasons);
+    sluice_buf_free(&k->vbuf);
+    sluice_buf_free(&k->keybuf);
+    sluice_buf_free(&k->tbuf);
+    sluice_buf_free(&k->reasons);
     free(k->errs);
     free(k->reason_at);
     pthread_mutex_destroy(&k->mu);

@@ -13,7 +13,7 @@
 #ifndef KAFKA_KAVRO_H
 #define KAFKA_KAVRO_H
 
-#include "kbuf.h"
+#include <sluice/sluice_util.h>
 
 #include <sluice/sluice.h>
 #include <stddef.h>
@@ -36,7 +36,7 @@ const char *kavro_canonical(const kavro *a);
 /* Appends the single-object encoding of r's fields to out.  Fields are
  * matched by name; a field the record lacks takes the schema's default or
  * null (when the type allows it).  0, or -1 with err. */
-int kavro_encode(const kavro *a, const sluice_record *r, kbuf *out, char *err, size_t errlen);
+int kavro_encode(const kavro *a, const sluice_record *r, sluice_buf *out, char *err, size_t errlen);
 
 /* Decodes a single-object encoded message into fields of r (in schema
  * order), through the api so that they live in the batch's arena.

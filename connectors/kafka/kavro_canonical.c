@@ -42,28 +42,28 @@ static int is_primitive(const char *s)
     return 0;
 }
 
-static void put_quoted(kbuf *o, const char *s)
+static void put_quoted(sluice_buf *o, const char *s)
 {
-    kbuf_putc(o, '"');
-    kbuf_puts(o, s);
-    kbuf_putc(o, '"');
+    sluice_buf_putc(o, '"');
+    sluice_buf_puts(o, s);
+    sluice_buf_putc(o, '"');
 }
 
 /* A name as written, resolved against the enclosing namespace. */
-static void put_fullname(kbuf *o, const char *name, const char *ns)
+static void put_fullname(sluice_buf *o, const char *name, const char *ns)
 {
-    kbuf_putc(o, '"');
+    sluice_buf_putc(o, '"');
     if (!strchr(name, '.') && ns && *ns) {
-        kbuf_puts(o, ns);
-        kbuf_putc(o, '.');
+        sluice_buf_puts(o, ns);
+        sluice_buf_putc(o, '.');
     }
-    kbuf_puts(o, name);
-    kbuf_putc(o, '"');
+    sluice_buf_puts(o, name);
+    sluice_buf_putc(o, '"');
 }
 
-static int pcf(kbuf *o, json_t *s, const char *ns, int depth, char *err, size_t errlen);
+static int pcf(sluice_buf *o, json_t *s, const char *ns, int depth, char *err, size_t errlen);
 
-static int pcf_named(kbuf *o, json_t *s, const char *type, const char *ns, int depth, char *err,
+static int pcf_named(sluice_buf *o, json_t *s, const char *type, const char *ns, int depth, char *err,
                      size_t errlen)
 {
     json_t *jn = json_object_get(s, "name");
@@ -83,12 +83,12 @@ static int pcf_named(kbuf *o, json_t *s, const char *type, const char *ns, int d
     } else {
         snprintf(inner, sizeof inner, "%s", ns ? ns : "");
     }
-    KBUF_LIT(o, "{\"name\":");
+    SLUICE_BUF_LIT(o, "{\"name\":");
     if (dot)
         put_quoted(o, name);
     else
         put_fullname(o, name, inner);
-    KBUF_LIT(o, ",\"type\":");
+    SLUICE_BUF_LIT(o, ",\"type\":");
     put_quoted(o, type);
     if (strcmp(type, "record") == 0 || strcmp(type, "error") == 0) {
         json_t *fields = json_object_get(s, "fields");
@@ -96,7 +96,7 @@ static int pcf_named(kbuf *o, json_t *s, const char *type, const char *ns, int d
             snprintf(err, errlen, "record \"%s\" has no \"fields\" array", name);
             return -1;
         }
-        KBUF_LIT(o, ",\"fields\":[");
+        SLUICE_BUF_LIT(o, ",\"fields\":[");
         for (size_t i = 0; i < json_array_size(fields); i++) {
             json_t *f = json_array_get(fields, i);
             json_t *fname = json_object_get(f, "name"), *ftype = json_object_get(f, "type");
@@ -106,22 +106,22 @@ static int pcf_named(kbuf *o, json_t *s, const char *type, const char *ns, int d
                 return -1;
             }
             if (i)
-                kbuf_putc(o, ',');
-            KBUF_LIT(o, "{\"name\":");
+                sluice_buf_putc(o, ',');
+            SLUICE_BUF_LIT(o, "{\"name\":");
             put_quoted(o, json_string_value(fname));
-            KBUF_LIT(o, ",\"type\":");
+            SLUICE_BUF_LIT(o, ",\"type\":");
             if (pcf(o, ftype, inner, depth + 1, err, errlen) != 0)
                 return -1;
-            kbuf_putc(o, '}');
+            sluice_buf_putc(o, '}');
         }
-        kbuf_putc(o, ']');
+        sluice_buf_putc(o, ']');
     } else if (strcmp(type, "enum") == 0) {
         json_t *syms = json_object_get(s, "symbols");
         if (!json_is_array(syms)) {
             snprintf(err, errlen, "enum \"%s\" has no \"symbols\" array", name);
             return -1;
         }
-        KBUF_LIT(o, ",\"symbols\":[");
+        SLUICE_BUF_LIT(o, ",\"symbols\":[");
         for (size_t i = 0; i < json_array_size(syms); i++) {
             json_t *y = json_array_get(syms, i);
             if (!json_is_string(y)) {
@@ -129,10 +129,10 @@ static int pcf_named(kbuf *o, json_t *s, const char *type, const char *ns, int d
                 return -1;
             }
             if (i)
-                kbuf_putc(o, ',');
+                sluice_buf_putc(o, ',');
             put_quoted(o, json_string_value(y));
         }
-        kbuf_putc(o, ']');
+        sluice_buf_putc(o, ']');
     } else { /* fixed */
         json_t *size = json_object_get(s, "size");
         if (!json_is_integer(size) || json_integer_value(size) < 0) {
@@ -141,13 +141,13 @@ static int pcf_named(kbuf *o, json_t *s, const char *type, const char *ns, int d
         }
         char num[32];
         snprintf(num, sizeof num, ",\"size\":%lld", (long long)json_integer_value(size));
-        kbuf_puts(o, num);
+        sluice_buf_puts(o, num);
     }
-    kbuf_putc(o, '}');
+    sluice_buf_putc(o, '}');
     return 0;
 }
 
-static int pcf(kbuf *o, json_t *s, const char *ns, int depth, char *err, size_t errlen)
+static int pcf(sluice_buf *o, json_t *s, const char *ns, int depth, char *err, size_t errlen)
 {
     if (depth > 64) {
         snprintf(err, errlen, "schema nested too deeply");
@@ -162,14 +162,14 @@ static int pcf(kbuf *o, json_t *s, const char *ns, int depth, char *err, size_t 
         return 0;
     }
     if (json_is_array(s)) {
-        kbuf_putc(o, '[');
+        sluice_buf_putc(o, '[');
         for (size_t i = 0; i < json_array_size(s); i++) {
             if (i)
-                kbuf_putc(o, ',');
+                sluice_buf_putc(o, ',');
             if (pcf(o, json_array_get(s, i), ns, depth + 1, err, errlen) != 0)
                 return -1;
         }
-        kbuf_putc(o, ']');
+        sluice_buf_putc(o, ']');
         return 0;
     }
     if (!json_is_object(s)) {
@@ -197,14 +197,14 @@ static int pcf(kbuf *o, json_t *s, const char *ns, int depth, char *err, size_t 
             snprintf(err, errlen, "%s type has no \"%s\"", t, key);
             return -1;
         }
-        KBUF_LIT(o, "{\"type\":");
+        SLUICE_BUF_LIT(o, "{\"type\":");
         put_quoted(o, t);
-        kbuf_putc(o, ',');
+        sluice_buf_putc(o, ',');
         put_quoted(o, key);
-        kbuf_putc(o, ':');
+        sluice_buf_putc(o, ':');
         if (pcf(o, inner, ns, depth + 1, err, errlen) != 0)
             return -1;
-        kbuf_putc(o, '}');
+        sluice_buf_putc(o, '}');
         return 0;
     }
     /* {"type": "SomeNamedType"} */
@@ -221,14 +221,14 @@ char *kavro_canonical_form(const char *json, size_t len, char *err, size_t errle
                  je.column);
         return NULL;
     }
-    kbuf o = {0};
+    sluice_buf o = {0};
     int rc = pcf(&o, root, "", 0, err, errlen);
     json_decref(root);
-    kbuf_putc(&o, '\0');
+    sluice_buf_putc(&o, '\0');
     if (rc != 0 || o.oom) {
         if (o.oom)
             snprintf(err, errlen, "out of memory");
-        kbuf_free(&o);
+        sluice_buf_free(&o);
         return NULL;
     }
     return o.p;

@@ -13,7 +13,7 @@
 /* Encoding                                                            */
 /* ------------------------------------------------------------------ */
 
-static void put_long(kbuf *o, int64_t v)
+static void put_long(sluice_buf *o, int64_t v)
 {
     uint64_t n = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
     unsigned char buf[10];
@@ -23,21 +23,21 @@ static void put_long(kbuf *o, int64_t v)
         n >>= 7;
     }
     buf[k++] = (unsigned char)n;
-    kbuf_put(o, buf, k);
+    sluice_buf_put(o, buf, k);
 }
 
-static void put_bytes(kbuf *o, const char *p, size_t n)
+static void put_bytes(sluice_buf *o, const char *p, size_t n)
 {
     put_long(o, (int64_t)n);
-    kbuf_put(o, p, n);
+    sluice_buf_put(o, p, n);
 }
 
-static void put_le(kbuf *o, uint64_t v, int n)
+static void put_le(sluice_buf *o, uint64_t v, int n)
 {
     unsigned char buf[8];
     for (int i = 0; i < n; i++)
         buf[i] = (unsigned char)(v >> (8 * i));
-    kbuf_put(o, buf, (size_t)n);
+    sluice_buf_put(o, buf, (size_t)n);
 }
 
 static long enum_index(const av_type *t, const sluice_field *f)
@@ -100,12 +100,12 @@ static int64_t floor_div(int64_t a, int64_t b)
 }
 
 /* Writes f as type t; the caller checked fits(t, f) > 0. */
-static int put_value(kbuf *o, const av_type *t, const sluice_field *f, const char *name,
+static int put_value(sluice_buf *o, const av_type *t, const sluice_field *f, const char *name,
                      char *err, size_t errlen)
 {
     switch (t->kind) {
     case AV_NULL: return 0;
-    case AV_BOOLEAN: kbuf_putc(o, f->v.b ? 1 : 0); return 0;
+    case AV_BOOLEAN: sluice_buf_putc(o, f->v.b ? 1 : 0); return 0;
     case AV_INT:
     case AV_LONG: {
         int64_t v = f->v.i;
@@ -136,7 +136,7 @@ static int put_value(kbuf *o, const av_type *t, const sluice_field *f, const cha
         put_bytes(o, f->v.s.ptr, f->v.s.len);
         return 0;
     case AV_BYTES: put_bytes(o, f->v.s.ptr, f->v.s.len); return 0;
-    case AV_FIXED: kbuf_put(o, f->v.s.ptr, f->v.s.len); return 0;
+    case AV_FIXED: sluice_buf_put(o, f->v.s.ptr, f->v.s.len); return 0;
     case AV_ENUM: put_long(o, enum_index(t, f)); return 0;
     case AV_UNION: break;
     }
@@ -145,7 +145,7 @@ static int put_value(kbuf *o, const av_type *t, const sluice_field *f, const cha
     return -1;
 }
 
-static int encode_field(kbuf *o, const av_field *af, const sluice_field *f, char *err,
+static int encode_field(sluice_buf *o, const av_field *af, const sluice_field *f, char *err,
                         size_t errlen)
 {
     static const sluice_field null_field = {NULL, SLUICE_NULL, {0}};
@@ -194,10 +194,10 @@ static int encode_field(kbuf *o, const av_field *af, const sluice_field *f, char
     return -1;
 }
 
-int kavro_encode(const kavro *a, const sluice_record *r, kbuf *out, char *err, size_t errlen)
+int kavro_encode(const kavro *a, const sluice_record *r, sluice_buf *out, char *err, size_t errlen)
 {
     size_t start = out->len;
-    kbuf_put(out, a->header, sizeof a->header);
+    sluice_buf_put(out, a->header, sizeof a->header);
     for (size_t i = 0; i < a->n_fields; i++) {
         const av_field *af = &a->fields[i];
         if (encode_field(out, af, sluice_field_get(r, af->name), err, errlen) != 0) {

@@ -368,21 +368,21 @@ kavro *kavro_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "avro_schema %s: %s", path, strerror(errno));
         return NULL;
     }
-    kbuf b = {0};
+    sluice_buf b = {0};
     char chunk[4096];
     size_t got;
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (16u << 20))
-        kbuf_put(&b, chunk, got);
+        sluice_buf_put(&b, chunk, got);
     int rerr = ferror(f);
     fclose(f);
     if (rerr || b.oom || b.len >= (16u << 20)) {
         snprintf(err, errlen, "avro_schema %s: %s", path,
                  rerr ? "read error" : b.oom ? "out of memory" : "larger than 16 MiB");
-        kbuf_free(&b);
+        sluice_buf_free(&b);
         return NULL;
     }
     kavro *a = kavro_parse(b.p ? b.p : "", b.len, path, err, errlen);
-    kbuf_free(&b);
+    sluice_buf_free(&b);
     return a;
 }
 

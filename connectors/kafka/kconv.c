@@ -40,13 +40,13 @@ void kconv_free(kconv *c)
 
 /* A text member: a string when UTF-8, else base64 with a "<name>_encoding"
  * sibling, the convention the host's JSON writer uses too. */
-static void put_text_member(kbuf *b, const char *name, const char *p, size_t n, int present)
+static void put_text_member(sluice_buf *b, const char *name, const char *p, size_t n, int present)
 {
-    kbuf_putc(b, '"');
-    kbuf_puts(b, name);
-    KBUF_LIT(b, "\":");
+    sluice_buf_putc(b, '"');
+    sluice_buf_puts(b, name);
+    SLUICE_BUF_LIT(b, "\":");
     if (!present) {
-        KBUF_LIT(b, "null");
+        SLUICE_BUF_LIT(b, "null");
         return;
     }
     if (sluice_utf8_valid_prefix((const unsigned char *)p, n) == n) {
@@ -54,33 +54,33 @@ static void put_text_member(kbuf *b, const char *name, const char *p, size_t n, 
         return;
     }
     kj_put_base64(b, (const unsigned char *)p, n);
-    KBUF_LIT(b, ",\"");
-    kbuf_puts(b, name);
-    KBUF_LIT(b, "_encoding\":\"base64\"");
+    SLUICE_BUF_LIT(b, ",\"");
+    sluice_buf_puts(b, name);
+    SLUICE_BUF_LIT(b, "_encoding\":\"base64\"");
 }
 
-void kconv_envelope(kbuf *b, const sluice_record *r, int64_t now_us)
+void kconv_envelope(sluice_buf *b, const sluice_record *r, int64_t now_us)
 {
-    kbuf_putc(b, '{');
+    sluice_buf_putc(b, '{');
     const char *t = r->origin.topic;
     put_text_member(b, "topic", t, t ? strlen(t) : 0, t != NULL);
-    kbuf_putc(b, ',');
+    sluice_buf_putc(b, ',');
     put_text_member(b, "device_id", r->key.ptr, r->key.len, r->key.ptr != NULL);
-    kbuf_putc(b, ',');
+    sluice_buf_putc(b, ',');
     const char *v = r->value.ptr;
     if (v && kj_classify(v, r->value.len) == KJ_CONTAINER) {
         /* Copied as sent: valid JSON, so whitespace is harmless. */
-        KBUF_LIT(b, "\"payload\":");
-        kbuf_put(b, v, r->value.len);
+        SLUICE_BUF_LIT(b, "\"payload\":");
+        sluice_buf_put(b, v, r->value.len);
     } else {
         put_text_member(b, "payload", v ? v : "", v ? r->value.len : 0, v != NULL);
     }
-    KBUF_LIT(b, ",\"received_at\":");
+    SLUICE_BUF_LIT(b, ",\"received_at\":");
     kj_put_time(b, r->timestamp ? r->timestamp : now_us);
-    kbuf_putc(b, '}');
+    sluice_buf_putc(b, '}');
 }
 
-int kconv_encode(const kconv *c, sluice_batch *b, const sluice_record *r, kbuf *buf,
+int kconv_encode(const kconv *c, sluice_batch *b, const sluice_record *r, sluice_buf *buf,
                  const void **out, size_t *len, char *err, size_t errlen)
 {
     switch (c->kind) {

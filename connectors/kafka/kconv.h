@@ -19,7 +19,7 @@
 #define KAFKA_KCONV_H
 
 #include "kavro.h"
-#include "kbuf.h"
+#include <sluice/sluice_util.h>
 
 #include <sluice/sluice.h>
 
@@ -39,7 +39,7 @@ void kconv_free(kconv *c);
 /* The bytes to send as r's value.  *out points into r, into `buf` (reset by
  * the caller) or into b's arena, and stays valid until the next call; NULL
  * with *len 0 for a record without value.  0, or -1 with err. */
-int kconv_encode(const kconv *c, sluice_batch *b, const sluice_record *r, kbuf *buf,
+int kconv_encode(const kconv *c, sluice_batch *b, const sluice_record *r, sluice_buf *buf,
                  const void **out, size_t *len, char *err, size_t errlen);
 
 /* Parses r->value into fields of r (json, avro; bytes does nothing).
@@ -48,6 +48,6 @@ int kconv_decode(const kconv *c, sluice_batch *b, sluice_record *r, char *err, s
 
 /* Appends the envelope of r to buf; `now_us` stands in for a missing
  * timestamp. */
-void kconv_envelope(kbuf *buf, const sluice_record *r, int64_t now_us);
+void kconv_envelope(sluice_buf *buf, const sluice_record *r, int64_t now_us);
 
 #endif

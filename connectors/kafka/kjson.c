@@ -226,54 +226,54 @@ kj_kind kj_classify(const char *s, size_t n)
     return is_container ? KJ_CONTAINER : KJ_SCALAR;
 }
 
-void kj_put_string(kbuf *b, const char *s, size_t n)
+void kj_put_string(sluice_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    kbuf_putc(b, '"');
+    sluice_buf_putc(b, '"');
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        kbuf_put(b, s + run, i - run);
+        sluice_buf_put(b, s + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': KBUF_LIT(b, "\\\""); break;
-        case '\\': KBUF_LIT(b, "\\\\"); break;
-        case '\n': KBUF_LIT(b, "\\n"); break;
-        case '\r': KBUF_LIT(b, "\\r"); break;
-        case '\t': KBUF_LIT(b, "\\t"); break;
+        case '"': SLUICE_BUF_LIT(b, "\\\""); break;
+        case '\\': SLUICE_BUF_LIT(b, "\\\\"); break;
+        case '\n': SLUICE_BUF_LIT(b, "\\n"); break;
+        case '\r': SLUICE_BUF_LIT(b, "\\r"); break;
+        case '\t': SLUICE_BUF_LIT(b, "\\t"); break;
         default: {
             char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            kbuf_put(b, u, sizeof u);
+            sluice_buf_put(b, u, sizeof u);
         }
         }
     }
-    kbuf_put(b, s + run, n - run);
-    kbuf_putc(b, '"');
+    sluice_buf_put(b, s + run, n - run);
+    sluice_buf_putc(b, '"');
 }
 
-void kj_put_base64(kbuf *b, const unsigned char *s, size_t n)
+void kj_put_base64(sluice_buf *b, const unsigned char *s, size_t n)
 {
     static const char tab[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    kbuf_putc(b, '"');
+    sluice_buf_putc(b, '"');
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
         char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], tab[v & 63]};
-        kbuf_put(b, q, 4);
+        sluice_buf_put(b, q, 4);
     }
     if (n - i == 1) {
         uint32_t v = (uint32_t)s[i] << 16;
         char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], '=', '='};
-        kbuf_put(b, q, 4);
+        sluice_buf_put(b, q, 4);
     } else if (n - i == 2) {
         uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
         char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], '='};
-        kbuf_put(b, q, 4);
+        sluice_buf_put(b, q, 4);
     }
-    kbuf_putc(b, '"');
+    sluice_buf_putc(b, '"');
 }
 
 /* Days since 1970-01-01 to a civil date (H. Hinnant's algorithm): no
@@ -291,7 +291,7 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-void kj_put_time(kbuf *b, int64_t us)
+void kj_put_time(sluice_buf *b, int64_t us)
 {
     int64_t secs = us / 1000000, frac = us % 1000000;
     if (frac < 0) {
@@ -310,5 +310,5 @@ void kj_put_time(kbuf *b, int64_t us)
     int n = snprintf(buf, sizeof buf, "\"%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ\"", y, mo, d,
                      (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60),
                      (unsigned)frac);
-    kbuf_put(b, buf, (size_t)n);
+    sluice_buf_put(b, buf, (size_t)n);
 }

@@ -4,7 +4,7 @@
 #ifndef KAFKA_KJSON_H
 #define KAFKA_KJSON_H
 
-#include "kbuf.h"
+#include <sluice/sluice_util.h>
 
 #include <stddef.h>
 #include <sluice/sluice_util.h>
@@ -20,10 +20,10 @@ typedef enum kj_kind { KJ_INVALID = 0, KJ_SCALAR, KJ_CONTAINER } kj_kind;
 kj_kind kj_classify(const char *s, size_t n);
 
 /* Appends s as a JSON string; s must be valid UTF-8. */
-void kj_put_string(kbuf *b, const char *s, size_t n);
+void kj_put_string(sluice_buf *b, const char *s, size_t n);
 /* Appends s base64-encoded, quoted. */
-void kj_put_base64(kbuf *b, const unsigned char *s, size_t n);
+void kj_put_base64(sluice_buf *b, const unsigned char *s, size_t n);
 /* Appends "2023-05-25T15:13:10.543400Z" for microseconds since the epoch. */
-void kj_put_time(kbuf *b, int64_t us);
+void kj_put_time(sluice_buf *b, int64_t us);
 
 #endif

@@ -75,20 +75,20 @@ void ktopic_free(ktopic *t)
     memset(t, 0, sizeof *t);
 }
 
-int kfield_text(const sluice_field *f, kbuf *out)
+int kfield_text(const sluice_field *f, sluice_buf *out)
 {
     char num[64];
     int n;
     switch (f->type) {
     case SLUICE_STRING:
-    case SLUICE_BYTES: kbuf_put(out, f->v.s.ptr, f->v.s.len); return 0;
+    case SLUICE_BYTES: sluice_buf_put(out, f->v.s.ptr, f->v.s.len); return 0;
     case SLUICE_INT: n = snprintf(num, sizeof num, "%" PRId64, f->v.i); break;
     case SLUICE_TIMESTAMP: n = snprintf(num, sizeof num, "%" PRId64, f->v.ts); break;
     case SLUICE_DOUBLE: n = snprintf(num, sizeof num, "%.17g", f->v.d); break;
     case SLUICE_BOOL: n = snprintf(num, sizeof num, "%s", f->v.b ? "true" : "false"); break;
     default: return -1;
     }
-    kbuf_put(out, num, (size_t)n);
+    sluice_buf_put(out, num, (size_t)n);
     return 0;
 }
 
@@ -106,19 +106,19 @@ static int valid_topic(const char *s, size_t n)
     return 1;
 }
 
-int ktopic_render(const ktopic *t, const sluice_record *r, kbuf *out, char *err, size_t errlen)
+int ktopic_render(const ktopic *t, const sluice_record *r, sluice_buf *out, char *err, size_t errlen)
 {
-    kbuf_reset(out);
+    sluice_buf_reset(out);
     for (size_t i = 0; i < t->n; i++) {
         const ktseg *s = &t->segs[i];
         if (s->kind == KT_LIT) {
-            kbuf_put(out, s->text, s->len);
+            sluice_buf_put(out, s->text, s->len);
         } else if (s->kind == KT_TOPIC) {
             if (!r->origin.topic) {
                 snprintf(err, errlen, "topic template: the record has no origin topic");
                 return -1;
             }
-            kbuf_puts(out, r->origin.topic);
+            sluice_buf_puts(out, r->origin.topic);
         } else {
             const sluice_field *f = sluice_field_get(r, s->text);
             if (!f) {
@@ -131,7 +131,7 @@ int ktopic_render(const ktopic *t, const sluice_record *r, kbuf *out, char *err,
             }
         }
     }
-    kbuf_putc(out, '\0');
+    sluice_buf_putc(out, '\0');
     if (out->oom) {
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -3,7 +3,7 @@
 #ifndef KAFKA_KTOPIC_H
 #define KAFKA_KTOPIC_H
 
-#include "kbuf.h"
+#include <sluice/sluice_util.h>
 
 #include <sluice/sluice.h>
 
@@ -26,10 +26,10 @@ void ktopic_free(ktopic *t);
 
 /* Renders the topic of r into out (reset, NUL-terminated) and checks that it
  * is a valid Kafka topic name.  0, or -1 with err. */
-int ktopic_render(const ktopic *t, const sluice_record *r, kbuf *out, char *err, size_t errlen);
+int ktopic_render(const ktopic *t, const sluice_record *r, sluice_buf *out, char *err, size_t errlen);
 
 /* Appends a field's value as text: strings and bytes as they are, numbers in
  * decimal, booleans as true/false, timestamps in µs.  -1 for NULL. */
-int kfield_text(const sluice_field *f, kbuf *out);
+int kfield_text(const sluice_field *f, sluice_buf *out);
 
 #endif

@@ -118,11 +118,11 @@ int ts_catalog_load(ts_sink *s, const char *qualified, ts_table *t, ts_pgerr *e,
         snprintf(err, SLUICE_ERRLEN, "timescale: out of memory");
         return -1;
     }
-    ts_buf q = {0};
+    sluice_buf q = {0};
     ts_sql_ident(&q, t->schema);
-    ts_buf_putc(&q, '.');
+    sluice_buf_putc(&q, '.');
     ts_sql_ident(&q, t->name);
-    t->qual = ts_buf_cstr(&q) ? q.p : NULL;
+    t->qual = sluice_buf_cstr(&q) ? q.p : NULL;
     size_t dl = strlen(t->schema) + strlen(t->name) + 2;
     t->display = malloc(dl);
     if (!t->qual || !t->display) {

@@ -243,9 +243,9 @@ ts_errclass ts_session_prepare(ts_sink *s, ts_pgerr *e)
         s->session_ready = 1;
         return TS_E_NONE;
     }
-    ts_buf_reset(&s->scratch);
+    sluice_buf_reset(&s->scratch);
     ts_sql_staging(&s->scratch, &s->table, &s->map);
-    const char *sql = ts_buf_cstr(&s->scratch);
+    const char *sql = sluice_buf_cstr(&s->scratch);
     if (!sql) {
         memset(e, 0, sizeof *e);
         e->cls = TS_E_RETRY;

@@ -50,14 +50,14 @@ static const sluice_field *find_field(const sluice_record *r, ts_target *t)
     return NULL;
 }
 
-static void put_len_text(ts_buf *b, const sluice_field *f, int jsonb)
+static void put_len_text(sluice_buf *b, const sluice_field *f, int jsonb)
 {
     size_t at = b->len;
     ts_buf_be32(b, 0);
     if (jsonb)
-        ts_buf_putc(b, 1);   /* jsonb's binary format: version 1, then text */
+        sluice_buf_putc(b, 1);   /* jsonb's binary format: version 1, then text */
     if (f->type == SLUICE_STRING)
-        ts_buf_put(b, f->v.s.ptr, f->v.s.len);
+        sluice_buf_put(b, f->v.s.ptr, f->v.s.len);
     else
         ts_render_text(b, f);
     if (b->oom)
@@ -80,13 +80,13 @@ static uint64_t dbits(double d)
 /* Appends one non-NULL value in binary.  1: this field type needs
  * PostgreSQL's conversion for this column; 2: the type fits, this value
  * does not (out of range), so PostgreSQL should be the one to refuse it. */
-static int put_binary(ts_buf *b, ts_kind k, const sluice_field *f)
+static int put_binary(sluice_buf *b, ts_kind k, const sluice_field *f)
 {
     switch (k) {
     case TS_K_BOOL:
         if (f->type == SLUICE_BOOL || (f->type == SLUICE_INT && (f->v.i == 0 || f->v.i == 1))) {
             ts_buf_be32(b, 1);
-            ts_buf_putc(b, (char)(f->type == SLUICE_BOOL ? f->v.b != 0 : f->v.i != 0));
+            sluice_buf_putc(b, (char)(f->type == SLUICE_BOOL ? f->v.b != 0 : f->v.i != 0));
             return 0;
         }
         return f->type == SLUICE_INT ? 2 : 1;
@@ -155,7 +155,7 @@ static int put_binary(ts_buf *b, ts_kind k, const sluice_field *f)
         if (f->type != SLUICE_BYTES || f->v.s.len > INT32_MAX)
             return 1;
         ts_buf_be32(b, (uint32_t)f->v.s.len);
-        ts_buf_put(b, f->v.s.ptr, f->v.s.len);
+        sluice_buf_put(b, f->v.s.ptr, f->v.s.len);
         return 0;
     case TS_K_TIMESTAMPTZ:
     case TS_K_TIMESTAMP: {
@@ -210,10 +210,10 @@ int ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
     out->binary = binary;
     out->staging = staging;
     int with_ord = staging;
-    ts_buf_reset(&out->data);
+    sluice_buf_reset(&out->data);
     if (grow_offsets(out, n))
         return -1;
-    ts_buf *d = &out->data;
+    sluice_buf *d = &out->data;
     uint16_t ncols = (uint16_t)(m->n + (with_ord ? 1 : 0));
     for (size_t i = 0; i < n; i++) {
         const sluice_record *r = api->batch_at(b, i);
@@ -241,7 +241,7 @@ int ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
                     return rc;
             } else {
                 if (c)
-                    ts_buf_putc(d, '\t');
+                    sluice_buf_putc(d, '\t');
                 ts_render_copy_text(d, f);
             }
         }
@@ -251,12 +251,12 @@ int ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
                 ts_buf_be32(d, (uint32_t)i);
             } else {
                 char tmp[24];
-                ts_buf_putc(d, '\t');
-                ts_buf_put(d, tmp, ts_render_int(tmp, (int64_t)i));
+                sluice_buf_putc(d, '\t');
+                sluice_buf_put(d, tmp, ts_render_int(tmp, (int64_t)i));
             }
         }
         if (!binary)
-            ts_buf_putc(d, '\n');
+            sluice_buf_putc(d, '\n');
         if (d->oom)
             return -1;
     }
@@ -267,7 +267,7 @@ int ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
 
 void ts_rows_free(ts_rows *r)
 {
-    ts_buf_free(&r->data);
+    sluice_buf_free(&r->data);
     free(r->off);
     memset(r, 0, sizeof *r);
 }

@@ -12,13 +12,13 @@ static void interval(char *out, size_t len, int64_t ms)
     snprintf(out, len, "%lld milliseconds", (long long)ms);
 }
 
-static ts_hyper_step *add(ts_hyper_plan *p, const char *what, ts_buf *sql)
+static ts_hyper_step *add(ts_hyper_plan *p, const char *what, sluice_buf *sql)
 {
     ts_hyper_step *st = &p->step[p->n];
     memset(st, 0, sizeof *st);
     st->what = what;
-    st->sql = ts_buf_cstr(sql) ? strdup(sql->p) : NULL;
-    ts_buf_reset(sql);
+    st->sql = sluice_buf_cstr(sql) ? strdup(sql->p) : NULL;
+    sluice_buf_reset(sql);
     if (!st->sql)
         return NULL;
     p->n++;
@@ -47,13 +47,13 @@ int ts_hyper_plan_build(ts_hyper_plan *p, const ts_table *t, const ts_hyper_conf
                  "it, or set hypertable: false)", c->time_column, t->display);
         return -1;
     }
-    ts_buf b = {0};
+    sluice_buf b = {0};
     ts_hyper_step *st;
     if (!is_hyper) {
-        ts_buf_puts(&b, "SELECT create_hypertable($1::regclass, $2::name");
+        sluice_buf_puts(&b, "SELECT create_hypertable($1::regclass, $2::name");
         if (c->chunk_ms > 0)
-            ts_buf_puts(&b, ", chunk_time_interval => $3::interval");
-        ts_buf_puts(&b, ", if_not_exists => TRUE, migrate_data => TRUE)");
+            sluice_buf_puts(&b, ", chunk_time_interval => $3::interval");
+        sluice_buf_puts(&b, ", if_not_exists => TRUE, migrate_data => TRUE)");
         if (!(st = add(p, "create_hypertable", &b)))
             goto oom;
         snprintf(st->params[0], sizeof st->params[0], "%s", t->qual);
@@ -67,32 +67,32 @@ int ts_hyper_plan_build(ts_hyper_plan *p, const ts_table *t, const ts_hyper_conf
             /* Each series (the key without its time) compresses as one
              * segment, newest first: the layout TimescaleDB recommends for
              * a key like iot_measurements'. */
-            ts_buf seg = {0}, ord = {0};
+            sluice_buf seg = {0}, ord = {0};
             for (size_t i = 0; i < t->n_cols; i++) {
                 if (!t->cols[i].in_pk || &t->cols[i] == tc)
                     continue;
                 if (seg.len)
-                    ts_buf_puts(&seg, ", ");
+                    sluice_buf_puts(&seg, ", ");
                 ts_sql_ident(&seg, t->cols[i].name);
             }
             ts_sql_ident(&ord, c->time_column);
-            ts_buf_puts(&ord, " DESC");
-            ts_buf_puts(&b, "ALTER TABLE ");
-            ts_buf_puts(&b, t->qual);
-            ts_buf_puts(&b, " SET (timescaledb.compress, timescaledb.compress_orderby = ");
-            ts_sql_literal(&b, ts_buf_cstr(&ord) ? ord.p : "");
-            if (seg.len && ts_buf_cstr(&seg)) {
-                ts_buf_puts(&b, ", timescaledb.compress_segmentby = ");
+            sluice_buf_puts(&ord, " DESC");
+            sluice_buf_puts(&b, "ALTER TABLE ");
+            sluice_buf_puts(&b, t->qual);
+            sluice_buf_puts(&b, " SET (timescaledb.compress, timescaledb.compress_orderby = ");
+            ts_sql_literal(&b, sluice_buf_cstr(&ord) ? ord.p : "");
+            if (seg.len && sluice_buf_cstr(&seg)) {
+                sluice_buf_puts(&b, ", timescaledb.compress_segmentby = ");
                 ts_sql_literal(&b, seg.p);
             }
-            ts_buf_putc(&b, ')');
+            sluice_buf_putc(&b, ')');
             int bad = seg.oom || ord.oom;
-            ts_buf_free(&seg);
-            ts_buf_free(&ord);
+            sluice_buf_free(&seg);
+            sluice_buf_free(&ord);
             if (bad || !add(p, "enable compression", &b))
                 goto oom;
         }
-        ts_buf_puts(&b, "SELECT add_compression_policy($1::regclass, $2::interval, "
+        sluice_buf_puts(&b, "SELECT add_compression_policy($1::regclass, $2::interval, "
                         "if_not_exists => TRUE)");
         if (!(st = add(p, "add_compression_policy", &b)))
             goto oom;
@@ -101,7 +101,7 @@ int ts_hyper_plan_build(ts_hyper_plan *p, const ts_table *t, const ts_hyper_conf
         st->n_params = 2;
     }
     if (c->retain_ms > 0) {
-        ts_buf_puts(&b, "SELECT add_retention_policy($1::regclass, $2::interval, "
+        sluice_buf_puts(&b, "SELECT add_retention_policy($1::regclass, $2::interval, "
                         "if_not_exists => TRUE)");
         if (!(st = add(p, "add_retention_policy", &b)))
             goto oom;
@@ -109,10 +109,10 @@ int ts_hyper_plan_build(ts_hyper_plan *p, const ts_table *t, const ts_hyper_conf
         interval(st->params[1], sizeof st->params[1], c->retain_ms);
         st->n_params = 2;
     }
-    ts_buf_free(&b);
+    sluice_buf_free(&b);
     return 0;
 oom:
-    ts_buf_free(&b);
+    sluice_buf_free(&b);
     ts_hyper_plan_free(p);
     snprintf(err, errlen, "timescale: out of memory");
     return -1;

@@ -119,7 +119,7 @@ ts_errclass ts_isolate_batch(ts_sink *s, size_t n, size_t *written, ts_pgerr *e)
         s->cap_stack = n + 4;
     }
     s->n_fail = 0;
-    ts_buf_reset(&s->fail_text);
+    sluice_buf_reset(&s->fail_text);
     /* Deferred constraints would otherwise fire at COMMIT, where no
      * savepoint can single out the row. */
     ts_errclass cls = ts_exec(s, "BEGIN; SET CONSTRAINTS ALL IMMEDIATE", e);

@@ -124,7 +124,7 @@ int ts_mapping_from_record(ts_sink *s, const sluice_record *r, char *err)
         return -1;
     }
     size_t matched = 0;
-    ts_buf cols = {0}, stray = {0};
+    sluice_buf cols = {0}, stray = {0};
     for (size_t c = 0; c < t->n_cols; c++) {
         const ts_column *col = &t->cols[c];
         int has = sluice_field_get(r, col->name) != NULL;
@@ -132,53 +132,53 @@ int ts_mapping_from_record(ts_sink *s, const sluice_record *r, char *err)
             continue;
         matched += has;
         if (add_target(&s->map, col, col->name, err)) {
-            ts_buf_free(&cols);
+            sluice_buf_free(&cols);
             return -1;
         }
-        ts_buf_puts(&cols, cols.len ? ", " : "");
-        ts_buf_puts(&cols, col->name);
+        sluice_buf_puts(&cols, cols.len ? ", " : "");
+        sluice_buf_puts(&cols, col->name);
         if (!has)
-            ts_buf_puts(&cols, " (no such field yet: NULL)");
+            sluice_buf_puts(&cols, " (no such field yet: NULL)");
     }
     for (uint32_t i = 0; i < r->n_fields; i++) {
         if (ts_table_column(t, r->fields[i].name))
             continue;
-        ts_buf_puts(&stray, stray.len ? ", " : "");
-        ts_buf_puts(&stray, r->fields[i].name);
+        sluice_buf_puts(&stray, stray.len ? ", " : "");
+        sluice_buf_puts(&stray, r->fields[i].name);
     }
     int rc = 0;
     if (!matched) {
         snprintf(err, SLUICE_ERRLEN, "timescale: no field of the first record names a column "
                  "of table %s (fields: %s); map them with `columns`", t->display,
-                 ts_buf_cstr(&stray) && stray.len ? stray.p : "none");
+                 sluice_buf_cstr(&stray) && stray.len ? stray.p : "none");
         rc = -1;
     } else if (check_mapping(s, err) || ts_mapping_build_sql(s, err)) {
         rc = -1;
     } else {
         s->api->log(s->ctx, SLUICE_LOG_INFO, "timescale: writing columns %s of table %s from "
-                    "the fields of the same name", ts_buf_cstr(&cols) ? cols.p : "?",
+                    "the fields of the same name", sluice_buf_cstr(&cols) ? cols.p : "?",
                     t->display);
-        if (stray.len && ts_buf_cstr(&stray))
+        if (stray.len && sluice_buf_cstr(&stray))
             s->api->log(s->ctx, SLUICE_LOG_WARN, "timescale: fields with no column in table "
                         "%s are not written: %s", t->display, stray.p);
         s->map_resolved = 1;
     }
-    ts_buf_free(&cols);
-    ts_buf_free(&stray);
+    sluice_buf_free(&cols);
+    sluice_buf_free(&stray);
     return rc;
 }
 
-static char *build(ts_buf *b)
+static char *build(sluice_buf *b)
 {
-    const char *s = ts_buf_cstr(b);
+    const char *s = sluice_buf_cstr(b);
     char *d = s ? strdup(s) : NULL;
-    ts_buf_reset(b);
+    sluice_buf_reset(b);
     return d;
 }
 
 int ts_mapping_build_sql(ts_sink *s, char *err)
 {
-    ts_buf b = {0};
+    sluice_buf b = {0};
     int staging = s->conflict != TS_CONFLICT_ERROR;
     for (int st = 0; st < 2; st++) {
         for (int bin = 0; bin < 2; bin++) {
@@ -192,7 +192,7 @@ int ts_mapping_build_sql(ts_sink *s, char *err)
         ts_sql_insert(&b, &s->table, &s->map, s->conflict, 1);
         s->sql_insert_range = build(&b);
     }
-    ts_buf_free(&b);
+    sluice_buf_free(&b);
     if (!s->sql_copy[0][0] || !s->sql_copy[0][1] || !s->sql_copy[1][0] || !s->sql_copy[1][1] ||
         (staging && (!s->sql_insert || !s->sql_insert_range))) {
         snprintf(err, SLUICE_ERRLEN, "timescale: out of memory");

@@ -58,9 +58,9 @@ static void ts_destroy(void *inst)
     ts_rows_free(&s->rows);
     free(s->fail_idx);
     free(s->fail_off);
-    ts_buf_free(&s->fail_text);
+    sluice_buf_free(&s->fail_text);
     free(s->stack);
-    ts_buf_free(&s->scratch);
+    sluice_buf_free(&s->scratch);
     free(s);
 }
 
@@ -136,7 +136,7 @@ static sluice_status create_table(ts_sink *s, const char *schema, const char *na
     const char **cols = calloc(n + 1, sizeof *cols), **types = calloc(n + 1, sizeof *types);
     const char **pk = calloc(n_pk + 1, sizeof *pk);
     sluice_status st = SLUICE_ERR;
-    ts_buf sql = {0};
+    sluice_buf sql = {0};
     if (!cols || !types || !pk) {
         snprintf(err, SLUICE_ERRLEN, "timescale: out of memory");
         goto out;
@@ -158,7 +158,7 @@ static sluice_status create_table(ts_sink *s, const char *schema, const char *na
     }
     ts_sql_create_table(&sql, schema, name, cols, types, n, pk, n_pk);
     ts_pgerr e;
-    if (!ts_buf_cstr(&sql)) {
+    if (!sluice_buf_cstr(&sql)) {
         snprintf(err, SLUICE_ERRLEN, "timescale: out of memory");
         goto out;
     }
@@ -173,7 +173,7 @@ static sluice_status create_table(ts_sink *s, const char *schema, const char *na
              schema ? "." : "", name);
     st = SLUICE_OK;
 out:
-    ts_buf_free(&sql);
+    sluice_buf_free(&sql);
     free(cols);
     free(types);
     free(pk);
@@ -188,15 +188,15 @@ static sluice_status open_table(ts_sink *s, char *err)
         snprintf(err, SLUICE_ERRLEN, "timescale: %s", perr);
         return SLUICE_ERR;
     }
-    ts_buf q = {0};
+    sluice_buf q = {0};
     if (schema) {
         ts_sql_ident(&q, schema);
-        ts_buf_putc(&q, '.');
+        sluice_buf_putc(&q, '.');
     }
     ts_sql_ident(&q, name);
     sluice_status st = SLUICE_ERR;
     ts_pgerr e;
-    if (!ts_buf_cstr(&q)) {
+    if (!sluice_buf_cstr(&q)) {
         snprintf(err, SLUICE_ERRLEN, "timescale: out of memory");
         goto out;
     }
@@ -220,7 +220,7 @@ static sluice_status open_table(ts_sink *s, char *err)
     }
     st = SLUICE_OK;
 out:
-    ts_buf_free(&q);
+    sluice_buf_free(&q);
     free(schema);
     free(name);
     return st;

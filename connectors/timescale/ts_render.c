@@ -79,9 +79,9 @@ size_t ts_render_timestamp(char *out, int64_t us)
 
 static const char hexdig[] = "0123456789abcdef";
 
-static void put_hex(ts_buf *b, const char *p, size_t n)
+static void put_hex(sluice_buf *b, const char *p, size_t n)
 {
-    if (ts_buf_grow(b, 2 * n))
+    if (sluice_buf_grow(b, 2 * n))
         return;
     char *o = b->p + b->len;
     for (size_t i = 0; i < n; i++) {
@@ -92,18 +92,18 @@ static void put_hex(ts_buf *b, const char *p, size_t n)
     b->len += 2 * n;
 }
 
-void ts_render_text(ts_buf *b, const sluice_field *f)
+void ts_render_text(sluice_buf *b, const sluice_field *f)
 {
     char tmp[48];
     switch (f->type) {
-    case SLUICE_BOOL: ts_buf_puts(b, f->v.b ? "true" : "false"); break;
-    case SLUICE_INT: ts_buf_put(b, tmp, ts_render_int(tmp, f->v.i)); break;
-    case SLUICE_DOUBLE: ts_buf_put(b, tmp, ts_render_double(tmp, f->v.d)); break;
-    case SLUICE_TIMESTAMP: ts_buf_put(b, tmp, ts_render_timestamp(tmp, f->v.ts)); break;
-    case SLUICE_STRING: ts_buf_put(b, f->v.s.ptr, f->v.s.len); break;
+    case SLUICE_BOOL: sluice_buf_puts(b, f->v.b ? "true" : "false"); break;
+    case SLUICE_INT: sluice_buf_put(b, tmp, ts_render_int(tmp, f->v.i)); break;
+    case SLUICE_DOUBLE: sluice_buf_put(b, tmp, ts_render_double(tmp, f->v.d)); break;
+    case SLUICE_TIMESTAMP: sluice_buf_put(b, tmp, ts_render_timestamp(tmp, f->v.ts)); break;
+    case SLUICE_STRING: sluice_buf_put(b, f->v.s.ptr, f->v.s.len); break;
     case SLUICE_BYTES:
         /* bytea's hex input form, which a text column keeps as written. */
-        ts_buf_puts(b, "\\x");
+        sluice_buf_puts(b, "\\x");
         put_hex(b, f->v.s.ptr, f->v.s.len);
         break;
     case SLUICE_NULL: break;
@@ -112,7 +112,7 @@ void ts_render_text(ts_buf *b, const sluice_field *f)
 
 /* COPY text format: backslash, newline, carriage return and tab are the
  * bytes that would end or split a value; everything else goes as is. */
-static void put_escaped(ts_buf *b, const char *p, size_t n)
+static void put_escaped(sluice_buf *b, const char *p, size_t n)
 {
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
@@ -124,24 +124,24 @@ static void put_escaped(ts_buf *b, const char *p, size_t n)
         case '\t': e = 't'; break;
         default: continue;
         }
-        ts_buf_put(b, p + run, i - run);
-        ts_buf_putc(b, '\\');
-        ts_buf_putc(b, e);
+        sluice_buf_put(b, p + run, i - run);
+        sluice_buf_putc(b, '\\');
+        sluice_buf_putc(b, e);
         run = i + 1;
     }
-    ts_buf_put(b, p + run, n - run);
+    sluice_buf_put(b, p + run, n - run);
 }
 
-void ts_render_copy_text(ts_buf *b, const sluice_field *f)
+void ts_render_copy_text(sluice_buf *b, const sluice_field *f)
 {
     if (!f || f->type == SLUICE_NULL) {
-        ts_buf_puts(b, "\\N");
+        sluice_buf_puts(b, "\\N");
         return;
     }
     switch (f->type) {
     case SLUICE_STRING: put_escaped(b, f->v.s.ptr, f->v.s.len); break;
     case SLUICE_BYTES:
-        ts_buf_puts(b, "\\\\x");
+        sluice_buf_puts(b, "\\\\x");
         put_hex(b, f->v.s.ptr, f->v.s.len);
         break;
     default: ts_render_text(b, f); break;

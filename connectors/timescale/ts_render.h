@@ -14,8 +14,8 @@ size_t ts_render_timestamp(char *out, int64_t us);
 size_t ts_render_int(char *out, int64_t v);
 
 /* Appends a non-NULL value's text, unescaped (text columns of a binary COPY). */
-void ts_render_text(ts_buf *b, const sluice_field *f);
+void ts_render_text(sluice_buf *b, const sluice_field *f);
 /* Appends a value for a text-format COPY: escaped, NULL as \N (f may be NULL). */
-void ts_render_copy_text(ts_buf *b, const sluice_field *f);
+void ts_render_copy_text(sluice_buf *b, const sluice_field *f);
 
 #endif

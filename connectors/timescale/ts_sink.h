@@ -68,7 +68,7 @@ typedef struct ts_mapping {
 /* One batch encoded as COPY rows, with each row's offset so that any
  * contiguous range of rows can be sent again without re-encoding. */
 typedef struct ts_rows {
-    ts_buf data;
+    sluice_buf data;
     size_t *off;             /* n + 1 offsets into data */
     size_t cap_off;
     size_t n;
@@ -143,10 +143,10 @@ typedef struct ts_sink {
     size_t *fail_idx;
     size_t *fail_off;        /* into fail_text */
     size_t n_fail, cap_fail;
-    ts_buf fail_text;
+    sluice_buf fail_text;
     ts_range *stack;
     size_t cap_stack;
-    ts_buf scratch;
+    sluice_buf scratch;
 
     sluice_metric *m_written, *m_conflicts, *m_failed, *m_reconnects, *m_seconds;
 } ts_sink;

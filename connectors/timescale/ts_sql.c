@@ -7,43 +7,43 @@
 #include <stdio.h>
 #include <string.h>
 
-void ts_sql_ident(ts_buf *b, const char *name)
+void ts_sql_ident(sluice_buf *b, const char *name)
 {
-    ts_buf_putc(b, '"');
+    sluice_buf_putc(b, '"');
     for (const char *p = name; *p; p++) {
         if (*p == '"')
-            ts_buf_putc(b, '"');
-        ts_buf_putc(b, *p);
+            sluice_buf_putc(b, '"');
+        sluice_buf_putc(b, *p);
     }
-    ts_buf_putc(b, '"');
+    sluice_buf_putc(b, '"');
 }
 
-void ts_sql_literal(ts_buf *b, const char *s)
+void ts_sql_literal(sluice_buf *b, const char *s)
 {
     /* With a backslash, E'' with doubled backslashes means the same thing
      * whatever standard_conforming_strings says (PostgreSQL's quote_literal). */
     if (strchr(s, '\\'))
-        ts_buf_putc(b, 'E');
-    ts_buf_putc(b, '\'');
+        sluice_buf_putc(b, 'E');
+    sluice_buf_putc(b, '\'');
     for (const char *p = s; *p; p++) {
         if (*p == '\'' || *p == '\\')
-            ts_buf_putc(b, *p);
-        ts_buf_putc(b, *p);
+            sluice_buf_putc(b, *p);
+        sluice_buf_putc(b, *p);
     }
-    ts_buf_putc(b, '\'');
+    sluice_buf_putc(b, '\'');
 }
 
 /* Reads one identifier at *pp into out (malloc'd). */
 static int parse_ident(const char **pp, char **out, const char *in, char *err, size_t errlen)
 {
     const char *p = *pp;
-    ts_buf b = {0};
+    sluice_buf b = {0};
     if (*p == '"') {
         p++;
         for (;;) {
             if (!*p) {
                 snprintf(err, errlen, "table \"%s\": unterminated quoted identifier", in);
-                ts_buf_free(&b);
+                sluice_buf_free(&b);
                 return -1;
             }
             if (*p == '"') {
@@ -51,12 +51,12 @@ static int parse_ident(const char **pp, char **out, const char *in, char *err, s
                     break;
                 p++;
             }
-            ts_buf_putc(&b, *p++);
+            sluice_buf_putc(&b, *p++);
         }
         p++;
         if (b.len == 0) {
             snprintf(err, errlen, "table \"%s\": empty quoted identifier", in);
-            ts_buf_free(&b);
+            sluice_buf_free(&b);
             return -1;
         }
     } else {
@@ -69,13 +69,13 @@ static int parse_ident(const char **pp, char **out, const char *in, char *err, s
         while (isalnum((unsigned char)*p) || *p == '_' || *p == '$' ||
                (unsigned char)*p >= 0x80) {
             /* Unquoted identifiers fold to lower case, as in SQL. */
-            ts_buf_putc(&b, (char)tolower((unsigned char)*p));
+            sluice_buf_putc(&b, (char)tolower((unsigned char)*p));
             p++;
         }
     }
-    if (!ts_buf_cstr(&b)) {
+    if (!sluice_buf_cstr(&b)) {
         snprintf(err, errlen, "out of memory");
-        ts_buf_free(&b);
+        sluice_buf_free(&b);
         return -1;
     }
     *out = b.p;
@@ -114,13 +114,13 @@ int ts_sql_parse_qualified(const char *in, char **schema, char **name, char *err
     return 0;
 }
 
-static void column_list(ts_buf *b, const ts_mapping *m, const char *prefix)
+static void column_list(sluice_buf *b, const ts_mapping *m, const char *prefix)
 {
     for (size_t i = 0; i < m->n; i++) {
         if (i)
-            ts_buf_puts(b, ", ");
+            sluice_buf_puts(b, ", ");
         if (prefix)
-            ts_buf_puts(b, prefix);
+            sluice_buf_puts(b, prefix);
         ts_sql_ident(b, m->t[i].col->name);
     }
 }
@@ -130,13 +130,13 @@ static void column_list(ts_buf *b, const ts_mapping *m, const char *prefix)
  * never the same name: pg_temp comes first in the search path, so a trigger
  * or function that names the target without a schema would otherwise read
  * the staging table. */
-static void staging_ident(ts_buf *b, const ts_table *t)
+static void staging_ident(sluice_buf *b, const ts_table *t)
 {
-    ts_buf n = {0};
-    ts_buf_puts(&n, "sluice_stage_");
-    ts_buf_puts(&n, t->name);
-    if (!ts_buf_cstr(&n)) {
-        ts_buf_free(&n);
+    sluice_buf n = {0};
+    sluice_buf_puts(&n, "sluice_stage_");
+    sluice_buf_puts(&n, t->name);
+    if (!sluice_buf_cstr(&n)) {
+        sluice_buf_free(&n);
         b->oom = 1;   /* the caller's buffer carries the failure */
         return;
     }
@@ -149,136 +149,136 @@ static void staging_ident(ts_buf *b, const ts_table *t)
         n.p[len] = '\0';
     }
     ts_sql_ident(b, n.p);
-    ts_buf_free(&n);
+    sluice_buf_free(&n);
 }
 
-static void staging_name(ts_buf *b, const ts_table *t)
+static void staging_name(sluice_buf *b, const ts_table *t)
 {
-    ts_buf_puts(b, "pg_temp.");
+    sluice_buf_puts(b, "pg_temp.");
     staging_ident(b, t);
 }
 
-void ts_sql_staging(ts_buf *b, const ts_table *t, const ts_mapping *m)
+void ts_sql_staging(sluice_buf *b, const ts_table *t, const ts_mapping *m)
 {
     /* CREATE TABLE AS copies the mapped columns' types with their typmods
      * (varchar(n), numeric(p,s)) but not their NOT NULL; that is added back
      * so that a NULL is refused while COPY still knows the row's line. */
-    ts_buf_puts(b, "CREATE TEMP TABLE ");
+    sluice_buf_puts(b, "CREATE TEMP TABLE ");
     staging_ident(b, t);
-    ts_buf_puts(b, " ON COMMIT DELETE ROWS AS SELECT ");
+    sluice_buf_puts(b, " ON COMMIT DELETE ROWS AS SELECT ");
     column_list(b, m, NULL);
-    ts_buf_puts(b, " FROM ");
-    ts_buf_puts(b, t->qual);
-    ts_buf_puts(b, " WITH NO DATA; ALTER TABLE ");
+    sluice_buf_puts(b, " FROM ");
+    sluice_buf_puts(b, t->qual);
+    sluice_buf_puts(b, " WITH NO DATA; ALTER TABLE ");
     staging_name(b, t);
-    ts_buf_puts(b, " ADD COLUMN " TS_ORD_COLUMN " int4");
+    sluice_buf_puts(b, " ADD COLUMN " TS_ORD_COLUMN " int4");
     for (size_t i = 0; i < m->n; i++) {
         if (!m->t[i].col->not_null)
             continue;
-        ts_buf_puts(b, ", ALTER COLUMN ");
+        sluice_buf_puts(b, ", ALTER COLUMN ");
         ts_sql_ident(b, m->t[i].col->name);
-        ts_buf_puts(b, " SET NOT NULL");
+        sluice_buf_puts(b, " SET NOT NULL");
     }
 }
 
-void ts_sql_copy(ts_buf *b, const ts_table *t, const ts_mapping *m, int staging, int binary)
+void ts_sql_copy(sluice_buf *b, const ts_table *t, const ts_mapping *m, int staging, int binary)
 {
-    ts_buf_puts(b, "COPY ");
+    sluice_buf_puts(b, "COPY ");
     if (staging)
         staging_name(b, t);
     else
-        ts_buf_puts(b, t->qual);
-    ts_buf_puts(b, " (");
+        sluice_buf_puts(b, t->qual);
+    sluice_buf_puts(b, " (");
     column_list(b, m, NULL);
     if (staging)
-        ts_buf_puts(b, ", " TS_ORD_COLUMN);
-    ts_buf_puts(b, binary ? ") FROM STDIN (FORMAT binary)" : ") FROM STDIN (FORMAT text)");
+        sluice_buf_puts(b, ", " TS_ORD_COLUMN);
+    sluice_buf_puts(b, binary ? ") FROM STDIN (FORMAT binary)" : ") FROM STDIN (FORMAT text)");
 }
 
-static void pk_list(ts_buf *b, const ts_mapping *m)
+static void pk_list(sluice_buf *b, const ts_mapping *m)
 {
     int first = 1;
     for (size_t i = 0; i < m->n; i++) {
         if (!m->t[i].col->in_pk)
             continue;
         if (!first)
-            ts_buf_puts(b, ", ");
+            sluice_buf_puts(b, ", ");
         first = 0;
         ts_sql_ident(b, m->t[i].col->name);
     }
 }
 
-void ts_sql_insert(ts_buf *b, const ts_table *t, const ts_mapping *m, ts_conflict c,
+void ts_sql_insert(sluice_buf *b, const ts_table *t, const ts_mapping *m, ts_conflict c,
                    int ranged)
 {
-    ts_buf_puts(b, "INSERT INTO ");
-    ts_buf_puts(b, t->qual);
-    ts_buf_puts(b, " (");
+    sluice_buf_puts(b, "INSERT INTO ");
+    sluice_buf_puts(b, t->qual);
+    sluice_buf_puts(b, " (");
     column_list(b, m, NULL);
-    ts_buf_puts(b, ") SELECT ");
+    sluice_buf_puts(b, ") SELECT ");
     /* ON CONFLICT DO UPDATE may touch a row only once per statement: the
      * batch's last row for a key wins, as it would have row by row. */
     if (c == TS_CONFLICT_UPDATE) {
-        ts_buf_puts(b, "DISTINCT ON (");
+        sluice_buf_puts(b, "DISTINCT ON (");
         pk_list(b, m);
-        ts_buf_puts(b, ") ");
+        sluice_buf_puts(b, ") ");
     }
     column_list(b, m, NULL);
-    ts_buf_puts(b, " FROM ");
+    sluice_buf_puts(b, " FROM ");
     staging_name(b, t);
     if (ranged)
-        ts_buf_puts(b, " WHERE " TS_ORD_COLUMN " >= $1 AND " TS_ORD_COLUMN " < $2");
+        sluice_buf_puts(b, " WHERE " TS_ORD_COLUMN " >= $1 AND " TS_ORD_COLUMN " < $2");
     if (c == TS_CONFLICT_UPDATE) {
-        ts_buf_puts(b, " ORDER BY ");
+        sluice_buf_puts(b, " ORDER BY ");
         pk_list(b, m);
-        ts_buf_puts(b, ", " TS_ORD_COLUMN " DESC ON CONFLICT (");
+        sluice_buf_puts(b, ", " TS_ORD_COLUMN " DESC ON CONFLICT (");
         pk_list(b, m);
-        ts_buf_puts(b, ") DO ");
+        sluice_buf_puts(b, ") DO ");
         int any = 0;
         for (size_t i = 0; i < m->n; i++) {
             if (m->t[i].col->in_pk)
                 continue;
-            ts_buf_puts(b, any ? ", " : "UPDATE SET ");
+            sluice_buf_puts(b, any ? ", " : "UPDATE SET ");
             any = 1;
             ts_sql_ident(b, m->t[i].col->name);
-            ts_buf_puts(b, " = EXCLUDED.");
+            sluice_buf_puts(b, " = EXCLUDED.");
             ts_sql_ident(b, m->t[i].col->name);
         }
         if (!any)
-            ts_buf_puts(b, "NOTHING");
+            sluice_buf_puts(b, "NOTHING");
     } else {
         /* No conflict target: any unique index (the primary key first of
          * all) turns a replayed row into a skipped one. */
-        ts_buf_puts(b, " ON CONFLICT DO NOTHING");
+        sluice_buf_puts(b, " ON CONFLICT DO NOTHING");
     }
 }
 
-void ts_sql_create_table(ts_buf *b, const char *schema, const char *name,
+void ts_sql_create_table(sluice_buf *b, const char *schema, const char *name,
                          const char *const *cols, const char *const *types, size_t n,
                          const char *const *pk, size_t n_pk)
 {
-    ts_buf_puts(b, "CREATE TABLE IF NOT EXISTS ");
+    sluice_buf_puts(b, "CREATE TABLE IF NOT EXISTS ");
     if (schema) {
         ts_sql_ident(b, schema);
-        ts_buf_putc(b, '.');
+        sluice_buf_putc(b, '.');
     }
     ts_sql_ident(b, name);
-    ts_buf_puts(b, " (");
+    sluice_buf_puts(b, " (");
     for (size_t i = 0; i < n; i++) {
         if (i)
-            ts_buf_puts(b, ", ");
+            sluice_buf_puts(b, ", ");
         ts_sql_ident(b, cols[i]);
-        ts_buf_putc(b, ' ');
-        ts_buf_puts(b, types[i]);
+        sluice_buf_putc(b, ' ');
+        sluice_buf_puts(b, types[i]);
     }
     if (n_pk) {
-        ts_buf_puts(b, ", PRIMARY KEY (");
+        sluice_buf_puts(b, ", PRIMARY KEY (");
         for (size_t i = 0; i < n_pk; i++) {
             if (i)
-                ts_buf_puts(b, ", ");
+                sluice_buf_puts(b, ", ");
             ts_sql_ident(b, pk[i]);
         }
-        ts_buf_putc(b, ')');
+        sluice_buf_putc(b, ')');
     }
-    ts_buf_putc(b, ')');
+    sluice_buf_putc(b, ')');
 }

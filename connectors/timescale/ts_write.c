@@ -127,7 +127,7 @@ int ts_fail_add(ts_sink *s, size_t idx, const ts_pgerr *e)
              e->detail[0] ? ")" : "", e->sqlstate);
     s->fail_off[s->n_fail] = s->fail_text.len;
     s->fail_idx[s->n_fail] = idx;
-    ts_buf_put(&s->fail_text, reason, strlen(reason) + 1);
+    sluice_buf_put(&s->fail_text, reason, strlen(reason) + 1);
     if (s->fail_text.oom)
         return -1;
     s->n_fail++;
@@ -242,7 +242,7 @@ sluice_status ts_write_batch(ts_sink *s, sluice_batch *b, char *err)
         return failed(s, &e, err);
     size_t written = 0;
     s->n_fail = 0;
-    ts_buf_reset(&s->fail_text);
+    sluice_buf_reset(&s->fail_text);
     if ((st = write_rows(s, b, n, &written, &e, err)) != SLUICE_OK)
         return st;
 

@@ -169,7 +169,7 @@ static void test_avro_roundtrip(void)
     }
     sluice_record *r = fresh();
     fill_full(r);
-    kbuf out = {0};
+    sluice_buf out = {0};
     CHECK_INT_EQ(kavro_encode(a, r, &out, err, sizeof err), 0);
     CHECK(out.len > 10 && (unsigned char)out.p[0] == 0xC3 && out.p[1] == 0x01);
     uint64_t fp = 0;
@@ -252,7 +252,7 @@ static void test_avro_roundtrip(void)
     sluice_record *bad = fresh();
     fill_full(bad);
     add_str(bad, "color", "BLUE");
-    kbuf_reset(&out);
+    sluice_buf_reset(&out);
     CHECK_INT_EQ(kavro_encode(a, bad, &out, err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "\"color\"");
     CHECK_STR_CONTAINS(err, "BLUE");
@@ -271,7 +271,7 @@ static void test_avro_roundtrip(void)
     api->field_add(B, bad, "d", SLUICE_STRING);
     CHECK_INT_EQ(kavro_encode(a, bad, &out, err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "a STRING value does not fit Avro type double");
-    kbuf_free(&out);
+    sluice_buf_free(&out);
     kavro_free(a);
 }
 
@@ -280,7 +280,7 @@ static void test_avro_corrupt(void)
     kavro *a = kavro_parse(SCHEMA, strlen(SCHEMA), "test.avsc", err, sizeof err);
     sluice_record *r = fresh();
     fill_full(r);
-    kbuf good = {0};
+    sluice_buf good = {0};
     kavro_encode(a, r, &good, err, sizeof err);
     unsigned char m[4096];
     sluice_record *x;
@@ -373,7 +373,7 @@ static void test_avro_corrupt(void)
         (void)kavro_decode(a, api, B, x, m, n, err, sizeof err);
     }
     kavro_free(s1);
-    kbuf_free(&good);
+    sluice_buf_free(&good);
     kavro_free(a);
 }
 
@@ -416,7 +416,7 @@ static void test_envelope(void)
 {
     kconv c;
     CHECK_INT_EQ(kconv_init(&c, api, "json", NULL, err, sizeof err), 0);
-    kbuf buf = {0};
+    sluice_buf buf = {0};
     const void *out;
     size_t len;
 
@@ -467,7 +467,7 @@ static void test_envelope(void)
         r = fresh();
         api->set_value(B, r, cases[i].v, cases[i].n);
         r->origin.topic = "t";
-        kbuf_reset(&buf);
+        sluice_buf_reset(&buf);
         CHECK_INT_EQ(kconv_encode(&c, B, r, &buf, &out, &len, err, sizeof err), 0);
         char *s = strndup(out, len);
         CHECK_STR_CONTAINS(s, cases[i].want);
@@ -480,7 +480,7 @@ static void test_envelope(void)
     /* Records with fields go through the host's to_json. */
     r = fresh();
     add_str(r, "a", "b");
-    kbuf_reset(&buf);
+    sluice_buf_reset(&buf);
     CHECK_INT_EQ(kconv_encode(&c, B, r, &buf, &out, &len, err, sizeof err), 0);
     CHECK(len == 9 && memcmp(out, "{\"a\":\"b\"}", 9) == 0);
 
@@ -493,7 +493,7 @@ static void test_envelope(void)
     CHECK_INT_EQ(kconv_decode(&c, B, r, err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "tombstone");
 
-    kbuf_free(&buf);
+    sluice_buf_free(&buf);
     kconv_free(&c);
 
     CHECK_INT_EQ(kconv_init(&c, api, "avro", NULL, err, sizeof err), -1);
@@ -546,7 +546,7 @@ static void test_classify_oracle(void)
 static void test_topic_template(void)
 {
     ktopic t;
-    kbuf out = {0};
+    sluice_buf out = {0};
     CHECK_INT_EQ(ktopic_parse(&t, "plain", err, sizeof err), 0);
     CHECK(t.constant && strcmp(t.constant, "plain") == 0);
     ktopic_free(&t);
@@ -568,7 +568,7 @@ static void test_topic_template(void)
     CHECK_STR_CONTAINS(err, "unknown placeholder \"{nope}\"");
     CHECK_INT_EQ(ktopic_parse(&t, "x{field:a", err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "not closed");
-    kbuf_free(&out);
+    sluice_buf_free(&out);
 }
 
 int main(void)

@@ -13,24 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *take(ts_buf *b)
+static char *take(sluice_buf *b)
 {
     static char out[4096];
-    snprintf(out, sizeof out, "%s", ts_buf_cstr(b) ? b->p : "(oom)");
-    ts_buf_reset(b);
+    snprintf(out, sizeof out, "%s", sluice_buf_cstr(b) ? b->p : "(oom)");
+    sluice_buf_reset(b);
     return out;
 }
 
 static void test_quoting(void)
 {
-    ts_buf b = {0};
+    sluice_buf b = {0};
     ts_sql_ident(&b, "a\"b");
     CHECK(!strcmp(take(&b), "\"a\"\"b\""));
     ts_sql_literal(&b, "it's");
     CHECK(!strcmp(take(&b), "'it''s'"));
     ts_sql_literal(&b, "a\\b'");
     CHECK(!strcmp(take(&b), "E'a\\\\b'''"));
-    ts_buf_free(&b);
+    sluice_buf_free(&b);
 }
 
 static void parse_ok(const char *in, const char *schema, const char *name)
@@ -94,7 +94,7 @@ static void test_statements(void)
     ts_target t[5];
     ts_mapping m;
     map_all(&m, t);
-    ts_buf b = {0};
+    sluice_buf b = {0};
     ts_sql_staging(&b, &table, &m);
     CHECK(!strcmp(take(&b),
                   "CREATE TEMP TABLE \"sluice_stage_iot\" ON COMMIT DELETE ROWS AS SELECT "
@@ -143,7 +143,7 @@ static void test_statements(void)
     const char *q = strchr(sql, '"');
     const char *e = strchr(q + 1, '"');
     CHECK_INT_EQ(e - q - 1, 62);   /* 13 + 49: the 63rd byte would split the first é */
-    ts_buf_free(&b);
+    sluice_buf_free(&b);
 }
 
 static void test_hypertable_plan(void)
@@ -234,7 +234,7 @@ static void test_render(void)
     ts_render_int(buf, INT64_MIN);
     CHECK(!strcmp(buf, "-9223372036854775808"));
 
-    ts_buf b = {0};
+    sluice_buf b = {0};
     sluice_field f = {.name = "s", .type = SLUICE_STRING};
     f.v.s.ptr = "a\tb\nc\\d\re";
     f.v.s.len = strlen(f.v.s.ptr);
@@ -251,7 +251,7 @@ static void test_render(void)
     f.v.b = 1;
     ts_render_copy_text(&b, &f);
     CHECK(!strcmp(take(&b), "true"));
-    ts_buf_free(&b);
+    sluice_buf_free(&b);
 }
 
 static uint64_t be(const unsigned char *p, int n)

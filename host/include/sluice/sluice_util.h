@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef __cplusplus
@@ -75,6 +76,80 @@ static inline size_t sluice_utf8_valid_prefix(const void *p, size_t n)
         i += k;
     }
     return n;
+}
+
+/* A growing byte buffer meant to be reused: it only ever grows, so a steady
+ * stream of similar records or batches allocates nothing after the first.
+ * A failed allocation is sticky until sluice_buf_reset: later appends do
+ * nothing, so a half-built text is never mistaken for a whole one. */
+typedef struct sluice_buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sluice_buf;
+
+static inline int sluice_buf_grow(sluice_buf *b, size_t extra)
+{
+    if (b->oom)
+        return -1;
+    if (b->len + extra <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + extra)
+        cap *= 2;
+    char *p = (char *)realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline void sluice_buf_reset(sluice_buf *b)
+{
+    b->len = 0;
+    b->oom = 0;
+}
+
+static inline void sluice_buf_free(sluice_buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+static inline void sluice_buf_put(sluice_buf *b, const void *s, size_t n)
+{
+    if (sluice_buf_grow(b, n))
+        return;
+    if (n)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static inline void sluice_buf_puts(sluice_buf *b, const char *s)
+{
+    sluice_buf_put(b, s, strlen(s));
+}
+
+static inline void sluice_buf_putc(sluice_buf *b, char c)
+{
+    if (sluice_buf_grow(b, 1))
+        return;
+    b->p[b->len++] = c;
+}
+
+#define SLUICE_BUF_LIT(b, s) sluice_buf_put((b), (s), sizeof(s) - 1)
+
+/* NUL-terminates without counting the NUL; NULL if any append since the
+ * last reset failed (the text is incomplete). */
+static inline const char *sluice_buf_cstr(sluice_buf *b)
+{
+    if (sluice_buf_grow(b, 1))
+        return NULL;
+    b->p[b->len] = '\0';
+    return b->p;
 }
 
 #ifdef __cplusplus
