@@ -30,6 +30,24 @@ expect_eq "$written" "$polled" "written == polled after drain"
 expect_out "SIGTERM: stopping"
 expect_out "exiting with status 0"
 
+# 1b. A sink that never recovers: SIGTERM waits for it (a batch must be
+#     written before the pipeline stops) until --shutdown-timeout, then gives
+#     up with exit 1 and says so.
+cat >"$T/stuck.yaml" <<Y
+source: { plugin: fault, count: 100 }
+sink: { plugin: fault, always_retry: true }
+retry: { initial: 10ms, max: 50ms }
+Y
+"$S" run "${P[@]}" --shutdown-timeout 1s "$T/stuck.yaml" >"$T/out" 2>&1 &
+pid=$!
+wait_for 10 grep -q "database away" "$T/out" || fail "sink never tried"
+start=$SECONDS
+kill -TERM $pid
+rc=0; wait $pid || rc=$?
+expect_eq "$rc" 1 "exit status when the shutdown deadline passes"
+[ $((SECONDS - start)) -le 5 ] && pass || fail "stop took $((SECONDS - start)) s with a 1 s deadline"
+expect_out "shutdown deadline passed: abandoning retries"
+
 # 2. SIGHUP reloads only the changed file.
 mkdir -p "$T/hup"
 for n in one two; do
