@@ -65,7 +65,13 @@ int sl_cmd_plugins(int argc, char **argv)
             plugins_usage(stdout);
             return 0;
         }
-        if (!strcmp(argv[i], "--describe") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--describe")) {
+            if (i + 1 >= argc || !argv[i + 1][0] || argv[i + 1][0] == '-') {
+                fprintf(stderr, "sluice plugins: --describe needs a plugin name, e.g. "
+                                "`sluice plugins --describe mqtt`; `sluice plugins` lists "
+                                "them\n");
+                return 2;
+            }
             describe = argv[++i];
             continue;
         }

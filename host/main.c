@@ -34,6 +34,16 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "plugins"))
         return sl_cmd_plugins(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        if (argc > 2) {
+            if (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) {
+                printf("usage: sluice version\n\nPrints sluice's version and the plugin ABI "
+                       "(major.minor) it loads.\n");
+                return 0;
+            }
+            fprintf(stderr, "sluice version: unexpected argument \"%s\"; it takes none\n",
+                    argv[2]);
+            return 2;
+        }
         printf("sluice %s (plugin ABI %d.%d)\n", sl_version(), SLUICE_ABI_MAJOR,
                SLUICE_ABI_MINOR);
         return 0;

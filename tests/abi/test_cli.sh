@@ -13,6 +13,13 @@ for c in run validate plugins; do
   expect_exit 0 -- "$S" $c --help
   expect_out "usage: sluice $c"
 done
+expect_exit 0 -- "$S" version --help
+expect_out "usage: sluice version"
+expect_no_out "plugin ABI"
+expect_exit 2 -- "$S" version extra
+expect_out 'unexpected argument "extra"'
+expect_exit 2 -- "$S" plugins --describe
+expect_out "--describe needs a plugin name"
 expect_exit 2 -- "$S" frobnicate
 expect_out 'unknown command "frobnicate"'
 

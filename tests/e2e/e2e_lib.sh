@@ -8,9 +8,13 @@ E2E_MQTT_PORT=$(free_port)
 E2E_PG_PORT=$(free_port)
 e2e_stop_servers() {
   "$INFRA/mosquitto.sh" stop "$T/mosquitto" "$E2E_MQTT_PORT" >/dev/null 2>&1 || true
-  "$INFRA/postgres.sh" stop "$T/postgres" "$E2E_PG_PORT" >/dev/null 2>&1 || true
+  # A passing test leaves no cluster behind; a failing one keeps it with $T.
+  local how=destroy
+  [ "${_e2e_rc:-0}" -eq 0 ] && [ "$_failures" -eq 0 ] || how=stop
+  "$INFRA/postgres.sh" "$how" "$T/postgres" "$E2E_PG_PORT" >/dev/null 2>&1 || true
 }
-trap 'e2e_stop_servers; _cleanup' EXIT
+# _cleanup judges by the exit status, so hand it the test's, not ours.
+trap '_e2e_rc=$?; e2e_stop_servers; (exit $_e2e_rc); _cleanup' EXIT
 "$INFRA/mosquitto.sh" start "$T/mosquitto" "$E2E_MQTT_PORT" >/dev/null
 "$INFRA/postgres.sh" start "$T/postgres" "$E2E_PG_PORT" >/dev/null
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$E2E_PG_PORT" -U postgres)

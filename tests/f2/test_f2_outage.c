@@ -143,6 +143,6 @@ int main(void)
     sl_batch_free(out);
     int rc = CHECK_DONE();
     f2t_close(&t, 0);
-    pg("stop");
+    pg("destroy"); /* leave no cluster behind in the temp directory */
     return rc;
 }

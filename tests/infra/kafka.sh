@@ -94,7 +94,9 @@ run_java() { # CLASS ARGS...: a Kafka tool with the broker's classpath
   need_java
   [ -f "$LIB/.fetched" ] || fetch >&2
   [ -f "$DIR/tools-log4j2.properties" ] || write_log_conf "$DIR/tools-log4j2.properties" WARN
+  mkdir -p "$DIR/tmp"
   java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+    -XX:-UsePerfData -Djava.io.tmpdir="$DIR/tmp" \
     -Dlog4j2.configurationFile="$DIR/tools-log4j2.properties" -cp "$LIB/*" "$@"
 }
 
@@ -147,10 +149,14 @@ start() {
   write_log_conf "$DIR/log4j2.properties" INFO
   format
   [ -f "$LOG" ] && mv -f "$LOG" "$LOG.prev"
+  # Its temporary files (lz4-java's native library, JVM perf data) stay in
+  # DIR, not in the machine's temp directory.
+  mkdir -p "$DIR/tmp"
   # setsid: a Ctrl-C in the calling terminal must not kill the broker.
   # shellcheck disable=SC2086 # SLUICE_KAFKA_HEAP holds several options
   setsid java ${SLUICE_KAFKA_HEAP:--Xms256m -Xmx512m} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    -XX:-UsePerfData -Djava.io.tmpdir="$DIR/tmp" \
     -Dlog4j2.configurationFile="$DIR/log4j2.properties" \
     -cp "$LIB/*" kafka.Kafka "$CONF" </dev/null >"$LOG" 2>&1 &
   pid=$!

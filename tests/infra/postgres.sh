@@ -9,14 +9,14 @@
 # /usr/lib/postgresql/*/bin).
 set -euo pipefail
 PROG=postgres.sh
-USAGE="usage: $PROG start|stop|restart|status DIR PORT"
+USAGE="usage: $PROG start|stop|restart|status|destroy DIR PORT"
 # shellcheck source=tests/infra/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 [ $# -eq 3 ] || { echo "$USAGE" >&2; exit 2; }
 CMD=$1 PORT=$3
 check_port "$PORT"
-case $CMD in start|stop|restart|status) ;; *) echo "$USAGE" >&2; exit 2 ;; esac
+case $CMD in start|stop|restart|status|destroy) ;; *) echo "$USAGE" >&2; exit 2 ;; esac
 DIR=$(abs_dir "$2")
 cd /   # the postgres user may not be able to enter the caller's directory
 
@@ -150,6 +150,16 @@ restart() {
   wait_ready
   ensure_roles
   note "restarted on 127.0.0.1:$PORT"
+}
+
+# destroy: stop and remove the cluster, including a short directory under
+# /tmp that DIR/run points to (a scratch DIR removed by its test would leave
+# that behind: hundreds of MB per test run).
+destroy() {
+  stop
+  if [ -L "$DIR/run" ]; then rm -rf "$(readlink "$DIR/run")" "$DIR/run"; fi
+  rm -rf "$DIR/data"
+  note "removed the cluster"
 }
 
 status() {

@@ -156,10 +156,13 @@ expect_out "timescale"
 # plugins link against (their own dependencies come with them).
 runtime_pkgs=$(awk '/^FROM debian:bookworm-slim/ { on = 1 } on' "$DOCKERFILE" |
   sed -n '/apt-get install/,/rm -rf/p' | grep -oE 'lib[a-z0-9.+-]+' | sort -u)
-if command -v dpkg >/dev/null && command -v readelf >/dev/null; then
+# Only the native architecture's copy counts: on a multilib machine
+# `dpkg -S '*/libm.so.6'` lists libc6-i386's /lib32 copy too, often first.
+multiarch=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || true)
+if command -v dpkg >/dev/null && command -v readelf >/dev/null && [ -n "$multiarch" ]; then
   for lib in $(for f in "$I/bin/sluice" "$I"/lib/sluice/plugins/*.so; do
                  readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; done | sort -u); do
-    pkg=$(dpkg -S "*/$lib" 2>/dev/null | grep -v -- '-dev:' | head -1 | cut -d: -f1)
+    pkg=$(dpkg -S "*/$multiarch/$lib" 2>/dev/null | grep -v -- '-dev:' | head -1 | cut -d: -f1)
     case $pkg in
       libc6) pass ;;              # in every Debian image
       libasan*|libubsan*|liblsan*|libtsan*) pass ;;  # a sanitizer build tree; the image has none
@@ -169,7 +172,7 @@ if command -v dpkg >/dev/null && command -v readelf >/dev/null; then
     esac
   done
 else
-  fail "dpkg or readelf missing: cannot check the runtime packages"
+  fail "dpkg, readelf or the native multiarch triplet missing: cannot check the runtime packages"
 fi
 
 # ------------------------------------------------------- sluice-healthcheck
