@@ -20,19 +20,24 @@ void ts_fmt(char *dst, size_t len, const char *fmt, ...)
 void ts_one_line(char *dst, size_t len, const char *src)
 {
     /* libpq's messages end in newlines and continue on tab-indented lines;
-     * sluice's errors are one line each. */
+     * sluice's errors are one line each.  A line break becomes "; " (unless
+     * the line already ended in punctuation), so two sentences do not run
+     * into one. */
     size_t o = 0;
-    int space = 0;
+    int space = 0, newline = 0;
     if (!len)
         return;
     for (const char *p = src ? src : ""; *p && o + 1 < len; p++) {
         if (isspace((unsigned char)*p)) {
             space = o > 0;
+            newline |= *p == '\n' && o > 0;
             continue;
         }
+        if (newline && !strchr(".;:,", dst[o - 1]) && o + 3 < len)
+            dst[o++] = ';';
         if (space && o + 2 < len)
             dst[o++] = ' ';
-        space = 0;
+        space = newline = 0;
         dst[o++] = *p;
     }
     dst[o] = '\0';

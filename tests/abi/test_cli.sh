@@ -15,7 +15,7 @@ for c in run validate plugins; do
 done
 expect_exit 0 -- "$S" version --help
 expect_out "usage: sluice version"
-expect_no_out "plugin ABI"
+expect_no_out "(plugin ABI "
 expect_exit 2 -- "$S" version extra
 expect_out 'unexpected argument "extra"'
 expect_exit 2 -- "$S" plugins --describe

@@ -316,8 +316,24 @@ static void test_encode(void)
     sl_batch_free(b);
 }
 
+/* libpq's multi-line messages become one line whose sentences stay apart. */
+static void test_one_line(void)
+{
+    char b[256];
+    ts_one_line(b, sizeof b, "connection to server at \"127.0.0.1\", port 1 failed: Connection "
+                             "refused\n\tIs the server running on that host and accepting "
+                             "TCP/IP connections?\n");
+    CHECK(strcmp(b, "connection to server at \"127.0.0.1\", port 1 failed: Connection refused; "
+                    "Is the server running on that host and accepting TCP/IP connections?") == 0);
+    ts_one_line(b, sizeof b, "ERROR:  boom.\nDETAIL:  why\n");
+    CHECK(strcmp(b, "ERROR: boom. DETAIL: why") == 0);
+    ts_one_line(b, 8, "abc\ndefgh");
+    CHECK(strcmp(b, "abc; de") == 0);
+}
+
 int main(void)
 {
+    test_one_line();
     test_quoting();
     test_parse_qualified();
     test_statements();
