@@ -112,10 +112,6 @@ int sl_runner_start(sl_runner *r)
         }
     }
     free(confs);
-    if (rc != 0) {
-        sl_runner_stop(r);
-        sl_runner_join(r);
-    }
     return rc;
 }
 
