@@ -279,23 +279,33 @@ int64_t sl_guard_shutdown_begin(void)
     return at;
 }
 
-int sl_guard_start_wait(const char *pipeline, int64_t since_ms)
+int sl_guard_poll_stop_signal(const char *pipeline, const char *doing)
 {
-    if (atomic_load(&g_stop_sig))
-        return 0;
+    int sig = atomic_load(&g_stop_sig);
+    if (sig)
+        return sig;
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     struct timespec zero = {0, 0};
-    int sig = sigtimedwait(&stop, NULL, &zero);
-    if (sig > 0) {
-        atomic_store(&g_stop_sig, sig);
-        sl_log(SLUICE_LOG_INFO, pipeline, NULL,
-               "%s during start-up: not waiting for the pipeline to start",
-               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    sig = sigtimedwait(&stop, NULL, &zero);
+    if (sig <= 0)
         return 0;
-    }
+    atomic_store(&g_stop_sig, sig);
+    /* The deadline runs from the signal, not from when the main loop
+     * gets to it. */
+    sl_guard_shutdown_begin();
+    sl_log(SLUICE_LOG_INFO, pipeline, NULL, "%s %s", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+           doing);
+    return sig;
+}
+
+int sl_guard_start_wait(const char *pipeline, int64_t since_ms)
+{
+    if (sl_guard_poll_stop_signal(pipeline,
+                                  "during start-up: not waiting for the pipeline to start"))
+        return 0;
     if (sl_guard_now_ms() - since_ms >= START_WAIT_MS) {
         sl_log(SLUICE_LOG_WARN, pipeline, NULL,
                "a plugin's init has not returned after %d s; starting the other pipelines "

@@ -99,7 +99,11 @@ int64_t sl_guard_shutdown_begin(void);
  * SIGTERM/SIGINT arrived (taken and remembered for the main loop) or the
  * wait for `pipeline` has lasted the start-up limit since since_ms. */
 int sl_guard_start_wait(const char *pipeline, int64_t since_ms);
-/* The stop signal taken during start-up, once; 0 if none. */
+/* Takes a pending SIGTERM/SIGINT on the main thread while it waits for
+ * something else: remembers it for the main loop, arms the shutdown
+ * deadline and logs "SIGTERM <doing>".  Returns the signal, or 0. */
+int sl_guard_poll_stop_signal(const char *pipeline, const char *doing);
+/* The stop signal taken while waiting, once; 0 if none. */
 int sl_guard_take_stop_signal(void);
 
 /* The /health hook: NULL while no pipeline is stuck, else a malloc'd JSON

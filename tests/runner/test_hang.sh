@@ -122,4 +122,25 @@ expect_out '"pipeline":"a","stage":"sink","plugin":"fault","callback":"init"'
 term_within $pid 3000 1 "hanging init beside a running pipeline"
 cp "$T/log" "$T/out"
 expect_out "a plugin's init has not returned after 10 s; starting the other pipelines meanwhile"
+
+# 6. SIGHUP replaces a pipeline whose sink retries without end: the reload
+#    waits for it to stop, but SIGTERM meanwhile is honoured: at the
+#    deadline (2 s) the retries are abandoned and sluice exits 1.
+cat >"$T/reload.yaml" <<Y
+source: { plugin: fault, count: 100 }
+sink: { plugin: fault, always_retry: true }
+retry: { initial: 10ms, max: 50ms }
+Y
+"$S" run "${P[@]}" --shutdown-timeout 2s "$T/reload.yaml" >"$T/out" 2>&1 &
+pid=$!
+( sleep 30; kill -KILL $pid ) >/dev/null 2>&1 &  # never hang the suite
+killer=$!
+wait_for 20 grep -q "database away" "$T/out" || fail "sink never tried"
+sed -i 's/max: 50ms/max: 60ms/' "$T/reload.yaml"
+kill -HUP $pid
+wait_for 10 grep -q "changed: restarting" "$T/out" || fail "reload did not begin"
+term_within $pid 5000 1 "SIGTERM during a reload that waits for a retrying sink"
+kill $killer 2>/dev/null || true
+expect_out "SIGTERM while reloading: waiting for the pipeline being replaced until the shutdown deadline"
+expect_out "shutdown deadline passed: abandoning retries"
 finish
