@@ -6,6 +6,7 @@
  * libgcc's unwinder with dlopen and malloc, which a handler must not do. */
 #include "crash.h"
 
+#include "log.h"
 #include "runtime/guard.h"
 
 #include <execinfo.h>
@@ -42,6 +43,22 @@ static void put(line *l, const char *s)
 {
     for (size_t i = 0; s && s[i] && i < 256 && l->n < sizeof l->b - 2; i++)
         l->b[l->n++] = s[i];
+}
+
+/* s as the body of a JSON string. */
+static void put_json(line *l, const char *s)
+{
+    for (size_t i = 0; s && s[i] && i < 1024 && l->n < sizeof l->b - 8; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            l->b[l->n++] = '\\';
+            l->b[l->n++] = (char)c;
+        } else if (c < 0x20) {
+            l->b[l->n++] = ' ';
+        } else {
+            l->b[l->n++] = (char)c;
+        }
+    }
 }
 
 static void put_uint(line *l, unsigned long long v, int width)
@@ -98,7 +115,7 @@ static void put_timestamp(line *l)
     put_uint(l, (unsigned long long)(sod % 60), 2);
     put(l, ".");
     put_uint(l, (unsigned long long)(ts.tv_nsec / 1000000), 3);
-    put(l, "Z error ");
+    put(l, "Z");
 }
 
 static void flush_line(line *l)
@@ -126,22 +143,52 @@ static const char *sig_name(int sig, const char **what)
     }
 }
 
-/* "[pipeline/stage] " and whether a callback is running now. */
-static int put_context(line *l, const sl_guard_slot *s, const sl_guard_pipe **gp)
+/* The thread's pipeline, and whether a callback is running now. */
+static int context(const sl_guard_slot *s, const sl_guard_pipe **gp)
 {
-    *gp = NULL;
-    if (!s)
-        return 0;
-    const sl_guard_pipe *g = atomic_load(&s->pipe);
-    *gp = g;
-    if (g && g->name) {
-        put(l, "[");
-        put(l, g->name);
-        put(l, "/");
-        put(l, atomic_load(&s->stage));
-        put(l, "] ");
+    *gp = s ? atomic_load(&s->pipe) : NULL;
+    return s && (atomic_load(&s->gen) & 1u) != 0;
+}
+
+/* Writes msg as an error line in the log's format (sl_logv's layout). */
+static void emit(const sl_guard_slot *s, const sl_guard_pipe *g, const line *msg)
+{
+    static line l;
+    char body[sizeof msg->b];
+    size_t n = msg->n < sizeof body - 1 ? msg->n : sizeof body - 1;
+    memcpy(body, msg->b, n);
+    body[n] = '\0';
+    const char *pipe = g && g->name ? g->name : NULL;
+    const char *stage = pipe ? atomic_load(&s->stage) : NULL;
+    l.n = 0;
+    if (sl_log_is_json()) {
+        put(&l, "{\"ts\":\"");
+        put_timestamp(&l);
+        put(&l, "\",\"level\":\"error\"");
+        if (pipe) {
+            put(&l, ",\"pipeline\":\"");
+            put_json(&l, pipe);
+            put(&l, "\",\"component\":\"");
+            put_json(&l, stage);
+            put(&l, "\"");
+        }
+        put(&l, ",\"msg\":\"");
+        put_json(&l, body);
+        put(&l, "\"}");
+    } else {
+        put_timestamp(&l);
+        put(&l, " error ");
+        if (pipe) {
+            put(&l, "[");
+            put(&l, pipe);
+            put(&l, "/");
+            put(&l, stage);
+            put(&l, "] ");
+        }
+        for (size_t i = 0; i < n && l.n < sizeof l.b - 2; i++)
+            l.b[l.n++] = body[i];
     }
-    return (atomic_load(&s->gen) & 1u) != 0;
+    flush_line(&l);
 }
 
 /* "sink.write of plugin "x" in pipeline "p"" */
@@ -164,8 +211,7 @@ static void report_signal(int sig, const siginfo_t *si)
     const sl_guard_pipe *g;
     const char *what, *name = sig_name(sig, &what);
     l.n = 0;
-    put_timestamp(&l);
-    int in_cb = put_context(&l, s, &g);
+    int in_cb = context(s, &g);
     put(&l, "fatal signal ");
     put(&l, name);
     put(&l, " (");
@@ -188,7 +234,7 @@ static void report_signal(int sig, const siginfo_t *si)
     put(&l, ", thread ");
     put_uint(&l, s ? (unsigned long long)atomic_load(&s->tid) : 0, 1);
     put(&l, "; the process ends now so that its supervisor restarts it; backtrace:");
-    flush_line(&l);
+    emit(s, g, &l);
     void *frames[64];
     int n = backtrace(frames, 64);
     backtrace_symbols_fd(frames, n, STDERR_FILENO);
@@ -232,8 +278,7 @@ static void on_exit_report(int status, void *arg)
     const sl_guard_slot *s = sl_guard_tls;
     const sl_guard_pipe *g;
     l.n = 0;
-    put_timestamp(&l);
-    int in_cb = put_context(&l, s, &g);
+    int in_cb = context(s, &g);
     if (in_cb) {
         put(&l, "plugin \"");
         put(&l, atomic_load(&s->plugin));
@@ -253,7 +298,7 @@ static void on_exit_report(int status, void *arg)
                 "thread or constructor; sluice did not decide to exit");
     }
     put(&l, "; exiting with status 70");
-    flush_line(&l);
+    emit(s, g, &l);
     _exit(STATUS_PLUGIN_EXIT);
 }
 

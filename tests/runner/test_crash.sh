@@ -16,7 +16,7 @@ crash() {
   printf 'name: %s\nsource: { plugin: fault, count: 100%s }\nsink: { plugin: fault%s }\n' \
     "$name" "$3" "$4" >"$T/$name.yaml"
   local got=0
-  "$S" run "${P[@]}" "$T/$name.yaml" >"$T/out" 2>&1 || got=$?
+  "$S" run "${P[@]}" ${LOG_JSON:+--log-format json} "$T/$name.yaml" >"$T/out" 2>&1 || got=$?
   if [ "$asan" = 1 ] && [ "$want" -gt 128 ] && [ "$want" != 134 ]; then
     [ "$got" -ne 0 ] && pass || fail "$name: exit status 0 after a crash"
   else
@@ -30,6 +30,10 @@ crash crashy 139 "" ", crash: segv"
 expect_out '[crashy/sink] fatal signal SIGSEGV (invalid memory access at 0x10) in sink.write of plugin "fault" in pipeline "crashy"'
 expect_out "backtrace:"
 grep -q 'fault.so' "$T/out" && pass || fail "the backtrace lacks the plugin's frames"
+
+# 1b. With --log-format json the crash line is a JSON log line too.
+LOG_JSON=1 crash crashy 139 "" ", crash: segv"
+expect_out '"level":"error","pipeline":"crashy","component":"sink","msg":"fatal signal SIGSEGV (invalid memory access at 0x10) in sink.write of plugin \"fault\" in pipeline \"crashy\"'
 
 # 2. abort() in source.poll: 128 + SIGABRT in both builds (ASan leaves SIGABRT alone).
 crash aborting 134 ", crash: abort" ""
