@@ -36,7 +36,8 @@ static void run_usage(FILE *f)
             "      --stats INTERVAL       log counts and rates per pipeline every\n"
             "                             INTERVAL (e.g. 5s); default off\n"
             "      --shutdown-timeout DUR how long a stop may take to drain before\n"
-            "                             retries are abandoned (default 30s)\n");
+            "                             retries are abandoned (default 30s); a second\n"
+            "                             later sluice exits 1 even if a plugin hangs\n");
 }
 
 static int parse_http(const char *s, char *addr, size_t alen, int *port)
