@@ -74,6 +74,10 @@ static void key_init(void) { pthread_key_create(&g_key, slot_release); }
 
 sl_guard_slot *sl_guard_claim(void)
 {
+    /* A thread that found every slot taken does not search again per call. */
+    static _Thread_local int no_slot;
+    if (no_slot)
+        return NULL;
     pthread_once(&g_key_once, key_init);
     for (int i = 0; i < MAX_SLOTS; i++) {
         int expected = 0;
@@ -99,6 +103,7 @@ sl_guard_slot *sl_guard_claim(void)
         pthread_setspecific(g_key, s);
         return s;
     }
+    no_slot = 1;
     return NULL;
 }
 
