@@ -1,9 +1,11 @@
 #include "cli.h"
 
 #include "config/config.h"
+#include "crash.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "runtime/guard.h"
 #include "runtime/runner.h"
 
 #include <errno.h>
@@ -34,7 +36,8 @@ static void run_usage(FILE *f)
             "      --stats INTERVAL       log counts and rates per pipeline every\n"
             "                             INTERVAL (e.g. 5s); default off\n"
             "      --shutdown-timeout DUR how long a stop may take to drain before\n"
-            "                             retries are abandoned (default 30s)\n");
+            "                             retries are abandoned (default 30s); a second\n"
+            "                             later sluice exits 1 even if a plugin hangs\n");
 }
 
 static int parse_http(const char *s, char *addr, size_t alen, int *port)
@@ -143,6 +146,7 @@ int sl_cmd_run(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    sl_crash_install();
 
     sl_registry *reg = sl_registry_new();
     if (sl_cli_load_plugins(reg, &c, argv[0]) != 0) {
@@ -157,7 +161,8 @@ int sl_cmd_run(int argc, char **argv)
     sl_http *h = NULL;
     if (http) {
         sl_http_hooks hooks = {.arg = &r, .ready = sl_runner_ready,
-                               .status_json = sl_runner_status_json};
+                               .status_json = sl_runner_status_json,
+                               .health_json = sl_guard_health_json};
         char err[256];
         h = sl_http_start(haddr, hport, sl_metrics_global(), &hooks, err, sizeof err);
         if (!h) {
@@ -170,31 +175,43 @@ int sl_cmd_run(int argc, char **argv)
         sl_log(SLUICE_LOG_INFO, NULL, NULL, "serving /metrics, /health, /ready, /status on "
                "http://%s:%d", haddr, sl_http_port(h));
     }
-    if (sl_runner_start(&r) != 0) {
-        sl_http_stop(h);
-        sl_runner_free(&r);
-        sl_registry_free(reg);
-        free(files);
-        return 1;
+    /* The watchdog runs before any plugin code: an init may never return. */
+    if (sl_guard_start(shutdown_ms) != 0)
+        sl_log(SLUICE_LOG_WARN, NULL, NULL, "cannot start the watchdog thread: stuck plugins "
+                                            "will not be reported and the shutdown deadline "
+                                            "is not enforced");
+    int start_failed = sl_runner_start(&r) != 0;
+    int64_t stop_deadline = 0;
+    if (start_failed) {
+        /* What did start may be retrying a sink: stop it under the same
+         * deadline and signals as any stop, rather than wait without end. */
+        sl_log(SLUICE_LOG_ERROR, NULL, NULL, "start failed: stopping the pipelines that "
+               "started (deadline %lld ms)", (long long)shutdown_ms);
+        sl_runner_stop(&r);
+        stop_deadline = sl_guard_shutdown_begin();
+    } else {
+        sl_log(SLUICE_LOG_INFO, NULL, NULL, "sluice %s: %zu pipeline(s) started", sl_version(),
+               r.n);
     }
-    sl_log(SLUICE_LOG_INFO, NULL, NULL, "sluice %s: %zu pipeline(s) started", sl_version(), r.n);
 
     int64_t next_stats = stats_ms ? mono_ms() + stats_ms : 0;
-    int64_t stop_deadline = 0;
     int aborted = 0;
     for (;;) {
         struct timespec tick = {0, 50 * 1000000L};
-        int sig = sigtimedwait(&sigs, NULL, &tick);
+        int sig = sl_guard_take_stop_signal(); /* one that arrived during start-up */
+        if (!sig)
+            sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT) {
             if (stop_deadline) {
-                sl_log(SLUICE_LOG_WARN, NULL, NULL, "second signal: abandoning retries");
+                sl_log(SLUICE_LOG_WARN, NULL, NULL, "%s while stopping: abandoning retries",
+                       sig == SIGTERM ? "SIGTERM" : "SIGINT");
                 sl_runner_abort(&r);
                 aborted = 1;
             } else {
                 sl_log(SLUICE_LOG_INFO, NULL, NULL, "%s: stopping (draining, deadline %lld ms)",
                        sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)shutdown_ms);
                 sl_runner_stop(&r);
-                stop_deadline = mono_ms() + shutdown_ms;
+                stop_deadline = sl_guard_shutdown_begin();
             }
         } else if (sig == SIGHUP && !stop_deadline) {
             sl_runner_reload(&r);
@@ -214,8 +231,9 @@ int sl_cmd_run(int argc, char **argv)
             break;
     }
     int rc = sl_runner_join(&r);
-    if (aborted)
+    if (aborted || start_failed)
         rc = 1;
+    sl_guard_stop();
     sl_http_stop(h);
     sl_runner_free(&r);
     sl_registry_free(reg);

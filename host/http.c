@@ -89,6 +89,14 @@ static MHD_RESULT serve_ready(sl_http *h, struct MHD_Connection *c)
     return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, CT_JSON, body, 1);
 }
 
+static MHD_RESULT serve_health(sl_http *h, struct MHD_Connection *c)
+{
+    char *why = h->hooks.health_json ? h->hooks.health_json(h->hooks.arg) : NULL;
+    if (why)
+        return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, CT_JSON, why, 1);
+    return reply(c, MHD_HTTP_OK, CT_TEXT, "ok\n", 0);
+}
+
 static MHD_RESULT serve_status(sl_http *h, struct MHD_Connection *c)
 {
     if (!h->hooks.status_json)
@@ -115,7 +123,7 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *ur
     if (strcmp(url, "/metrics") == 0)
         return serve_metrics(h, c);
     if (strcmp(url, "/health") == 0)
-        return reply(c, MHD_HTTP_OK, CT_TEXT, "ok\n", 0);
+        return serve_health(h, c);
     if (strcmp(url, "/ready") == 0)
         return serve_ready(h, c);
     if (strcmp(url, "/status") == 0)

@@ -18,6 +18,9 @@ typedef struct sl_http_hooks {
      *  "records_out","records_failed","dead_lettered","restarts",
      *  "last_error"}]}.  Never contains secrets. */
     char *(*status_json)(void *arg);
+    /* NULL while the process is healthy; else a malloc'd JSON document
+     * saying why not (a stuck pipeline), served with 503 on /health. */
+    char *(*health_json)(void *arg);
 } sl_http_hooks;
 
 /* Starts serving on addr:port ("127.0.0.1", 9464); port 0 picks a free port

@@ -30,6 +30,8 @@ int sl_log_parse_level(const char *s)
 
 int sl_log_enabled(sluice_log_level level) { return (int)level <= atomic_load(&g_level); }
 
+int sl_log_is_json(void) { return atomic_load(&g_format) == SL_LOG_JSON; }
+
 /* Appends s as a JSON string body (without quotes). */
 static size_t json_escape(char *out, size_t room, const char *s)
 {

@@ -13,6 +13,8 @@ void sl_log_configure(sluice_log_level level, sl_log_format format);
 /* Parses "error|warn|info|debug"; -1 if unknown. */
 int sl_log_parse_level(const char *s);
 int sl_log_enabled(sluice_log_level level);
+/* 1 with --log-format json; for writers that cannot call sl_log (crash.c). */
+int sl_log_is_json(void);
 
 /* `pipeline` and `component` may be NULL. */
 void sl_logv(sluice_log_level level, const char *pipeline, const char *component,

@@ -1,6 +1,7 @@
 /* sluice: a plugin host that moves records from a source, through
  * transforms, into a sink, as pipeline files say. */
 #include "cli.h"
+#include "crash.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +29,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
-        return sl_cmd_run(argc - 1, argv + 1);
+        return sl_crash_exit_ours(sl_cmd_run(argc - 1, argv + 1));
     if (!strcmp(cmd, "validate"))
         return sl_cmd_validate(argc - 1, argv + 1);
     if (!strcmp(cmd, "plugins"))

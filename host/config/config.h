@@ -79,6 +79,7 @@ typedef struct sl_pipeline_conf {
 
     int64_t restart_initial_ms;/* restart.initial, default 1s */
     int64_t restart_max_ms;    /* restart.max, default 60s */
+    int64_t watchdog_ms;       /* watchdog.timeout, default 5m */
 } sl_pipeline_conf;
 
 /* Loads and validates one pipeline file against the plugins in `reg`.

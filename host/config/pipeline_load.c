@@ -62,9 +62,17 @@ static const sluice_option errors_opts[] = {
     {"log", SLUICE_OPT_BOOL, 0, "true", "log every failed record", NULL},
     SLUICE_OPTIONS_END};
 
+/* A sink write may legitimately retry inside itself for a while, so the
+ * default is generous; a poll's own timeout is added on top. */
+static const sluice_option watchdog_opts[] = {
+    {"timeout", SLUICE_OPT_DURATION, 0, "5m",
+     "a plugin callback running longer than this marks the pipeline stuck", NULL},
+    SLUICE_OPTIONS_END};
+static const sl_optrange watchdog_ranges[] = {{1000, 7 * 86400000LL, "1s..7d"}};
+
 static const char *const top_keys[] = {"name",   "description", "source", "transforms", "sink",
                                        "errors", "batch",       "buffer", "retry",      "restart",
-                                       NULL};
+                                       "watchdog", NULL};
 
 static const char *kind_name(sl_stage_kind k)
 {
@@ -360,6 +368,10 @@ static void load_sections(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
     c->restart_max_ms = sl_cfg_int(s, "max", 60000);
     sl_config_free(s);
     check_backoff(l, root, "restart", c->restart_initial_ms, c->restart_max_ms);
+
+    s = load_section(l, root, "watchdog", watchdog_opts, watchdog_ranges, NULL);
+    c->watchdog_ms = sl_cfg_int(s, "timeout", 300000);
+    sl_config_free(s);
 }
 
 static void check_top_keys(loader *l, const sl_ynode *root)

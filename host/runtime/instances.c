@@ -33,11 +33,13 @@ static sluice_status create_one(sl_pipeline *p, sl_instance *in, const sl_stage_
     char perr[SLUICE_ERRLEN] = "";
     sluice_status st;
     const sluice_plugin *d = c->entry->desc;
+    SL_GUARD_ENTER(p, in->label, c->plugin, "init");
     switch (c->kind) {
     case SL_SOURCE: st = d->source->init(&a, &in->inst, perr); break;
     case SL_TRANSFORM: st = d->transform->init(&a, &in->inst, perr); break;
     default: st = d->sink->init(&a, &in->inst, perr); break;
     }
+    SL_GUARD_LEAVE();
     if (st == SLUICE_OK) {
         pthread_mutex_lock(&p->inst_mu);
         in->ctx = ctx;
@@ -65,11 +67,13 @@ static void destroy_one(sl_pipeline *p, sl_instance *in)
     if (!ctx)
         return;
     const sluice_plugin *d = in->conf->entry->desc;
+    SL_GUARD_ENTER(p, in->label, in->conf->plugin, "destroy");
     switch (in->conf->kind) {
     case SL_SOURCE: d->source->destroy(in->inst); break;
     case SL_TRANSFORM: d->transform->destroy(in->inst); break;
     default: d->sink->destroy(in->inst); break;
     }
+    SL_GUARD_LEAVE();
     sl_ctx_free(ctx);
     in->inst = NULL;
 }

@@ -136,6 +136,7 @@ sl_pipeline *sl_pipeline_new(sl_pipeline_conf *conf)
     if (slots_alloc(p) != 0)
         goto fail;
     sl_pipe_metrics_register(p);
+    sl_guard_pipe_init(&p->guard, conf->name, conf->watchdog_ms, p);
     return p;
 fail:
     sl_pipeline_free(p);
@@ -204,13 +205,17 @@ static int run_once(sl_pipeline *p)
     if (!atomic_load(&p->failed)) {
         char err[SLUICE_ERRLEN] = "";
         const sluice_sink_ops *ops = p->conf->sink.entry->desc->sink;
+        SL_GUARD_ENTER(p, p->sink.label, p->conf->sink.plugin, "flush");
         if (ops->flush && ops->flush(p->sink.inst, err) != SLUICE_OK)
             PLOG(p, SLUICE_LOG_WARN, "sink flush failed: %s", err);
+        SL_GUARD_LEAVE();
         if (p->has_dlq) {
             const sluice_sink_ops *dops = p->conf->dead_letter.entry->desc->sink;
             err[0] = '\0';
+            SL_GUARD_ENTER(p, p->dlq.label, p->conf->dead_letter.plugin, "flush");
             if (dops->flush && dops->flush(p->dlq.inst, err) != SLUICE_OK)
                 PLOG(p, SLUICE_LOG_WARN, "dead-letter sink flush failed: %s", err);
+            SL_GUARD_LEAVE();
         }
     }
     if (atomic_load(&p->failed))
@@ -292,7 +297,8 @@ int sl_pipeline_start(sl_pipeline *p, char *err, size_t errlen)
     p->supervisor_started = 1;
     /* Wait for the first creation of instances, so that `sluice run` can
      * refuse bad configuration with an exit code instead of a log line. */
-    while (atomic_load(&p->first_start) == 1) {
+    int64_t wait_from = sl_guard_now_ms();
+    while (atomic_load(&p->first_start) == 1 && sl_guard_start_wait(p->conf->name, wait_from)) {
         struct timespec ts = {0, 5 * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -355,6 +361,7 @@ void sl_pipeline_free(sl_pipeline *p)
     if (!p)
         return;
     sl_pipeline_join(p);
+    sl_guard_pipe_fini(&p->guard);
     slots_free(p);
     free(p->transforms);
     sl_metrics_release(sl_metrics_global(), p);

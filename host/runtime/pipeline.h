@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../config/config.h"
+#include "guard.h"
 #include "queue.h"
 
 typedef enum sl_pipe_state {
@@ -79,6 +80,7 @@ typedef struct sl_pipeline {
     uint64_t stats_prev_in, stats_prev_out; /* for the periodic stats line */
     _Atomic uint64_t n_in, n_out, n_failed, n_dead, n_rejected, n_restarts;
     sl_pipe_metrics m;
+    sl_guard_pipe guard;     /* the watchdog's view (guard.h) */
     int64_t log_window_ns;   /* rate limit for per-record error logs */
     int log_in_window;
     uint64_t log_suppressed;

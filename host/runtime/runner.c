@@ -1,11 +1,13 @@
 #include "runner.h"
 
 #include "../log.h"
+#include "guard.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void sl_runner_init(sl_runner *r, const sl_registry *reg, char **args, int nargs)
 {
@@ -112,11 +114,29 @@ int sl_runner_start(sl_runner *r)
         }
     }
     free(confs);
-    if (rc != 0) {
-        sl_runner_stop(r);
-        sl_runner_join(r);
-    }
     return rc;
+}
+
+/* A reload stops a pipeline and waits for it, which may take long (a sink
+ * retrying until its server is back).  SIGTERM meanwhile starts the
+ * shutdown deadline, and at the deadline the retries are abandoned, as the
+ * main loop would do; the main loop then finds the deadline passed. */
+static void stop_and_join(sl_pipeline *p)
+{
+    sl_pipeline_request_stop(p);
+    while (p->supervisor_started) {
+        sl_pipe_state s = sl_pipeline_state(p);
+        if (s == SL_PIPE_STOPPED || s == SL_PIPE_FINISHED || s == SL_PIPE_FAILED)
+            break;
+        if (sl_guard_poll_stop_signal(p->conf->name, "while reloading: waiting for the "
+                                                     "pipeline being replaced until the "
+                                                     "shutdown deadline") &&
+            sl_guard_now_ms() >= sl_guard_shutdown_begin())
+            sl_pipeline_abort(p);
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    sl_pipeline_join(p);
 }
 
 static sl_pipeline *find_by_path(sl_runner *r, const char *path)
@@ -157,8 +177,7 @@ void sl_runner_reload(sl_runner *r)
                 present = 1;
         if (!present) {
             sl_log(SLUICE_LOG_INFO, r->v[i]->conf->name, NULL, "file removed: stopping");
-            sl_pipeline_request_stop(r->v[i]);
-            sl_pipeline_join(r->v[i]);
+            stop_and_join(r->v[i]);
             remove_at(r, i);
         }
     }
@@ -181,8 +200,7 @@ void sl_runner_reload(sl_runner *r)
         }
         if (old) {
             sl_log(SLUICE_LOG_INFO, old->conf->name, NULL, "changed: restarting");
-            sl_pipeline_request_stop(old);
-            sl_pipeline_join(old);
+            stop_and_join(old);
             for (size_t i = 0; i < r->n; i++)
                 if (r->v[i] == old) {
                     remove_at(r, i);

@@ -17,7 +17,9 @@ typedef struct sl_runner {
 
 void sl_runner_init(sl_runner *r, const sl_registry *reg, char **args, int nargs);
 /* Loads every file and starts every pipeline.  On any configuration or
- * fatal init error, stops what was started and returns -1 (errors printed). */
+ * fatal init error, starts no more and returns -1 (errors printed); the
+ * caller stops and joins what was started, under its shutdown deadline,
+ * because a started pipeline may be retrying a sink for a long time. */
 int sl_runner_start(sl_runner *r);
 /* Re-reads the files: starts new and changed pipelines, stops removed and
  * changed ones; a file that no longer validates keeps its old pipeline. */

@@ -77,7 +77,9 @@ static sluice_status write_with_retry(sl_pipeline *p, sl_instance *in, sluice_ba
     for (;;) {
         err[0] = '\0';
         int64_t t0 = mono_ns();
+        SL_GUARD_ENTER(p, in->label, in->conf->plugin, "write");
         sluice_status st = ops->write(in->inst, b, err);
+        SL_GUARD_LEAVE();
         if (st != SLUICE_RETRY) {
             if (in == &p->sink)
                 sl_metric_observe(p->m.write_seconds, (double)(mono_ns() - t0) / 1e9);
@@ -197,7 +199,9 @@ static int run_transform(sl_pipeline *p, size_t t, sluice_batch *in, sluice_batc
         for (;;) {
             size_t mark = out->n;
             char err[SLUICE_ERRLEN] = "";
+            SL_GUARD_ENTER(p, ti->label, ti->conf->plugin, "process");
             sluice_status st = ops->process(ti->inst, r, out, err);
+            SL_GUARD_LEAVE();
             if (st == SLUICE_OK)
                 break;
             out->n = mark; /* drop what the failed call appended */
@@ -312,7 +316,9 @@ int sl_slot_process(sl_pipeline *p, sl_slot *s)
         int64_t backoff = 0;
         for (int attempt = 0; attempt < 5; attempt++) {
             char err[SLUICE_ERRLEN] = "";
+            SL_GUARD_ENTER(p, p->source.label, p->conf->source.plugin, "ack");
             sluice_status st = sops->ack(p->source.inst, s->src, err);
+            SL_GUARD_LEAVE();
             if (st == SLUICE_OK)
                 break;
             /* The records are written; a lost acknowledgement only means

@@ -38,7 +38,9 @@ static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining)
             timeout = 0;
         size_t before = b->n;
         char err[SLUICE_ERRLEN] = "";
+        SL_GUARD_ENTER_T(p, p->source.label, p->conf->source.plugin, "poll", timeout);
         sluice_status st = ops->poll(p->source.inst, b, timeout, err);
+        SL_GUARD_LEAVE();
         if (b->n && !before)
             deadline = mono_ms() + p->conf->batch_linger_ms;
         switch (st) {
@@ -97,7 +99,9 @@ void *sl_source_thread(void *arg)
                 sl_queue_push(&p->free_q, s);
                 break;
             }
+            SL_GUARD_ENTER(p, p->source.label, p->conf->source.plugin, "stop");
             ops->stop(p->source.inst);
+            SL_GUARD_LEAVE();
             stopped = draining = 1;
         }
         if (draining && atomic_load(&p->abort)) {

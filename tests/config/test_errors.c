@@ -155,7 +155,8 @@ static void sections(void)
     CHECK_DIAG(&d, p, 17, 8, "retry.max (1000ms) is shorter than retry.initial (5000ms)");
     CHECK_DIAG(&d, p, 18, 17, "retry.max_attempts: -1 is out of range");
     CHECK_DIAG(&d, p, 19, 10, "restart: expected a mapping, got a scalar");
-    CHECK_INT_EQ(d.n, 12);
+    CHECK_DIAG(&d, p, 20, 22, "watchdog.timeout: 10ms is out of range; expected 1s..7d");
+    CHECK_INT_EQ(d.n, 13);
     sl_diag_free(&d);
 }
 

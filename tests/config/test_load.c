@@ -93,6 +93,7 @@ static void good_file(sl_registry *r)
     CHECK_INT_EQ(c->retry_max_attempts, 7);
     CHECK_INT_EQ(c->restart_initial_ms, 2000);
     CHECK_INT_EQ(c->restart_max_ms, 120000);
+    CHECK_INT_EQ(c->watchdog_ms, 90000);
 
     /* describe: values as written, secrets as *** */
     char buf[2048];
@@ -152,6 +153,7 @@ static void defaults(sl_registry *r)
     CHECK_INT_EQ(c->retry_max_attempts, 0);
     CHECK_INT_EQ(c->restart_initial_ms, 1000);
     CHECK_INT_EQ(c->restart_max_ms, 60000);
+    CHECK_INT_EQ(c->watchdog_ms, 300000);
 
     /* Declared defaults, parsed with their types. */
     const sluice_config *s = c->source.cfg;
