@@ -25,6 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The append buffer is kept between appends up to this size. */
+#define WBUF_KEEP (16u * 1024 * 1024)
+
 typedef struct src {
     const sluice_batch *b;   /* NULL: the single record one */
     const sluice_record *one;
@@ -213,6 +216,12 @@ static int append(sl_spool *s, const src *x, char *err, size_t errlen)
         pthread_cond_broadcast(&s->data);
     }
 out:
+    if (s->wcap > WBUF_KEEP) {
+        /* an outsized append: do not keep its buffer for the process's life */
+        free(s->wbuf);
+        s->wbuf = NULL;
+        s->wcap = 0;
+    }
     end_turn(s);
     pthread_mutex_unlock(&s->mu);
     return rc;
