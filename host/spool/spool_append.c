@@ -199,8 +199,7 @@ static int append(sl_spool *s, const src *x, char *err, size_t errlen)
         const sluice_record *r = src_at(x, i);
         if (!r)
             continue;
-        size_t len = sl_spool_body_size(r);
-        sl_spool_body_encode(r, p + SL_SPOOL_HDR);
+        size_t len = sl_spool_body_encode(r, p + SL_SPOOL_HDR);
         sl_spool_frame_put(p, (uint32_t)len, now, s->next_seq++);
         p += SL_SPOOL_HDR + len;
     }
