@@ -43,6 +43,17 @@
 
 typedef struct sl_spool sl_spool;
 
+/* What each policy can lose.  A crash of the process loses nothing under
+ * any policy: write() has put every appended record in the page cache,
+ * which outlives the process (only an append cut by the crash is torn, and
+ * it was never acknowledged).  A power failure or kernel crash loses:
+ *   BATCH     nothing sl_spool_sync() returned for, i.e. nothing the source
+ *             acknowledged; the cursor is synced on every release, so at
+ *             most the last released batch is delivered twice.
+ *   INTERVAL  up to fsync_interval_ms of appends that were acknowledged,
+ *             and releases of the last interval come again (duplicates).
+ *   NEVER     whatever the kernel had not written back (by default up to
+ *             about 30 s, vm.dirty_expire_centisecs), and duplicates. */
 typedef enum sl_spool_fsync {
     SL_SPOOL_FSYNC_BATCH,    /* group commit: fdatasync before the source is
                                 acknowledged (sl_spool_sync after each batch) */
