@@ -402,6 +402,36 @@ static void test_corruption(void)
     sl_batch_free(o);
     sl_spool_close(s);
 
+    /* damage found by the reader after open: an error naming it, the
+     * records stay, the next open cuts it off */
+    const char *dir2 = spt_dir("corrupt2");
+    s = spt_open(dir2, 0, 0, SL_SPOOL_FSYNC_NEVER);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_INT_EQ(spt_append(s, "cr", 0, 5, 40), 0);
+    const char *seg2 = spt_segment(dir2, 1);
+    spt_flip(seg2, frame_offset(seg2, 3) + SL_SPOOL_HDR + 2);
+    o = sl_batch_new(100, 0);
+    CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), 3); /* the good ones first */
+    sl_batch_reset(o);
+    CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "is corrupt at offset");
+    CHECK_STR_CONTAINS(err, "restart the pipeline");
+    sl_spool_rewind(s);
+    sl_spool_close(s);
+    s = spt_open(dir2, 0, 0, SL_SPOOL_FSYNC_NEVER);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    sl_spool_stats_get(s, &st);
+    CHECK_INT_EQ(st.replayed, 3);
+    CHECK_INT_EQ(st.torn, 2);
+    sl_batch_reset(o);
+    CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), 3);
+    sl_batch_free(o);
+    sl_spool_close(s);
+
     /* a cursor file of garbage: replay everything left, do not crash */
     char cur[1200];
     snprintf(cur, sizeof cur, "%s/cursor", dir);
