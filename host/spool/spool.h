@@ -23,9 +23,9 @@
  *
  * Log lines (sl_log, component "spool"): once when appends start waiting
  * for room ("spool DIR is full ..."), once when it has room again (below
- * half of max_bytes), once per disk-full episode and when space is back,
- * one per torn tail or corrupt segment cut off on open, and the number of
- * records replayed on open.
+ * half of max_bytes), once per disk-full episode and when space is back
+ * (each pair at most every 30 s), one per torn tail or corrupt segment cut
+ * off on open, and the number of records replayed on open.
  *
  * Test-only: SLUICE_SPOOL_FAULT_TORN=N in the environment (read at open)
  * makes the N-th append write half its bytes and raise(SIGKILL), for the

@@ -25,6 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define FULL_LOG_NS (30 * INT64_C(1000000000))
+
 /* The append buffer is kept between appends up to this size. */
 #define WBUF_KEEP (16u * 1024 * 1024)
 
@@ -80,15 +82,41 @@ static void wait_turn(sl_spool *s, uint64_t total)
     }
     if (s->woken || !over_limit(s, total))
         return;
-    if (!s->full_logged)
-        sl_log(SLUICE_LOG_WARN, NULL, "spool",
-               "spool %s is full (%" PRIu64 " of max %" PRIu64 " bytes held); the source "
-               "waits until the sink releases records", s->dir, s->held_bytes, s->max_bytes);
-    s->full_logged = 1;
+    if (!s->full_logged) {
+        /* At most one pair of lines per FULL_LOG_NS: a spool whose appends
+         * are as large as max_bytes empties and fills on every batch. */
+        int64_t now = sl_spool_mono_ns();
+        s->full_logged = 2;
+        if (!s->full_log_ns || now - s->full_log_ns >= FULL_LOG_NS) {
+            s->full_log_ns = now;
+            s->full_logged = 1;
+            if (total > s->max_bytes)
+                sl_log(SLUICE_LOG_WARN, NULL, "spool",
+                       "spool %s: an append of %" PRIu64 " bytes is larger than max_bytes (%" PRIu64
+                       "); it waits until the sink has released everything (raise the buffer's "
+                       "max_size well above a batch)", s->dir, total, s->max_bytes);
+            else
+                sl_log(SLUICE_LOG_WARN, NULL, "spool",
+                       "spool %s is full (%" PRIu64 " of max %" PRIu64 " bytes held); the "
+                       "source waits until the sink releases records", s->dir, s->held_bytes,
+                       s->max_bytes);
+        }
+    }
     s->room_waiting = 1;
     while (!s->woken && over_limit(s, total))
         pthread_cond_wait(&s->room, &s->mu);
     s->room_waiting = 0;
+}
+
+void sl_spool_log_room(sl_spool *s)
+{
+    if (s->full_logged && s->held_bytes <= s->max_bytes / 2) {
+        if (s->full_logged == 1)
+            sl_log(SLUICE_LOG_INFO, NULL, "spool",
+                   "spool %s has room again (%" PRIu64 " of max %" PRIu64 " bytes held)",
+                   s->dir, s->held_bytes, s->max_bytes);
+        s->full_logged = 0;
+    }
 }
 
 static void end_turn(sl_spool *s)
@@ -96,12 +124,7 @@ static void end_turn(sl_spool *s)
     s->ticket_serving++;
     if (s->queued)
         pthread_cond_broadcast(&s->room);
-    if (s->full_logged && s->held_bytes <= s->max_bytes / 2) {
-        sl_log(SLUICE_LOG_INFO, NULL, "spool",
-               "spool %s has room again (%" PRIu64 " of max %" PRIu64 " bytes held)", s->dir,
-               s->held_bytes, s->max_bytes);
-        s->full_logged = 0;
-    }
+    sl_spool_log_room(s);
 }
 
 /* Writes wbuf[0..total) to the tail (mu held). */
@@ -135,21 +158,26 @@ static int write_tail(sl_spool *s, size_t total, char *err, size_t errlen)
                      "spooled before the pipeline stopped", s->dir, strerror(e), total);
             return -1;
         }
-        if (!s->disk_full)
-            sl_log(SLUICE_LOG_ERROR, NULL, "spool",
-                   "spool %s: the disk is full (%s); the source waits until space is "
-                   "freed on that filesystem", s->dir, strerror(e));
-        s->disk_full = 1; /* the turn stays ours: later appends wait behind */
+        if (!s->disk_full) {
+            int64_t now = sl_spool_mono_ns();
+            s->disk_full = 2; /* full, not logged: the last episode was just now */
+            if (!s->disk_log_ns || now - s->disk_log_ns >= FULL_LOG_NS) {
+                s->disk_log_ns = now;
+                s->disk_full = 1;
+                sl_log(SLUICE_LOG_ERROR, NULL, "spool",
+                       "spool %s: the disk is full (%s); the source waits until space is "
+                       "freed on that filesystem", s->dir, strerror(e));
+            }
+        } /* the turn stays ours: later appends wait behind */
         struct timespec ts;
         sl_spool_deadline(&ts, 1000);
         pthread_cond_timedwait(&s->room, &s->mu, &ts);
         t = &s->segs[s->nsegs - 1]; /* the list may have moved */
     }
-    if (s->disk_full) {
+    if (s->disk_full == 1)
         sl_log(SLUICE_LOG_INFO, NULL, "spool", "spool %s: disk space is back; appends resume",
                s->dir);
-        s->disk_full = 0;
-    }
+    s->disk_full = 0;
     return 0;
 }
 

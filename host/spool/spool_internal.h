@@ -65,8 +65,10 @@ struct sl_spool {
     uint64_t ticket_next, ticket_serving; /* appends take turns */
     int queued;              /* appends waiting for their turn */
     int room_waiting;        /* the append whose turn it is waits for room */
-    int disk_full;
-    int full_logged;
+    int disk_full;           /* 1 logged, 2 not logged (rate limit) */
+    int64_t disk_log_ns;
+    int full_logged;         /* 1 "full" logged, 2 full but not logged */
+    int64_t full_log_ns;
     uint64_t append_gen, synced_gen;
     int sync_busy;           /* fdatasyncs running on wfd outside mu */
     long fault_torn, appends;
@@ -136,6 +138,10 @@ typedef struct sl_spool_cursor {
 /* 1 with the newest valid slot, 0 if none is valid, -1 on an I/O error. */
 int sl_spool_cursor_load(sl_spool *s, sl_spool_cursor *c, char *err, size_t errlen);
 int sl_spool_cursor_store(sl_spool *s, const sl_spool_cursor *c, char *err, size_t errlen);
+
+/* Logs "room again" once the spool that was full is below half of
+ * max_bytes (mu held). */
+void sl_spool_log_room(sl_spool *s);
 
 /* misc */
 int64_t sl_spool_wall_us(void);

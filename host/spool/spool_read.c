@@ -271,6 +271,7 @@ int sl_spool_release(sl_spool *s, char *err, size_t errlen)
     s->pend_records = s->pend_bytes = 0;
     s->oldest_us = s->held_records ? oldest_after_release(s) : 0;
     pthread_cond_broadcast(&s->room);
+    sl_spool_log_room(s);
     for (;;) {
         /* Unlinked outside mu: a few at a time, so appends never wait on it. */
         uint64_t gone[16];
