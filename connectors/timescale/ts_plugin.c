@@ -150,8 +150,8 @@ static int read_options(ts_sink *s, char *err)
     if (!o) {
         char msg[300];
         ts_dsn_error(msg, sizeof msg, perr ? perr : "out of memory");
-        snprintf(err, SLUICE_ERRLEN, "timescale: dsn: %s (quote values with spaces: "
-                 "password='a b')", msg);
+        snprintf(err, SLUICE_ERRLEN,
+                 "timescale: dsn: %s (quote values with spaces in single quotes)", msg);
         PQfreemem(perr);
         return -1;
     }

@@ -177,7 +177,7 @@ int f2_db_open(f2_db *db, char *err, size_t errlen)
             char msg[300];
             dsn_error(msg, sizeof msg, perr ? perr : "out of memory");
             snprintf(err, errlen, "params_dsn is not a valid libpq connection string: %s "
-                     "(quote values with spaces: password='a b')", msg);
+                     "(quote values with spaces in single quotes)", msg);
             PQfreemem(perr);
             return -1;
         }
