@@ -118,16 +118,70 @@ void sl_redact_text(const char *in, char *outbuf, size_t outlen)
     o.p[o.n] = '\0';
 }
 
+static void remember(const char *value, size_t len);
+
+/* The parts of a secret that a message may quote on their own: the password
+ * of a URL's userinfo, the value of password=... in a connection string, and
+ * in a connection string any word without "=" (libpq quotes what follows an
+ * unquoted space in a password as if it were a keyword). */
+static void remember_parts(const char *v)
+{
+    const char *u = strstr(v, "://");
+    if (u) {
+        const char *a = u + 3, *end = a + strcspn(a, "/?# ");
+        const char *at = NULL, *colon = NULL;
+        for (const char *q = a; q < end; q++)
+            if (*q == '@')
+                at = q;
+        for (const char *q = a; at && q < at; q++)
+            if (*q == ':') {
+                colon = q;
+                break;
+            }
+        if (colon)
+            remember(colon + 1, (size_t)(at - colon - 1));
+    }
+    if (!strchr(v, '='))
+        return;
+    for (const char *p = v; *p;) {
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        const char *w = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        const char *eq = memchr(w, '=', (size_t)(p - w));
+        if (!eq) {
+            remember(w, (size_t)(p - w));
+        } else if (secret_words(w, (size_t)(eq - w), 4)) {
+            const char *val = eq + 1, *ve = value_end(val);
+            if (*val == '\'' || *val == '"')
+                remember(val + 1, ve > val + 1 ? (size_t)(ve - val - 2) : 0);
+            else
+                remember(val, (size_t)(ve - val));
+            if (ve > p)
+                p = ve;
+        }
+    }
+}
+
 void sl_secret_register(const char *value)
 {
-    if (!value || strlen(value) < MIN_REMEMBERED)
+    if (!value)
+        return;
+    remember(value, strlen(value));
+    remember_parts(value);
+}
+
+static void remember(const char *value, size_t len)
+{
+    if (len < MIN_REMEMBERED)
         return;
     pthread_mutex_lock(&mu);
     int known = 0;
     for (size_t i = 0; i < n_remembered && !known; i++)
-        known = strcmp(remembered[i], value) == 0;
+        known = strlen(remembered[i]) == len && memcmp(remembered[i], value, len) == 0;
     if (!known && n_remembered < MAX_REMEMBERED) {
-        char *c = strdup(value);
+        char *c = strndup(value, len);
         if (c)
             remembered[n_remembered++] = c;
     }

@@ -66,5 +66,18 @@ int main(void)
     char buf2[64] = "dsn host=h password=hunter2-long";
     sl_secret_scrub(buf2, sizeof buf2);
     CHECK(strcmp(buf2, "dsn host=h password=***") == 0);
+    /* The parts of a DSN or URL secret a message may quote alone. */
+    sl_secret_register("host=db port=5432 password=first second-part user=u");
+    sl_secret_register("host=db password='quoted pass' user=u");
+    sl_secret_register("mqtt://someone:url-pass-9@broker:1883");
+    char buf3[256] = "missing \"=\" after \"second-part\"; first; quoted pass; url-pass-9; "
+                     "host=db";
+    sl_secret_scrub(buf3, sizeof buf3);
+    fprintf(stderr, "scrubbed: %s\n", buf3);
+    CHECK(strstr(buf3, "second-part") == NULL);
+    CHECK(strstr(buf3, "first") == NULL);
+    CHECK(strstr(buf3, "quoted pass") == NULL);
+    CHECK(strstr(buf3, "url-pass-9") == NULL);
+    CHECK(strstr(buf3, "host=db") != NULL);
     return CHECK_DONE();
 }

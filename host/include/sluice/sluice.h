@@ -4,9 +4,10 @@
  * This is the only header a plugin author includes.  A plugin is a shared
  * object that exports one function, SLUICE_PLUGIN_ENTRY, returning a const
  * descriptor (struct sluice_plugin).  The host checks the plugin's ABI
- * version before any of its code runs (see Trust below), then reaches the plugin only through
- * the callback tables in the descriptor, and the plugin reaches the host only
- * through the function table (struct sluice_api) handed to each init call.
+ * version before any of its code runs (see Trust below), then reaches the
+ * plugin only through the callback tables in the descriptor, and the plugin
+ * reaches the host only through the function table (struct sluice_api)
+ * handed to each init call.
  * A plugin therefore never links against host symbols: a .so built against
  * these headers works with any host of the same ABI major.
  *
@@ -412,7 +413,7 @@ typedef const sluice_plugin *(*sluice_plugin_entry_fn)(void);
  * file, parsing the ELF headers itself, BEFORE dlopen: a file without the
  * note, or with another major or a newer minor, is refused without being
  * opened, so none of its code (not even a constructor) ever runs.  A shared
- * object built against sluice.h older than 1.0-with-notes has no note and is
+ * object built against a sluice.h from before the note has none and is
  * refused with "not a sluice plugin (no .note.sluice; ...)": rebuild it.
  * SLUICE_PLUGIN_NOTE_ is not for plugins to use directly; the ABI tests use
  * it to build plugins that claim another version. */
