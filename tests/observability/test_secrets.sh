@@ -144,6 +144,50 @@ sleep 3
 stop_now
 grep -q '"level":"warn".*cannot connect' "$T/run-json.log" && pass || fail "the json run logged no connection failure"
 
+# --- a bearer token for /status (itself a planted secret) --------------------
+printf 'PLANTED-token-7q8r\n' >"$T/http.token"
+chmod 600 "$T/http.token"
+# GET PATH [TOKEN] on the running sluice, with bash's /dev/tcp: status line
+# and body.
+http_get() {
+  local hp=${SLUICE_URL#http://}
+  exec 3<>"/dev/tcp/${hp%:*}/${hp#*:}"
+  if [ -n "${2:-}" ]; then
+    printf 'GET %s HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n' "$1" "$2" >&3
+  else
+    printf 'GET %s HTTP/1.0\r\n\r\n' "$1" >&3
+  fi
+  cat <&3
+  exec 3<&-
+}
+start_sluice run-token --http-token-file "$T/http.token" --shutdown-timeout 1s "$T/p"
+http_get /status >"$T/token-none.txt"
+http_get /status wrong-token >"$T/token-wrong.txt"
+http_get /status PLANTED-token-7q8r >"$T/token-right.txt"
+http_get /ready >"$T/token-ready.txt"
+http_get /health >"$T/token-health.txt"
+stop_now
+grep -q '^HTTP/1.[01] 401' "$T/token-none.txt" && pass || fail "/status without the token: $(head -1 "$T/token-none.txt")"
+grep -q '^HTTP/1.[01] 401' "$T/token-wrong.txt" && pass || fail "/status with a wrong token: $(head -1 "$T/token-wrong.txt")"
+grep -q '^HTTP/1.[01] 200' "$T/token-right.txt" && pass || fail "/status with the token: $(head -1 "$T/token-right.txt")"
+grep -q 'sasl.password: \*\*\*' "$T/token-right.txt" && pass || fail "/status with the token lacks the document"
+grep -q '"pipelines"' "$T/token-ready.txt" && fail "/ready showed the status without the token" || pass
+grep -q '^HTTP/1.[01] 200' "$T/token-health.txt" && pass || fail "/health needs no token"
+grep -q '(/status needs the bearer token)' "$T/run-token.log" && pass || fail "the start line does not say /status is protected"
+# A token file that is missing, empty or a FIFO: a clear error at once.
+expect_exit 2 -- "$S" run --http 127.0.0.1:0 --http-token-file "$T/nope.token" "$T/p"
+expect_out '--http-token-file: cannot read secret file'
+: >"$T/empty.token"
+expect_exit 2 -- "$S" run --http 127.0.0.1:0 --http-token-file "$T/empty.token" "$T/p"
+expect_out 'the token file is empty'
+mkfifo "$T/fifo.token"
+start_s=$SECONDS
+expect_exit 2 -- timeout 10 "$S" run --http 127.0.0.1:0 --http-token-file "$T/fifo.token" "$T/p"
+expect_out 'not a regular file (a FIFO)'
+[ $((SECONDS - start_s)) -le 2 ] && pass || fail "a FIFO token file took $((SECONDS - start_s)) s"
+expect_exit 2 -- "$S" run --http-token-file "$T/http.token" "$T/p"
+expect_out '--http-token-file needs --http'
+
 # --- validate, plugins --describe, refused configurations --------------------
 "$S" validate "$T/p" >"$T/validate-ok.txt" 2>&1 || true
 grep -q 'ok' "$T/validate-ok.txt" && pass || fail "validate said nothing"
@@ -156,7 +200,8 @@ for p in mqtt kafka timescale f2_decode; do
 done
 
 # --- the search ---------------------------------------------------------------
-outputs=(run-text.log run-json.log refused-text.log refused-json.log status.json status2.json ready.json metrics.txt health.txt
+outputs=(run-text.log run-json.log run-token.log token-none.txt token-wrong.txt
+         token-right.txt token-ready.txt refused-text.log refused-json.log status.json status2.json ready.json metrics.txt health.txt
          validate-ok.txt validate-bad.txt run-bad.txt describe.txt)
 for f in "${outputs[@]}"; do
   [ -s "$T/$f" ] || { fail "$f is empty"; continue; }
