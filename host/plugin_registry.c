@@ -1,6 +1,6 @@
 /* Loading plugins.  Ownership, modes and the ABI note are checked before any
- * plugin code runs (plugin_trust.c), and every refusal is one line naming the file, in the
- * style of PostgreSQL's module loader. */
+ * plugin code runs (plugin_trust.c), and every refusal is one line naming the
+ * file, in the style of PostgreSQL's module loader. */
 #include "plugin_registry.h"
 #include "plugin_trust.h"
 
