@@ -1,10 +1,12 @@
 #include "cli.h"
 
 #include "config/config.h"
+#include "config/secret.h"
 #include "crash.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "redact.h"
 #include "runtime/guard.h"
 #include "runtime/runner.h"
 
@@ -31,6 +33,9 @@ static void run_usage(FILE *f)
             "  -P, --plugin-dir DIR       also load plugins from DIR (repeatable)\n"
             "      --http ADDR:PORT       serve /metrics, /health, /ready, /status\n"
             "                             (e.g. 127.0.0.1:9464; port 0 picks one)\n"
+            "      --http-token-file FILE /status needs Authorization: Bearer <the\n"
+            "                             token in FILE>; /metrics, /health, /ready\n"
+            "                             stay open\n"
             "      --log-level LEVEL      error, warn, info (default), debug\n"
             "      --log-format FORMAT    text (default) or json\n"
             "      --stats INTERVAL       log counts and rates per pipeline every\n"
@@ -67,7 +72,8 @@ int sl_cmd_run(int argc, char **argv)
     sl_cli_common c = {0};
     char **files = calloc((size_t)argc + 1, sizeof(*files));
     int nfiles = 0;
-    const char *http = NULL;
+    const char *http = NULL, *token_file = NULL;
+    char *token = NULL;
     int64_t stats_ms = 0, shutdown_ms = 30000;
     int level = SLUICE_LOG_INFO;
     sl_log_format fmt = SL_LOG_TEXT;
@@ -83,6 +89,8 @@ int sl_cmd_run(int argc, char **argv)
         int has_val = i + 1 < argc;
         if (!strcmp(a, "--http") && has_val) {
             http = argv[++i];
+        } else if (!strcmp(a, "--http-token-file") && has_val) {
+            token_file = argv[++i];
         } else if (!strcmp(a, "--log-level") && has_val) {
             level = sl_log_parse_level(argv[++i]);
             if (level < 0) {
@@ -136,6 +144,23 @@ int sl_cmd_run(int argc, char **argv)
         free(files);
         return 2;
     }
+    if (token_file) {
+        char terr[512];
+        if (!http) {
+            fprintf(stderr, "sluice run: --http-token-file needs --http\n");
+            free(files);
+            return 2;
+        }
+        /* Read like a secret file: never blocking, regular files only. */
+        if (sl_secret_read(NULL, token_file, &token, terr, sizeof terr) != 0 || !*token) {
+            fprintf(stderr, "sluice run: --http-token-file: %s\n",
+                    token ? "the token file is empty; put the token in it" : terr);
+            free(token);
+            free(files);
+            return 2;
+        }
+        sl_secret_register(token);
+    }
 
     /* Signals are taken synchronously by this thread alone: block them
      * before any thread exists so every pipeline thread inherits the mask. */
@@ -153,6 +178,7 @@ int sl_cmd_run(int argc, char **argv)
         sl_log(SLUICE_LOG_ERROR, NULL, NULL, "refusing to run with plugins that failed to "
                                              "load; remove or rebuild them");
         sl_registry_free(reg);
+        free(token);
         free(files);
         return 1;
     }
@@ -162,18 +188,26 @@ int sl_cmd_run(int argc, char **argv)
     if (http) {
         sl_http_hooks hooks = {.arg = &r, .ready = sl_runner_ready,
                                .status_json = sl_runner_status_json,
-                               .health_json = sl_guard_health_json};
+                               .health_json = sl_guard_health_json,
+                               .bearer_token = token};
         char err[256];
         h = sl_http_start(haddr, hport, sl_metrics_global(), &hooks, err, sizeof err);
         if (!h) {
             sl_log(SLUICE_LOG_ERROR, NULL, NULL, "--http %s: %s", http, err);
+            free(token);
             sl_runner_free(&r);
             sl_registry_free(reg);
             free(files);
             return 1;
         }
         sl_log(SLUICE_LOG_INFO, NULL, NULL, "serving /metrics, /health, /ready, /status on "
-               "http://%s:%d", haddr, sl_http_port(h));
+               "http://%s:%d%s", haddr, sl_http_port(h),
+               token ? " (/status needs the bearer token)" : "");
+    }
+    if (token) {
+        explicit_bzero(token, strlen(token));
+        free(token);
+        token = NULL;
     }
     /* The watchdog runs before any plugin code: an init may never return. */
     if (sl_guard_start(shutdown_ms) != 0)

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #if MHD_VERSION < 0x00097002
@@ -26,6 +28,7 @@ struct sl_http {
     struct MHD_Daemon *d;
     sl_metrics *metrics;
     sl_http_hooks hooks;     /* copied: callers pass a struct on their stack */
+    char *token;             /* our copy of hooks.bearer_token, or NULL */
     int port;
 };
 
@@ -55,6 +58,43 @@ static MHD_RESULT reply(struct MHD_Connection *c, unsigned code, const char *cty
     return ret;
 }
 
+/* Whether the request may see configuration: no token configured, or the
+ * right one.  The comparison takes the same time wherever they differ. */
+static int authorized(const sl_http *h, struct MHD_Connection *c)
+{
+    if (!h->token)
+        return 1;
+    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+        return 0;
+    a += 7;
+    while (*a == ' ')
+        a++;
+    size_t la = strlen(a), lt = strlen(h->token);
+    unsigned char diff = (unsigned char)(la != lt);
+    for (size_t i = 0; i < lt; i++)
+        diff |= (unsigned char)(h->token[i] ^ (i < la ? a[i] : 0));
+    return diff == 0;
+}
+
+static MHD_RESULT unauthorized(struct MHD_Connection *c)
+{
+    static const char body[] =
+        "{\"error\":\"unauthorized\",\"hint\":\"send Authorization: Bearer <token>, the "
+        "token in the file given to --http-token-file\"}\n";
+    struct MHD_Response *r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body,
+                                                             MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CT_JSON);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"sluice\"");
+    MHD_RESULT ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static MHD_RESULT serve_metrics(sl_http *h, struct MHD_Connection *c)
 {
     char *body = sl_metrics_render(h->metrics, NULL);
@@ -71,8 +111,10 @@ static MHD_RESULT serve_ready(sl_http *h, struct MHD_Connection *c)
                      "{\"ready\":false,\"reason\":\"no readiness source\"}\n", 0);
     if (h->hooks.ready(h->hooks.arg) == 1)
         return reply(c, MHD_HTTP_OK, CT_JSON, "{\"ready\":true}\n", 0);
-    /* The status document tells an operator which pipeline holds it back. */
-    char *st = h->hooks.status_json ? h->hooks.status_json(h->hooks.arg) : NULL;
+    /* The status document tells an operator which pipeline holds it back;
+     * with a token configured, only a caller who has it sees it. */
+    char *st = h->hooks.status_json && authorized(h, c) ? h->hooks.status_json(h->hooks.arg)
+                                                         : NULL;
     static const char head[] =
         "{\"ready\":false,\"reason\":\"a pipeline is not running or an instance is not ready\"";
     size_t n = sizeof head + (st ? strlen(st) + 16 : 0) + 4;
@@ -99,6 +141,8 @@ static MHD_RESULT serve_health(sl_http *h, struct MHD_Connection *c)
 
 static MHD_RESULT serve_status(sl_http *h, struct MHD_Connection *c)
 {
+    if (!authorized(h, c))
+        return unauthorized(c);
     if (!h->hooks.status_json)
         return reply(c, MHD_HTTP_OK, CT_JSON, "{\"pipelines\":[]}\n", 0);
     char *st = h->hooks.status_json(h->hooks.arg);
@@ -137,6 +181,23 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *ur
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
+    /* Clients decide how often MHD complains (each dropped connection is a
+     * line): at most 20 lines a minute, and a count of the rest.  Only
+     * MHD's one thread calls this. */
+    static time_t window;
+    static unsigned shown, dropped;
+    time_t now = time(NULL);
+    if (now - window >= 60) {
+        if (dropped)
+            sl_log(SLUICE_LOG_WARN, NULL, "http", "%u more messages like these in the last "
+                   "minute were not logged", dropped);
+        window = now;
+        shown = dropped = 0;
+    }
+    if (++shown > 20) {
+        dropped++;
+        return;
+    }
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
@@ -203,6 +264,14 @@ static int open_listener(const char *addr, int port, int *bound_port, char *err,
     return fd;
 }
 
+static void free_token(sl_http *h)
+{
+    if (h->token) {
+        explicit_bzero(h->token, strlen(h->token));
+        free(h->token);
+    }
+}
+
 sl_http *sl_http_start(const char *addr, int port, sl_metrics *metrics,
                        const sl_http_hooks *hooks, char *err, size_t errlen)
 {
@@ -226,6 +295,13 @@ sl_http *sl_http_start(const char *addr, int port, sl_metrics *metrics,
     h->metrics = metrics;
     if (hooks)
         h->hooks = *hooks;
+    if (h->hooks.bearer_token && *h->hooks.bearer_token &&
+        !(h->token = strdup(h->hooks.bearer_token))) {
+        snprintf(err, errlen, "out of memory");
+        free(h);
+        return NULL;
+    }
+    h->hooks.bearer_token = NULL; /* the caller's copy may go away */
     int fd = open_listener(addr, port, &h->port, err, errlen);
     if (fd < 0) {
         free(h);
@@ -235,15 +311,20 @@ sl_http *sl_http_start(const char *addr, int port, sl_metrics *metrics,
         MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL,
         MHD_OPTION_LISTEN_SOCKET, fd,
-        /* Scrapers and probes only: a few short connections at a time. */
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+        /* The event loop answers /health however slow other clients are;
+         * these bound what slow or idle clients can hold: a few connections
+         * per address, none idle for long, so one client (or a few) can
+         * neither fill the table nor keep its share for ever. */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SL_HTTP_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SL_HTTP_MAX_PER_IP,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SL_HTTP_IDLE_TIMEOUT_S,
         MHD_OPTION_END);
     if (!h->d) {
         /* With the poll backend MHD's failure paths leave a provided socket
          * open (it closes it only on MHD_stop_daemon), so it is ours. */
         close(fd);
         snprintf(err, errlen, "cannot start the HTTP server on %s:%d", addr, h->port);
+        free_token(h);
         free(h);
         return NULL;
     }
@@ -259,5 +340,6 @@ void sl_http_stop(sl_http *h)
     /* Joins the polling thread (so no hook runs afterwards) and closes the
      * listening socket. */
     MHD_stop_daemon(h->d);
+    free_token(h);
     free(h);
 }

@@ -21,7 +21,19 @@ typedef struct sl_http_hooks {
     /* NULL while the process is healthy; else a malloc'd JSON document
      * saying why not (a stuck pipeline), served with 503 on /health. */
     char *(*health_json)(void *arg);
+    /* When set (copied at start): /status, and the status document inside
+     * a 503 from /ready, need "Authorization: Bearer <token>"; without it
+     * /status answers 401.  /metrics, /health and /ready stay open: probes
+     * and scrapers carry no credentials, and they show no configuration. */
+    const char *bearer_token;
 } sl_http_hooks;
+
+/* Connection limits (libmicrohttpd's event loop serves the rest however
+ * slow some clients are): in all, per client address, and the seconds a
+ * connection may stay idle (mid-request or between requests). */
+#define SL_HTTP_MAX_CONNECTIONS 256
+#define SL_HTTP_MAX_PER_IP 64
+#define SL_HTTP_IDLE_TIMEOUT_S 5
 
 /* Starts serving on addr:port ("127.0.0.1", 9464); port 0 picks a free port
  * (see sl_http_port).  NULL with err on failure (e.g. port in use). */

@@ -1,4 +1,5 @@
 #include "log.h"
+#include "redact.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -61,6 +62,8 @@ void sl_logv(sluice_log_level level, const char *pipeline, const char *component
         return;
     char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    /* Whoever wrote it, a secret does not leave the process in a log line. */
+    sl_secret_scrub(msg, sizeof msg);
     /* A message must stay one line, whatever a plugin or a server said. */
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\r')

@@ -1,15 +1,18 @@
-/* Loading plugins.  The ABI is checked before any plugin code other than the
- * entry function runs, and every refusal is one line naming the file, in the
- * style of PostgreSQL's module loader. */
+/* Loading plugins.  Ownership, modes and the ABI note are checked before any
+ * plugin code runs (plugin_trust.c), and every refusal is one line naming the
+ * file, in the style of PostgreSQL's module loader. */
 #include "plugin_registry.h"
+#include "plugin_trust.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct sl_registry {
     sl_plugin_entry *v;
@@ -43,6 +46,25 @@ static int valid_name(const char *s)
     return 1;
 }
 
+static int check_version(int major, int minor, const char *path, char *err, size_t errlen)
+{
+    if (major != SLUICE_ABI_MAJOR) {
+        snprintf(err, errlen,
+                 "plugin \"%s\": ABI version mismatch: host %d.%d, plugin %d.%d; "
+                 "rebuild the plugin against this host's headers",
+                 path, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR, major, minor);
+        return -1;
+    }
+    if (minor > SLUICE_ABI_MINOR) {
+        snprintf(err, errlen,
+                 "plugin \"%s\": ABI version mismatch: host %d.%d, plugin %d.%d; "
+                 "the plugin needs a newer sluice",
+                 path, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR, major, minor);
+        return -1;
+    }
+    return 0;
+}
+
 /* The checks that need only the descriptor's head and its size. */
 static int check_descriptor(const sluice_plugin *d, const char *path, char *err, size_t errlen)
 {
@@ -51,20 +73,9 @@ static int check_descriptor(const sluice_plugin *d, const char *path, char *err,
                  SLUICE_PLUGIN_ENTRY_NAME);
         return -1;
     }
-    if (d->abi_major != SLUICE_ABI_MAJOR) {
-        snprintf(err, errlen,
-                 "plugin \"%s\": ABI version mismatch: host %d.%d, plugin %d.%d; "
-                 "rebuild the plugin against this host's headers",
-                 path, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR, d->abi_major, d->abi_minor);
+    /* The note was checked before dlopen; the descriptor must agree. */
+    if (check_version(d->abi_major, d->abi_minor, path, err, errlen) != 0)
         return -1;
-    }
-    if (d->abi_minor > SLUICE_ABI_MINOR) {
-        snprintf(err, errlen,
-                 "plugin \"%s\": ABI version mismatch: host %d.%d, plugin %d.%d; "
-                 "the plugin needs a newer sluice",
-                 path, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR, d->abi_major, d->abi_minor);
-        return -1;
-    }
     if (d->struct_size < offsetof(sluice_plugin, sink) + sizeof(d->sink)) {
         snprintf(err, errlen, "plugin \"%s\": descriptor too small (%zu bytes)", path,
                  d->struct_size);
@@ -102,6 +113,36 @@ int sl_registry_load_file(sl_registry *r, const char *path, char *err, size_t er
     for (size_t i = 0; i < r->n; i++)
         if (strcmp(r->v[i].path, real) == 0)
             return 0; /* the same file twice is harmless */
+
+    /* Nothing of the file runs before it has passed both checks: dlopen
+     * would run its constructors before any descriptor could be read. */
+    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(err, errlen, "plugin \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    char why[768];
+    if (sl_trust_file(fd, real, why, sizeof why) != 0) {
+        snprintf(err, errlen, "plugin \"%s\": refused: %s", path, why);
+        close(fd);
+        return -1;
+    }
+    int major = 0, minor = 0;
+    int note = sl_elf_abi_note(fd, &major, &minor, why, sizeof why);
+    close(fd);
+    if (note < 0) {
+        snprintf(err, errlen, "plugin \"%s\": could not load: %s", path, why);
+        return -1;
+    }
+    if (note == 0) {
+        snprintf(err, errlen,
+                 "plugin \"%s\": not a sluice plugin (no .note.sluice; rebuild against "
+                 "sluice.h >= %d.%d, which SLUICE_PLUGIN(descriptor) marks); not opened",
+                 path, SLUICE_ABI_MAJOR, 0);
+        return -1;
+    }
+    if (check_version(major, minor, path, err, errlen) != 0)
+        return -1;
 
     dlerror();
     void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
@@ -170,6 +211,17 @@ int sl_registry_load_dir(sl_registry *r, const char *dir,
                          void (*report)(void *arg, const char *msg), void *arg, char *err,
                          size_t errlen)
 {
+    /* A directory others can write could be handed any .so at any time;
+     * none of it is looked at. */
+    char real[PATH_MAX], why[768];
+    if (!realpath(dir, real)) {
+        snprintf(err, errlen, "plugin directory \"%s\": %s", dir, strerror(errno));
+        return -1;
+    }
+    if (sl_trust_dir(real, why, sizeof why) != 0) {
+        snprintf(err, errlen, "plugin directory \"%s\": refused: %s", dir, why);
+        return -1;
+    }
     DIR *d = opendir(dir);
     if (!d) {
         snprintf(err, errlen, "plugin directory \"%s\": %s", dir, strerror(errno));

@@ -18,13 +18,16 @@ sl_registry *sl_registry_new(void);
 void sl_registry_free(sl_registry *r);
 
 /* Loads one .so.  Returns 0, or -1 with a one-line reason in err naming the
- * path (ABI mismatch, missing entry, dlopen failure, duplicate name).  Loading
- * the same file twice is not an error. */
+ * path (untrusted owner or mode, no ABI note, ABI mismatch, missing entry,
+ * dlopen failure, duplicate name).  The file is dlopen'ed only after the
+ * ownership and ABI-note checks of plugin_trust.h pass.  Loading the same
+ * file twice is not an error. */
 int sl_registry_load_file(sl_registry *r, const char *path, char *err, size_t errlen);
 
 /* Loads every *.so in a directory; each refusal is reported through `report`
  * (may be NULL) and counted.  Returns the number of refusals, or -1 if the
- * directory cannot be read (err set). */
+ * directory cannot be read or is not trusted (err set; nothing in it is
+ * looked at). */
 int sl_registry_load_dir(sl_registry *r, const char *dir,
                          void (*report)(void *arg, const char *msg), void *arg,
                          char *err, size_t errlen);

@@ -11,6 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# sluice refuses plugins that group or others can write (plugin trust): a
+# build under a group-writable umask would produce only refused plugins.
+umask 022
 JOBS=${JOBS:-2}
 
 log() { printf '\n==> %s\n' "$*"; }

@@ -8,6 +8,14 @@ int kc_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err
 {
     char e[256];
     if (rd_kafka_conf_set(conf, name, value, e, sizeof e) != RD_KAFKA_CONF_OK) {
+        /* librdkafka quotes the value; a secret's stays out. */
+        static const char *const secretish[] = {"password", "secret", "token", "credential",
+                                                "key"};
+        for (size_t i = 0; i < sizeof secretish / sizeof *secretish; i++)
+            if (value && *value && strcasestr(name, secretish[i]) && strstr(e, value)) {
+                snprintf(e, sizeof e, "invalid value (not shown: it may be secret)");
+                break;
+            }
         snprintf(err, SLUICE_ERRLEN, "librdkafka property %s: %s", name, e);
         return -1;
     }

@@ -26,10 +26,12 @@ int mq_url_parse(const char *s, mq_url *u, char *err, size_t errlen)
     }
     u->port = u->tls ? 8883 : 1883;
     const char *host = p, *host_end;
-    if (strchr(p, '@')) {
-        /* Credentials in a URL end up in logs and status pages. */
-        snprintf(err, errlen, "url \"%s\": credentials do not belong in the url; use the "
-                 "username and password options", s);
+    const char *at = strrchr(p, '@');
+    if (at) {
+        /* Credentials in a URL end up in logs and status pages, so the
+         * refusal shows everything but them. */
+        snprintf(err, errlen, "url \"%.*s***%s\": credentials do not belong in the url; use "
+                 "the username and password options", (int)(p - s), s, at);
         return -1;
     }
     if (*p == '[') {

@@ -2,6 +2,7 @@
  * and CI logs can jump to it (the "FILE:LINE:COL: message" convention of
  * compilers). */
 #include "config.h"
+#include "redact.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@ void sl_diag_add(sl_diag *d, const char *file, int line, int col, const char *fm
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    sl_secret_scrub(msg, sizeof msg);
 
     char head[64];
     if (line > 0 && col > 0)

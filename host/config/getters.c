@@ -3,6 +3,7 @@
  * init, not per record. */
 #include "config.h"
 #include "options.h"
+#include "redact.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,14 @@ static void put(out *o, const char *s)
     memcpy(o->buf + at + room, "...", 4);
 }
 
+/* A URL's userinfo or a password='...' inside a plain value. */
+static void put_redacted(out *o, const char *s)
+{
+    char tmp[1024];
+    sl_redact_text(s, tmp, sizeof tmp);
+    put(o, tmp);
+}
+
 void sl_config_describe(const sluice_config *c, char *buf, size_t len)
 {
     if (!buf || !len)
@@ -163,7 +172,7 @@ void sl_config_describe(const sluice_config *c, char *buf, size_t len)
             put(&o, "[");
             for (size_t k = 0; k < v->n_items; k++) {
                 put(&o, k ? ", " : "");
-                put(&o, v->items[k]);
+                put_redacted(&o, v->items[k]);
             }
             put(&o, "]");
             break;
@@ -173,11 +182,15 @@ void sl_config_describe(const sluice_config *c, char *buf, size_t len)
                 put(&o, k ? ", " : "");
                 put(&o, v->items[k]);
                 put(&o, ": ");
-                put(&o, v->values[k]);
+                /* kafka's properties: {sasl.password: ...} and the like. */
+                if (sl_secret_name(v->items[k], strlen(v->items[k])))
+                    put(&o, "***");
+                else
+                    put_redacted(&o, v->values[k]);
             }
             put(&o, "}");
             break;
-        default: put(&o, v->str ? v->str : ""); break;
+        default: put_redacted(&o, v->str ? v->str : ""); break;
         }
     }
 }

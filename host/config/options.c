@@ -3,6 +3,7 @@
  *   FILE:L:C: source (plugin "mqtt"): option "qos": expected an integer, got "high"
  * A secret's value never appears in a message. */
 #include "options.h"
+#include "redact.h"
 
 #include "digest.h"
 #include "secret.h"
@@ -275,6 +276,13 @@ static int convert(const sl_optctx *x, size_t idx, const sluice_option *o, const
         rc = fail(pr, n, "expected %s, got %s", expected(o->type), sl_ykind_name(n));
     if (rc == 0)
         rc = check_range(x, idx, v, n, pr);
+    /* Known from here on, so that any line quoting it back is scrubbed. */
+    if (rc == 0 && o->type == SLUICE_OPT_SECRET)
+        sl_secret_register(v->str);
+    if (rc == 0 && o->type == SLUICE_OPT_MAP)
+        for (size_t i = 0; i < v->n_items; i++)
+            if (sl_secret_name(v->items[i], strlen(v->items[i])))
+                sl_secret_register(v->values[i]);
     return rc;
 }
 

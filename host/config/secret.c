@@ -1,9 +1,46 @@
 #include "secret.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int sl_open_regular(const char *path, char *why, size_t whylen)
+{
+    /* O_NONBLOCK: opening a FIFO with no writer would otherwise block
+     * forever, before fstat could tell what it is.  Symlinks are followed on
+     * purpose: Kubernetes mounts each secret as a symlink into ..data/. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, whylen, "not a regular file (%s); give the path of a plain file",
+                 S_ISFIFO(st.st_mode)   ? "a FIFO"
+                 : S_ISDIR(st.st_mode)  ? "a directory"
+                 : S_ISCHR(st.st_mode)  ? "a character device"
+                 : S_ISBLK(st.st_mode)  ? "a block device"
+                 : S_ISSOCK(st.st_mode) ? "a socket"
+                                        : "a special file");
+        close(fd);
+        return -1;
+    }
+    /* A regular file never blocks; clearing the flag keeps reads ordinary. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
 
 int sl_secret_read(const char *basedir, const char *path, char **out, char *err, size_t errlen)
 {
@@ -21,9 +58,10 @@ int sl_secret_read(const char *basedir, const char *path, char **out, char *err,
     const char *p = full ? full : path;
     char *buf = NULL;
     int rc = -1;
-    FILE *f = fopen(p, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot read secret file \"%s\": %s", p, strerror(errno));
+    char why[256];
+    int fd = sl_open_regular(p, why, sizeof why);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot read secret file \"%s\": %s", p, why);
         goto out;
     }
     buf = malloc(SL_SECRET_MAX + 2);
@@ -31,13 +69,18 @@ int sl_secret_read(const char *basedir, const char *path, char **out, char *err,
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    errno = 0;
-    size_t n = fread(buf, 1, SL_SECRET_MAX + 1, f);
-    if (ferror(f)) {
-        /* fread on a directory fails with EISDIR; errno says so. */
-        snprintf(err, errlen, "cannot read secret file \"%s\": %s", p,
-                 strerror(errno ? errno : EIO));
-        goto out;
+    size_t n = 0;
+    while (n < SL_SECRET_MAX + 1) {
+        ssize_t got = read(fd, buf + n, SL_SECRET_MAX + 1 - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            snprintf(err, errlen, "cannot read secret file \"%s\": %s", p, strerror(errno));
+            goto out;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
     }
     if (n > SL_SECRET_MAX) {
         snprintf(err, errlen, "secret file \"%s\" is larger than %d bytes", p, SL_SECRET_MAX);
@@ -58,8 +101,8 @@ int sl_secret_read(const char *basedir, const char *path, char **out, char *err,
     }
     rc = 0;
 out:
-    if (f)
-        fclose(f);
+    if (fd >= 0)
+        close(fd);
     if (buf) {
         /* It may hold part of a secret: do not leave it in freed memory. */
         explicit_bzero(buf, SL_SECRET_MAX + 2);

@@ -13,4 +13,9 @@
  * or -1 with a reason naming the path in err (never the contents). */
 int sl_secret_read(const char *basedir, const char *path, char **out, char *err, size_t errlen);
 
+/* Opens `path` for reading without ever blocking (a FIFO or device would
+ * hang a plain open or read) and only if it is a regular file.  Returns the
+ * descriptor, or -1 with the reason (without the path) in why. */
+int sl_open_regular(const char *path, char *why, size_t whylen);
+
 #endif

@@ -3,6 +3,7 @@
  * values and lets duplicate keys be caught where they occur. */
 #include "ynode.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -18,6 +19,12 @@ typedef struct builder {
      * key repeats an earlier one (its pair is then dropped). */
     sl_ynode *pending[SL_YAML_MAX_DEPTH];
     int pending_dup[SL_YAML_MAX_DEPTH];
+    /* Per open mapping: a hash index of its keys (positions + 1 in
+     * keys[], 0 = empty slot), so the duplicate check is linear in the
+     * number of keys rather than quadratic. */
+    size_t *index[SL_YAML_MAX_DEPTH];
+    size_t index_cap[SL_YAML_MAX_DEPTH];
+    size_t nodes;            /* every node so far, against SL_YAML_MAX_NODES */
     int depth;
     int docs;
     sl_ynode *graveyard;     /* values of duplicate keys, freed at the end */
@@ -94,6 +101,56 @@ static int push_item(sl_ynode *parent, sl_ynode *key, sl_ynode *val)
     return 0;
 }
 
+static uint64_t hash_key(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Finds `key` among the keys of the mapping open at `top`; returns its node,
+ * or NULL after recording where it will go (the caller pushes it next). */
+static const sl_ynode *index_find_or_add(builder *b, int top, const sl_ynode *map,
+                                         const char *key, int *oom)
+{
+    size_t cap = b->index_cap[top];
+    /* Keep the table at most half full; n + 1 counts the key to be added. */
+    if ((map->n + 1) * 2 > cap) {
+        size_t nc = cap ? cap * 2 : 16;
+        size_t *ni = calloc(nc, sizeof(*ni));
+        if (!ni) {
+            *oom = 1;
+            return NULL;
+        }
+        for (size_t i = 0; i < map->n; i++) {
+            size_t at = (size_t)hash_key(map->keys[i]->text) & (nc - 1);
+            while (ni[at])
+                at = (at + 1) & (nc - 1);
+            ni[at] = i + 1;
+        }
+        free(b->index[top]);
+        b->index[top] = ni;
+        b->index_cap[top] = cap = nc;
+    }
+    size_t at = (size_t)hash_key(key) & (cap - 1);
+    while (b->index[top][at]) {
+        const sl_ynode *k = map->keys[b->index[top][at] - 1];
+        if (strcmp(k->text, key) == 0)
+            return k;
+        at = (at + 1) & (cap - 1);
+    }
+    b->index[top][at] = map->n + 1; /* the position push_item will give it */
+    return NULL;
+}
+
+static void index_drop(builder *b, int top)
+{
+    free(b->index[top]);
+    b->index[top] = NULL;
+    b->index_cap[top] = 0;
+}
+
 /* Hangs a new node under the open container.  Takes ownership of n in every
  * case; -1 means the parse cannot go on (reported already). */
 static int attach(builder *b, sl_ynode *n)
@@ -115,14 +172,27 @@ static int attach(builder *b, sl_ynode *n)
                 return -1;
             }
             b->pending_dup[top] = 0;
-            for (size_t i = 0; i < parent->n; i++)
-                if (strcmp(parent->keys[i]->text, n->text) == 0) {
-                    sl_diag_add(b->d, b->file, n->line, n->col,
-                                "duplicate key \"%s\" (first given at %d:%d)", n->text,
-                                parent->keys[i]->line, parent->keys[i]->col);
-                    b->pending_dup[top] = 1;
-                    break;
-                }
+            if (parent->n >= SL_YAML_MAX_KEYS) {
+                sl_diag_add(b->d, b->file, n->line, n->col,
+                            "a mapping with more than %d keys (the one that started at "
+                            "%d:%d); pipeline files are limited to %d keys per mapping",
+                            SL_YAML_MAX_KEYS, parent->line, parent->col, SL_YAML_MAX_KEYS);
+                sl_ynode_free(n);
+                return -1;
+            }
+            int oom = 0;
+            const sl_ynode *first = index_find_or_add(b, top, parent, n->text, &oom);
+            if (oom) {
+                sl_ynode_free(n);
+                sl_diag_add(b->d, b->file, 0, 0, "out of memory");
+                return -1;
+            }
+            if (first) {
+                sl_diag_add(b->d, b->file, n->line, n->col,
+                            "duplicate key \"%s\" (first given at %d:%d)", n->text,
+                            first->line, first->col);
+                b->pending_dup[top] = 1;
+            }
             b->pending[top] = n;
             return 0;
         }
@@ -198,6 +268,14 @@ static int is_null_spelling(const char *s, size_t len)
 static int on_event(builder *b, const yaml_event_t *ev)
 {
     sl_ynode *n;
+    if ((ev->type == YAML_SCALAR_EVENT || ev->type == YAML_ALIAS_EVENT ||
+         ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT) &&
+        ++b->nodes > SL_YAML_MAX_NODES) {
+        sl_diag_add(b->d, b->file, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+                    "more than %d keys and values in all; pipeline files are limited to %d",
+                    SL_YAML_MAX_NODES, SL_YAML_MAX_NODES);
+        return -1;
+    }
     switch (ev->type) {
     case YAML_DOCUMENT_START_EVENT:
         if (++b->docs > 1) {
@@ -256,12 +334,15 @@ static int on_event(builder *b, const yaml_event_t *ev)
             return -1;
         b->stack[b->depth] = n;
         b->pending[b->depth] = NULL;
+        b->index[b->depth] = NULL;
+        b->index_cap[b->depth] = 0;
         b->depth++;
         return 0;
     case YAML_SEQUENCE_END_EVENT:
     case YAML_MAPPING_END_EVENT:
         if (b->depth > 0) {
             b->depth--;
+            index_drop(b, b->depth);
             /* libyaml always pairs a key with a value; this is belt and braces. */
             sl_ynode_free(b->pending[b->depth]);
             b->pending[b->depth] = NULL;
@@ -302,8 +383,10 @@ int sl_yaml_parse(const char *file, const char *buf, size_t len, sl_ynode **root
             break;
     }
     yaml_parser_delete(&p);
-    for (int i = 0; i < b.depth; i++)
+    for (int i = 0; i < b.depth; i++) {
         sl_ynode_free(b.pending[i]);
+        index_drop(&b, i);
+    }
     sl_ynode_free(b.graveyard);
     if (rc != 0) {
         sl_ynode_free(b.root);

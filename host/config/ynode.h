@@ -28,6 +28,10 @@ struct sl_ynode {
 /* Deeper nesting than any pipeline needs; the bound keeps the recursive
  * walks over the tree safe from hostile input. */
 #define SL_YAML_MAX_DEPTH 64
+/* Limits that turn a hostile or generated file into one clear error rather
+ * than minutes of work; documented in docs/pipeline-reference.md. */
+#define SL_YAML_MAX_KEYS 10000    /* keys in one mapping */
+#define SL_YAML_MAX_NODES 100000  /* keys, values and items in one file */
 
 /* Parses one YAML document held in buf.  Returns 0 and the root in *root
  * (NULL for an empty document), or -1 after a syntax error.  Problems that

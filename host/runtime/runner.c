@@ -1,6 +1,7 @@
 #include "runner.h"
 
 #include "../log.h"
+#include "../redact.h"
 #include "guard.h"
 
 #include <jansson.h>
@@ -311,6 +312,7 @@ char *sl_runner_status_json(void *arg)
         pthread_mutex_lock(&p->err_mu);
         snprintf(err, sizeof err, "%s", p->last_error);
         pthread_mutex_unlock(&p->err_mu);
+        sl_secret_scrub(err, sizeof err);
         json_t *o = json_pack(
             "{s:s,s:s,s:s,s:b,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:s?}", "name", p->conf->name,
             "file", p->conf->path, "state", sl_pipe_state_name(sl_pipeline_state(p)), "ready",

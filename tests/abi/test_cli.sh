@@ -46,6 +46,31 @@ expect_out 'duplicate plugin name "abi_good"'
 expect_exit 1 -- "$S" run -P "$T/missing-dir" "$T/p.yaml"
 expect_out 'plugin directory'
 
+# Files that fail the ABI note check are never opened, by any command: their
+# constructors would leave a mark.  SLUICE_PLUGIN_PATH at a directory holding
+# another program's library (no note) and a wrong-ABI plugin.
+mkdir -p "$T/pp"
+cp "$FX/nonote/abi_nonote.so" "$FX/major/abi_major.so" "$FX/minor/abi_minor.so" "$T/pp/"
+export ABI_MARKER="$T/marker"
+for cmd in "plugins" "plugins --describe abi_good" "validate $T/p.yaml" "run $T/p.yaml"; do
+  # shellcheck disable=SC2086
+  expect_exit 1 -- env SLUICE_PLUGIN_PATH="$T/pp" "$S" $cmd -P "$FX/good"
+  expect_out "abi_nonote.so\": not a sluice plugin (no .note.sluice; rebuild against sluice.h >= 1.0"
+  expect_out "abi_major.so\": ABI version mismatch: host 1.0, plugin 99.0"
+  expect_out "abi_minor.so\": ABI version mismatch: host 1.0, plugin 1.99"
+  if grep -qv '^abi_good$' "$T/marker"; then fail "sluice $cmd ran a refused plugin's constructor: $(cat "$T/marker")"; else pass; fi
+done
+# A plugin directory others can write is not looked into at all.
+chmod 0777 "$T/pp"
+expect_exit 0 -- env SLUICE_PLUGIN_PATH="$T/pp" "$S" plugins -P "$FX/good"
+expect_out "plugin directory \"$T/pp\": refused: directory \"$T/pp\" is writable by others (mode 0777)"
+expect_exit 1 -- "$S" plugins -P "$T/pp"
+expect_out "is writable by others"
+if grep -qv '^abi_good$' "$T/marker"; then fail "a plugin in a world-writable directory ran"; else pass; fi
+# The good plugin leaves its mark, so the checks above can fail.
+if grep -q '^abi_good$' "$T/marker"; then pass; else fail "the good fixture left no mark"; fi
+unset ABI_MARKER
+
 # The good pipeline validates and runs to the end of its bounded source.
 expect_exit 0 -- "$S" validate -P "$FX/good" "$T/p.yaml"
 expect_out "ok (pipeline \"fixture\""

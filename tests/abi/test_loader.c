@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static char dir[PATH_MAX];
@@ -25,6 +26,11 @@ int main(void)
         return 1;
     }
     snprintf(dir, sizeof dir, "%s", d);
+    /* Every fixture's constructor appends its name here when it runs. */
+    char marker[PATH_MAX + 32];
+    snprintf(marker, sizeof marker, "%s/loader-marker.%ld", dir, (long)getpid());
+    unlink(marker);
+    setenv("ABI_MARKER", marker, 1);
     sl_registry *r = sl_registry_new();
     char err[1024];
 
@@ -41,6 +47,14 @@ int main(void)
     CHECK_INT_EQ(sl_registry_load_file(r, fx("minor"), err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "ABI version mismatch: host 1.0, plugin 1.99");
     CHECK_STR_CONTAINS(err, "needs a newer sluice");
+
+    /* The note says 1.0, the descriptor 99.0: refused once it can be read. */
+    CHECK_INT_EQ(sl_registry_load_file(r, fx("liar"), err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "abi_liar.so\": ABI version mismatch: host 1.0, plugin 99.0");
+
+    CHECK_INT_EQ(sl_registry_load_file(r, fx("nonote"), err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "abi_nonote.so\": not a sluice plugin (no .note.sluice; "
+                            "rebuild against sluice.h >= 1.0");
 
     CHECK_INT_EQ(sl_registry_load_file(r, fx("noentry"), err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "no entry function sluice_plugin_entry()");
@@ -61,13 +75,31 @@ int main(void)
         fclose(f);
     }
     CHECK_INT_EQ(sl_registry_load_file(r, junk, err, sizeof err), -1);
-    CHECK_STR_CONTAINS(err, "junk.so\": could not load:");
+    CHECK_STR_CONTAINS(err, "junk.so\": could not load: not an ELF shared object");
     unlink(junk);
 
     CHECK_INT_EQ(sl_registry_load_file(r, "/nonexistent/x.so", err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "/nonexistent/x.so\": No such file or directory");
 
     CHECK_INT_EQ(sl_registry_count(r), 1);
+
+    /* Only the good plugin, the liar (note 1.0), the duplicate and the
+     * misnamed one got as far as dlopen; the wrong-ABI and note-less files
+     * never ran a constructor. */
+    char marks[4096] = "";
+    f = fopen(marker, "r");
+    CHECK(f != NULL);
+    if (f) {
+        size_t n = fread(marks, 1, sizeof marks - 1, f);
+        marks[n] = '\0';
+        fclose(f);
+    }
+    CHECK_STR_CONTAINS(marks, "abi_good\n");
+    CHECK(strstr(marks, "abi_major") == NULL);
+    CHECK(strstr(marks, "abi_minor") == NULL);
+    CHECK(strstr(marks, "abi_nonote") == NULL);
+    CHECK_STR_CONTAINS(marks, "abi_liar\n");
+    unlink(marker);
     sl_registry_free(r);
     return CHECK_DONE();
 }

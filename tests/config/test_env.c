@@ -130,7 +130,7 @@ static void secret_errors(void)
     char want[PATH_MAX + 128];
     snprintf(want, sizeof want,
              "source (plugin \"cfg_io\"): option \"password\": cannot read secret file \"%s/.\": "
-             "Is a directory",
+             "not a regular file (a directory); give the path of a plain file",
              env_or_die("CFG_FIXTURES"));
     CHECK_DIAG(&d, p, 4, 21, want);
     /* Relative paths are taken from the pipeline file's directory. */

@@ -501,6 +501,11 @@ static void test_options(f2t *t)
     CHECK_INT_EQ(f2t_decoder(t, &d, "host=127.0.0.1 bogus_option=1", NULL), -1);
     CHECK_STR_CONTAINS(d.init_err, "params_dsn is not a valid libpq connection string");
     f2t_inst_free(&d);
+    /* An unquoted space in the password: the part after it stays out. */
+    CHECK_INT_EQ(f2t_decoder(t, &d, "host=127.0.0.1 password=ab cd-secret-77", NULL), -1);
+    CHECK_STR_CONTAINS(d.init_err, "missing \"=\" after \"...\"");
+    CHECK(strstr(d.init_err, "cd-secret") == NULL);
+    f2t_inst_free(&d);
     /* A database without the schema: init fails and says what to do. */
     char dsn[300];
     snprintf(dsn, sizeof dsn, "host=127.0.0.1 port=%d user=postgres dbname=postgres", t->port);

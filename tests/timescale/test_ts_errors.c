@@ -30,10 +30,22 @@ static void test_connection(void)
 {
     char dsn[300];
     const char *kv[] = {dsn, "table=" SCHEMA ".m", NULL};
+    const char *e0;
 
     snprintf(dsn, sizeof dsn, "dsn=host=127.0.0.1 nonsense");
     CHECK_STR_CONTAINS(open_fails(SLUICE_ERR, kv), "timescale: dsn: missing \"=\" after "
-                                                   "\"nonsense\"");
+                                                   "\"...\" in connection info string");
+    /* An unquoted space in a password: libpq quotes what follows it, which
+     * is part of the password, so that part is cut from the message. */
+    snprintf(dsn, sizeof dsn, "dsn=host=127.0.0.1 password=first second-half-9q");
+    e0 = open_fails(SLUICE_ERR, kv);
+    CHECK_STR_CONTAINS(e0, "timescale: dsn: missing \"=\" after \"...\"");
+    CHECK_STR_CONTAINS(e0, "quote values with spaces");
+    CHECK(strstr(e0, "second-half") == NULL);
+    snprintf(dsn, sizeof dsn, "dsn=host=127.0.0.1 password=first second=half-9q");
+    e0 = open_fails(SLUICE_ERR, kv);
+    CHECK_STR_CONTAINS(e0, "timescale: dsn: invalid connection option \"...\"");
+    CHECK(strstr(e0, "second") == NULL);
     snprintf(dsn, sizeof dsn, "dsn=postgresql://u@h:notaport/db?password=hunter2");
     const char *e = open_fails(SLUICE_ERR, kv);
     CHECK_STR_CONTAINS(e, "timescale: cannot connect to PostgreSQL: invalid integer value "

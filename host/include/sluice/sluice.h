@@ -3,12 +3,23 @@
  *
  * This is the only header a plugin author includes.  A plugin is a shared
  * object that exports one function, SLUICE_PLUGIN_ENTRY, returning a const
- * descriptor (struct sluice_plugin).  The host checks the descriptor's ABI
- * version before it calls anything else, then reaches the plugin only through
- * the callback tables in the descriptor, and the plugin reaches the host only
- * through the function table (struct sluice_api) handed to each init call.
+ * descriptor (struct sluice_plugin).  The host checks the plugin's ABI
+ * version before any of its code runs (see Trust below), then reaches the
+ * plugin only through the callback tables in the descriptor, and the plugin
+ * reaches the host only through the function table (struct sluice_api)
+ * handed to each init call.
  * A plugin therefore never links against host symbols: a .so built against
  * these headers works with any host of the same ABI major.
+ *
+ * Trust
+ *   Before it opens a plugin the host checks, without running any of it:
+ *   that the file and every directory above it belong to root or to the
+ *   user running sluice and that nobody else can write them (as OpenSSH's
+ *   StrictModes; a root-owned sticky directory such as /tmp is accepted as
+ *   an ancestor, never as the plugin's own directory), and that the file
+ *   carries the ABI note SLUICE_PLUGIN emits (see SLUICE_PLUGIN_NOTE_) with
+ *   this host's major and a minor no newer than its own.  Only then is it
+ *   dlopen'ed, and the descriptor's own version is checked again.
  *
  * Compatibility rules
  *   - SLUICE_ABI_MAJOR changes only when a struct or callback changes
@@ -395,10 +406,42 @@ typedef struct sluice_plugin {
 
 typedef const sluice_plugin *(*sluice_plugin_entry_fn)(void);
 
-/* Defines the entry function.  Use once per plugin, at file scope:
+/* The ABI note.  SLUICE_PLUGIN also emits an ELF note (section
+ * ".note.sluice", type SHT_NOTE, so it lands in a PT_NOTE segment): owner
+ * name "sluice", type SLUICE_NOTE_TYPE, and a descriptor of four 32-bit words
+ * { SLUICE_NOTE_MAGIC, ABI major, ABI minor, 0 }.  The host reads it from the
+ * file, parsing the ELF headers itself, BEFORE dlopen: a file without the
+ * note, or with another major or a newer minor, is refused without being
+ * opened, so none of its code (not even a constructor) ever runs.  A shared
+ * object built against a sluice.h from before the note has none and is
+ * refused with "not a sluice plugin (no .note.sluice; ...)": rebuild it.
+ * SLUICE_PLUGIN_NOTE_ is not for plugins to use directly; the ABI tests use
+ * it to build plugins that claim another version. */
+#define SLUICE_NOTE_NAME "sluice"
+#define SLUICE_NOTE_TYPE 0x51ce0001
+#define SLUICE_NOTE_MAGIC 0x45434c53 /* "SLCE" in little-endian */
+#define SLUICE_STR_(x) #x
+#define SLUICE_XSTR_(x) SLUICE_STR_(x)
+#define SLUICE_PLUGIN_NOTE_(major, minor)                                     \
+    __asm__(".pushsection .note.sluice,\"a\",%note\n"                        \
+            ".balign 4\n"                                                     \
+            ".long 7\n"          /* namesz: "sluice" and its NUL */           \
+            ".long 16\n"         /* descsz */                                 \
+            ".long " SLUICE_XSTR_(SLUICE_NOTE_TYPE) "\n"                       \
+            ".asciz \"" SLUICE_NOTE_NAME "\"\n"                               \
+            ".balign 4\n"                                                     \
+            ".long " SLUICE_XSTR_(SLUICE_NOTE_MAGIC) "\n"                      \
+            ".long " SLUICE_XSTR_(major) "\n"                                  \
+            ".long " SLUICE_XSTR_(minor) "\n"                                  \
+            ".long 0\n"                                                       \
+            ".popsection\n");
+
+/* Defines the entry function and the ABI note.  Use once per plugin, at file
+ * scope (GCC or Clang, ELF targets):
  *     SLUICE_PLUGIN(my_plugin_descriptor)
  */
 #define SLUICE_PLUGIN(desc)                                                   \
+    SLUICE_PLUGIN_NOTE_(SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR)                   \
     SLUICE_EXPORT const sluice_plugin *sluice_plugin_entry(void);             \
     SLUICE_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &(desc); }
 
