@@ -252,11 +252,18 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
         src_destroy(s);
         return SLUICE_ERR;
     }
-    /* librdkafka 2.0.2 stops fetching a partition once 100000 of its
-     * messages are prefetched and looks again only about a second later, so
-     * a source catching up stalls every 100000 messages; with this, the
-     * prefetch is bounded by queued.max.messages.kbytes (64 MiB) alone. */
-    const char *const defaults[] = {"queued.min.messages", "1000000", NULL};
+    /* The prefetch, bounded so that a source catching up on a backlog
+     * holds a few MiB, not librdkafka's 64 MiB of payload plus ~400 bytes
+     * of bookkeeping per message (300 MB RSS on the seed's 100-byte Avro
+     * measurements).  Each fetch brings up to 256 KiB per partition, 1 MiB
+     * in all, and fetching pauses while 50000 messages or 4 MiB of payload
+     * wait.  librdkafka 2.0.2 looks again only about a second after such a
+     * pause, so a consumer faster than ~50000 messages/s stalls now and then:
+     * `properties` can raise them (README, Performance). */
+    const char *const defaults[] = {"queued.min.messages", "50000",
+                                    "queued.max.messages.kbytes", "4096",
+                                    "fetch.max.bytes", "1048576",
+                                    "max.partition.fetch.bytes", "262144", NULL};
     rd_kafka_conf_t *conf =
         kc_conf_new(&s->kc, cfg, a->pipeline, a->instance, defaults, managed_props, err);
     if (!conf) {
