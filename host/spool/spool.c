@@ -270,6 +270,6 @@ void sl_spool_stats_get(sl_spool *s, sl_spool_stats *st)
     st->torn = s->torn;
     st->appended_total = s->appended_total;
     st->released_total = s->released_total;
-    st->full = s->full_waiters > 0 || s->disk_full;
+    st->full = s->room_waiting || s->disk_full;
     pthread_mutex_unlock(&s->mu);
 }

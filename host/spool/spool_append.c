@@ -5,7 +5,8 @@
  * to the last committed size.  A full disk (ENOSPC, EDQUOT) is not an
  * error: the append keeps its buffer, logs once, and retries every second
  * (or when the sink releases something) until space returns, or until
- * sl_spool_wake(), when it gives up with -1.  Other appends wait behind it.
+ * sl_spool_wake(), when it gives up with -1.  Later appends wait their turn
+ * behind it.
  *
  * Test-only fault injection: SLUICE_SPOOL_FAULT_TORN=N (read once at open)
  * makes the N-th append of the process's spool write only half its bytes
@@ -60,27 +61,42 @@ static int over_limit(const sl_spool *s, uint64_t total)
     return s->max_bytes && s->held_bytes > 0 && s->held_bytes + total > s->max_bytes;
 }
 
-/* Waits for room (mu held).  Beyond max_bytes only while not woken; behind
- * an append that waits for disk space always (it owns the buffer). */
-static void wait_room(sl_spool *s, uint64_t total)
+/* Appends take turns in arrival order (a ticket each), so that a batch
+ * waiting for room is not overtaken, and starved, by later small appends
+ * from another thread.  The append whose turn it is waits for room beyond
+ * max_bytes while not woken; the others wait behind it.  "full" is logged
+ * once, and "room again" only below half of max_bytes, so a spool that
+ * hovers at its limit does not log every batch. */
+static void wait_turn(sl_spool *s, uint64_t total)
 {
-    int waited = 0;
-    while (s->wbuf_busy || (!s->woken && over_limit(s, total))) {
-        if (!s->wbuf_busy && !s->full_logged) {
-            sl_log(SLUICE_LOG_WARN, NULL, "spool",
-                   "spool %s is full (%" PRIu64 " of max %" PRIu64 " bytes held); the source "
-                   "waits until the sink releases records", s->dir, s->held_bytes,
-                   s->max_bytes);
-            s->full_logged = 1;
-        }
-        waited = 1;
-        s->full_waiters++;
+    uint64_t me = s->ticket_next++;
+    while (me != s->ticket_serving) {
+        s->queued++;
         pthread_cond_wait(&s->room, &s->mu);
-        s->full_waiters--;
+        s->queued--;
     }
-    if (waited && s->full_logged && !s->full_waiters && !over_limit(s, total)) {
-        sl_log(SLUICE_LOG_INFO, NULL, "spool", "spool %s has room again; appends resume",
-               s->dir);
+    if (s->woken || !over_limit(s, total))
+        return;
+    if (!s->full_logged)
+        sl_log(SLUICE_LOG_WARN, NULL, "spool",
+               "spool %s is full (%" PRIu64 " of max %" PRIu64 " bytes held); the source "
+               "waits until the sink releases records", s->dir, s->held_bytes, s->max_bytes);
+    s->full_logged = 1;
+    s->room_waiting = 1;
+    while (!s->woken && over_limit(s, total))
+        pthread_cond_wait(&s->room, &s->mu);
+    s->room_waiting = 0;
+}
+
+static void end_turn(sl_spool *s)
+{
+    s->ticket_serving++;
+    if (s->queued)
+        pthread_cond_broadcast(&s->room);
+    if (s->full_logged && s->held_bytes <= s->max_bytes / 2) {
+        sl_log(SLUICE_LOG_INFO, NULL, "spool",
+               "spool %s has room again (%" PRIu64 " of max %" PRIu64 " bytes held)", s->dir,
+               s->held_bytes, s->max_bytes);
         s->full_logged = 0;
     }
 }
@@ -120,8 +136,7 @@ static int write_tail(sl_spool *s, size_t total, char *err, size_t errlen)
             sl_log(SLUICE_LOG_ERROR, NULL, "spool",
                    "spool %s: the disk is full (%s); the source waits until space is "
                    "freed on that filesystem", s->dir, strerror(e));
-        s->disk_full = 1;
-        s->wbuf_busy = 1;
+        s->disk_full = 1; /* the turn stays ours: later appends wait behind */
         struct timespec ts;
         sl_spool_deadline(&ts, 1000);
         pthread_cond_timedwait(&s->room, &s->mu, &ts);
@@ -156,7 +171,7 @@ static int append(sl_spool *s, const src *x, char *err, size_t errlen)
         return 0;
 
     pthread_mutex_lock(&s->mu);
-    wait_room(s, total);
+    wait_turn(s, total);
     int rc = -1;
     if (s->wcap < total) {
         size_t cap = s->wcap ? s->wcap : 64 * 1024;
@@ -187,7 +202,6 @@ static int append(sl_spool *s, const src *x, char *err, size_t errlen)
         p += SL_SPOOL_HDR + len;
     }
     rc = write_tail(s, total, err, errlen);
-    s->wbuf_busy = 0;
     if (rc == 0) {
         s->segs[s->nsegs - 1].size += total;
         if (!s->held_records)
@@ -199,8 +213,7 @@ static int append(sl_spool *s, const src *x, char *err, size_t errlen)
         pthread_cond_broadcast(&s->data);
     }
 out:
-    if (s->full_waiters)
-        pthread_cond_broadcast(&s->room); /* wbuf is free again */
+    end_turn(s);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }

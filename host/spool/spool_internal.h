@@ -48,7 +48,7 @@ struct sl_spool {
     uint64_t max_bytes, seg_bytes;
 
     pthread_mutex_t mu;
-    pthread_cond_t room;     /* appenders: room, disk space, wbuf free */
+    pthread_cond_t room;     /* appenders: their turn, room, disk space */
     pthread_cond_t data;     /* the reader: records appended */
     pthread_cond_t idle;     /* sync_busy dropped to 0 */
     pthread_cond_t stop;     /* the interval syncer's clock; close */
@@ -62,7 +62,9 @@ struct sl_spool {
     uint64_t next_seq;
     unsigned char *wbuf;
     size_t wcap;
-    int wbuf_busy;           /* an append waits for disk space holding wbuf */
+    uint64_t ticket_next, ticket_serving; /* appends take turns */
+    int queued;              /* appends waiting for their turn */
+    int room_waiting;        /* the append whose turn it is waits for room */
     int disk_full;
     int full_logged;
     uint64_t append_gen, synced_gen;
@@ -73,7 +75,6 @@ struct sl_spool {
     uint64_t held_bytes, held_records, replayed, torn;
     uint64_t appended_total, released_total;
     int64_t oldest_us;
-    int full_waiters;
     int woken, closing;
 
     /* reader */

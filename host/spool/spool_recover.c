@@ -50,7 +50,8 @@ static int list_segments(sl_spool *s, char *err, size_t errlen)
         }
     }
     closedir(d);
-    qsort(s->segs, s->nsegs, sizeof(*s->segs), cmp_seg);
+    if (s->nsegs)
+        qsort(s->segs, s->nsegs, sizeof(*s->segs), cmp_seg);
     return 0;
 }
 

@@ -132,7 +132,10 @@ int sl_spool_cursor_load(sl_spool *s, sl_spool_cursor *c, char *err, size_t errl
                  strerror(errno));
         return -1;
     }
-    int found = 0;
+    int found = 0, blank = 1;
+    for (size_t k = 0; k < (size_t)n; k++)
+        if (((const unsigned char *)sl)[k])
+            blank = 0;
     for (int i = 0; i < 2; i++) {
         if ((size_t)n < (size_t)(i + 1) * sizeof(slot))
             break;
@@ -146,7 +149,7 @@ int sl_spool_cursor_load(sl_spool *s, sl_spool_cursor *c, char *err, size_t errl
             found = 1;
         }
     }
-    if (!found && n > 0)
+    if (!found && !blank)
         sl_log(SLUICE_LOG_WARN, NULL, "spool",
                "spool %s: no valid slot in the cursor file; every record left in the "
                "segments is replayed (duplicates possible)", s->dir);

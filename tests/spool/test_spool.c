@@ -264,11 +264,11 @@ static void test_torn_tail(void)
     long size = spt_file_size(seg);
 
     /* a partial frame: a header promising 100 bytes, then 10 of them */
-    unsigned char part[SL_SPOOL_HDR + 10];
+    unsigned char part[SL_SPOOL_HDR + 100];
     memset(part, 'x', sizeof part);
     sl_spool_frame_put(part, 100, 1, 10);
     int fd = open(seg, O_WRONLY | O_APPEND);
-    CHECK(fd >= 0 && write(fd, part, sizeof part) == (ssize_t)sizeof part);
+    CHECK(fd >= 0 && write(fd, part, SL_SPOOL_HDR + 10) == SL_SPOOL_HDR + 10);
     close(fd);
 
     s = spt_open(dir, 0, 0, SL_SPOOL_FSYNC_BATCH);

@@ -276,9 +276,10 @@ static void test_interval(void)
  * root or unprivileged user namespaces; skipped, and said so, without). */
 static int disk_full_child(const char *dir)
 {
+    alarm(60); /* a hang here fails the test instead of stalling ctest */
     if (unshare(CLONE_NEWNS) < 0 && unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
         return 77;
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
         mkdir(dir, 0700) < 0 || mount("tmpfs", dir, "tmpfs", 0, "size=256k") < 0)
         return 77;
     sl_spool *s = spt_open(dir, 0, 32 * 1024, SL_SPOOL_FSYNC_BATCH);
@@ -338,7 +339,7 @@ static void test_disk_full(void)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0)
-        _exit(disk_full_child(path));
+        exit(disk_full_child(path));
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
@@ -351,11 +352,13 @@ static void test_disk_full(void)
 
 int main(void)
 {
+    alarm(300);
+    /* the forking tests first, while this process has no other thread */
+    test_fault_injection();
+    test_disk_full();
     test_max_bytes();
     test_concurrent();
-    test_fault_injection();
     test_interval();
-    test_disk_full();
     spt_cleanup();
     return CHECK_DONE();
 }
