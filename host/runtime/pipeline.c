@@ -399,16 +399,8 @@ static int spool_open(sl_pipeline *p, char *err, size_t errlen)
     pthread_mutex_unlock(&p->spool_mu);
     sl_pipeline_spool_tick(p, 1);
     pthread_mutex_lock(&p->spool_mu);
-    sl_spool_stats st = v->last;
     pthread_mutex_unlock(&p->spool_mu);
-    if (st.replayed)
-        PLOG(p, SLUICE_LOG_INFO, "spool %s: %llu records (%llu bytes) from before are "
-             "delivered first", c->spool_path, (unsigned long long)st.replayed,
-             (unsigned long long)st.bytes);
-    if (st.torn)
-        PLOG(p, SLUICE_LOG_WARN, "spool %s: %llu torn or corrupt records were cut off (a crash "
-             "during an append); counted in sluice_spool_torn_total", c->spool_path,
-             (unsigned long long)st.torn);
+    /* The spool itself logs what it replays and what it cut off. */
     return 0;
 }
 
@@ -472,31 +464,16 @@ void sl_pipeline_spool_tick(sl_pipeline *p, int force)
     sl_metric_set(p->m.sp_oldest,
                   st.oldest_us > 0 && now_us > st.oldest_us ? (double)(now_us - st.oldest_us) / 1e6
                                                             : 0.0);
-    /* One line when the source pauses and one when it resumes: the resume
-     * waits until a tenth of the spool is free again, so a spool hovering at
-     * its limit (a sink slower than the source) does not flood the log. */
-    int log_pause = 0, log_resume = 0;
-    double paused_s = 0;
-    if (st.full && !v->paused) {
+    /* The gauge says whether the source is paused on a full spool, with the
+     * spool's own hysteresis (it logs the pause once, and the resume once
+     * half of max_size is free again), so a spool hovering at its limit
+     * shows as one pause, as in the log. */
+    if (st.full && !v->paused)
         v->paused = 1;
-        v->paused_since_ms = now;
-        log_pause = 1;
-    } else if (!st.full && v->paused && st.bytes <= p->conf->spool_max_bytes / 10 * 9) {
+    else if (!st.full && v->paused && st.bytes <= p->conf->spool_max_bytes / 2)
         v->paused = 0;
-        paused_s = (double)(now - v->paused_since_ms) / 1000.0;
-        log_resume = 1;
-    }
     sl_metric_set(p->m.sp_full, v->paused);
     pthread_mutex_unlock(&p->spool_mu);
-    if (log_pause)
-        PLOG(p, SLUICE_LOG_WARN,
-             "spool full: %llu records, %llu bytes held (buffer.max_size %llu bytes); the "
-             "source is paused until the sink releases records (a broker queues meanwhile)",
-             (unsigned long long)st.records, (unsigned long long)st.bytes,
-             (unsigned long long)p->conf->spool_max_bytes);
-    if (log_resume)
-        PLOG(p, SLUICE_LOG_INFO, "spool has room again (%llu bytes held): the source resumes "
-             "after %.1f s paused", (unsigned long long)st.bytes, paused_s);
 }
 
 static void *supervisor(void *arg)

@@ -60,8 +60,7 @@ typedef struct sl_spool_view {
     sl_spool_stats last;     /* the last stats read (kept while closed) */
     uint64_t seen_appended, seen_released, seen_replayed, seen_torn; /* this open */
     uint64_t appended, released, replayed, torn; /* cumulative, this process */
-    int paused;              /* logged as paused on a full spool */
-    int64_t paused_since_ms;
+    int paused;              /* the source is paused on a full spool */
     int64_t next_tick_ms;
 } sl_spool_view;
 
@@ -134,9 +133,8 @@ void sl_pipeline_set_error(sl_pipeline *p, const char *fmt, ...) SLUICE_PRINTF(2
 void sl_pipeline_retry_now(sl_pipeline *p);
 /* ms until the next restart while parked or restarting, -1 if none. */
 int64_t sl_pipeline_next_try_ms(sl_pipeline *p);
-/* Reads the spool's numbers into the metrics and logs a pause on a full
- * spool (and its end).  Cheap; called by the sink loop and a timer; does
- * nothing more often than every 250 ms unless force. */
+/* Reads the spool's numbers into the metrics.  Cheap; called by the sink
+ * loop and a timer; does nothing more often than every 250 ms unless force. */
 void sl_pipeline_spool_tick(sl_pipeline *p, int force);
 
 /* Internals shared by the pipeline's files. */
