@@ -24,6 +24,8 @@ jfield() { python3 -c 'import json,sys; d=json.load(sys.stdin)["pipelines"]; p=[
 for k in sys.argv[2].split("."): v=v[k] if v is not None else None
 print(v)' "$1" "$2"; }
 
+held_is() { [ "$(status "$1" | jfield "$2" spool.records)" = "$3" ]; }
+
 # 1. A permanent sink error (a revoked grant) parks the pipeline with its
 #    records in the spool; /status and /ready say so; SIGHUP retries at once;
 #    once the sink accepts, every record arrives exactly once.
@@ -80,9 +82,11 @@ batch: { max_records: 64, linger: 10ms }
 buffer: { type: disk, path: "$T/spool-term" }
 retry: { initial: 10ms, max: 50ms }
 Y
-"$S" run "${P[@]}" --shutdown-timeout 1s "$T/term.yaml" >"$T/out" 2>&1 &
+"$S" run "${P[@]}" --http 127.0.0.1:0 --shutdown-timeout 1s "$T/term.yaml" >"$T/out" 2>&1 &
 pid=$!
 wait_for 10 grep -q "database away; retry 3" "$T/out" || fail "sink not retrying"
+port=$(port_of "$T/out")
+wait_for 20 held_is "$port" term 500 || fail "the source did not spool all 500"
 kill -TERM $pid
 rc=0; wait $pid || rc=$?
 expect_eq "$rc" 1 "exit status when the deadline cut a retry"
@@ -190,8 +194,12 @@ expect_exit 0 -- "$S" run "${P[@]}" "$T/full.yaml"
 expect_out "spool $T/spool-full is full ("
 expect_out "the source waits until the sink releases records"
 expect_out "spool $T/spool-full has room again"
-expect_eq "$(grep -c 'is full (' "$T/out")" 1 "one pause line"
-expect_eq "$(grep -c 'has room again' "$T/out")" 1 "one resume line"
+# One line per pause and one per resume, not one per batch: the sink is
+# faster than the source once back, but a slow (sanitizer) build may see the
+# spool fill a second time.
+pauses=$(grep -c 'is full (' "$T/out")
+[ "$pauses" -ge 1 ] && [ "$pauses" -le 3 ] && pass || fail "pause lines: $pauses"
+expect_eq "$(grep -c 'has room again' "$T/out")" "$pauses" "one resume line per pause"
 expect_out "finished: 3000 in, 3000 out"
 expect_eq "$(lines "$T/full.out")" 3000 "all written"
 
