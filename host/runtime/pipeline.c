@@ -574,8 +574,16 @@ static void *supervisor(void *arg)
                  (long long)restart_backoff);
         }
         pthread_mutex_unlock(&p->err_mu);
-        if (backoff_sleep(p, restart_backoff))
+        if (backoff_sleep(p, restart_backoff)) {
+            if (c->spool) {
+                pthread_mutex_lock(&p->spool_mu);
+                uint64_t kept = p->spool_view.last.records;
+                pthread_mutex_unlock(&p->spool_mu);
+                PLOG(p, SLUICE_LOG_INFO, "stopped while parked: %llu records left in the spool "
+                     "for the next start", (unsigned long long)kept);
+            }
             break;
+        }
     }
     atomic_store(&p->state, SL_PIPE_STOPPED);
     return NULL;

@@ -71,6 +71,23 @@ cp "$T/park.log" "$T/out"
 expect_out "records kept in the spool; next try in 60000 ms or on SIGHUP"
 expect_no_out "lost"
 
+# 1b. SIGTERM while parked keeps the records too, and says so.
+cat >"$T/park2.yaml" <<Y
+name: park2
+source: { plugin: fault, count: 300 }
+sink: { plugin: fault, fail_writes: 1000000 }
+batch: { max_records: 64, linger: 10ms }
+buffer: { type: disk, path: "$T/spool-park2" }
+restart: { initial: 60s, max: 60s }
+Y
+"$S" run "${P[@]}" "$T/park2.yaml" >"$T/out" 2>&1 &
+pid=$!
+wait_for 20 grep -q "parked: sink" "$T/out" || fail "park2 not parked"
+kill -TERM $pid
+wait $pid && pass || fail "exit status of a stop while parked"
+expect_out "stopped while parked: "
+expect_out " records left in the spool for the next start"
+
 # 2. SIGTERM while the sink keeps retrying: the deadline cuts the retry, the
 #    records stay in the spool (exit 1, said in the log), and the next start
 #    delivers them all.
