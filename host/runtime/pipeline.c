@@ -234,16 +234,16 @@ static int run_once_spooled(sl_pipeline *p)
     atomic_store(&p->source_eof, 0);
     for (size_t i = 0; i < p->n_slots; i++)
         sl_batch_reset(p->slots[i].src);
+    sl_pipeline_spool_tick(p, 1);
+    pthread_mutex_lock(&p->spool_mu);
+    uint64_t held = p->spool_view.last.records;
+    pthread_mutex_unlock(&p->spool_mu);
     if (pthread_create(&p->source_thread, NULL, sl_spool_source_thread, p) != 0) {
         sl_pipeline_set_error(p, "cannot start the source thread");
         return -1;
     }
     atomic_store(&p->state, SL_PIPE_RUNNING);
     sl_metric_set(p->m.up, 1);
-    sl_pipeline_spool_tick(p, 1);
-    pthread_mutex_lock(&p->spool_mu);
-    uint64_t held = p->spool_view.last.records;
-    pthread_mutex_unlock(&p->spool_mu);
     PLOG(p, SLUICE_LOG_INFO, "running: %s -> spool %s (%llu records held) -> %zu transform(s) "
          "-> %s%s%s", p->conf->source.plugin, p->conf->spool_path, (unsigned long long)held,
          p->conf->n_transforms, p->conf->sink.plugin, p->has_dlq ? ", dead letters -> " : "",
