@@ -15,8 +15,21 @@
  *                        sequence number, appended to until segment_size
  *   cursor               the release cursor, two checksummed slots written
  *                        alternately so that a torn write leaves the other
- * Each record is framed (magic, length, CRC32C of the body, append time) so
- * that a torn tail is recognised on open, cut off and counted.
+ * Each record is framed (magic, length, CRC32C of the body, append time,
+ * sequence number) so that a torn tail is recognised on open, cut off and
+ * counted.  The body keeps all of a record: key, value, timestamp, origin,
+ * headers and typed fields.  Integers are in host byte order: a spool is
+ * read back by the machine that wrote it.
+ *
+ * Log lines (sl_log, component "spool"): once when appends start waiting
+ * for room ("spool DIR is full ..."), once when it has room again (below
+ * half of max_bytes), once per disk-full episode and when space is back,
+ * one per torn tail or corrupt segment cut off on open, and the number of
+ * records replayed on open.
+ *
+ * Test-only: SLUICE_SPOOL_FAULT_TORN=N in the environment (read at open)
+ * makes the N-th append write half its bytes and raise(SIGKILL), for the
+ * torn-tail end-to-end test.  Never set it in production.
  *
  * Threads: appends may come from any thread (the source thread, or a source
  * plugin's own network thread through api->spool_append); there is one
@@ -30,18 +43,37 @@
 
 typedef struct sl_spool sl_spool;
 
+/* What each policy can lose.  A crash of the process loses nothing under
+ * any policy: write() has put every appended record in the page cache,
+ * which outlives the process (only an append cut by the crash is torn, and
+ * it was never acknowledged).  A power failure or kernel crash loses:
+ *   BATCH     nothing sl_spool_sync() returned for, i.e. nothing the source
+ *             acknowledged; the cursor is synced on every release, so at
+ *             most the last released batch is delivered twice.
+ *   INTERVAL  up to fsync_interval_ms of appends that were acknowledged,
+ *             and releases of the last interval come again (duplicates).
+ *   NEVER     whatever the kernel had not written back (by default up to
+ *             about 30 s, vm.dirty_expire_centisecs), and duplicates. */
 typedef enum sl_spool_fsync {
     SL_SPOOL_FSYNC_BATCH,    /* group commit: fdatasync before the source is
                                 acknowledged (sl_spool_sync after each batch) */
-    SL_SPOOL_FSYNC_INTERVAL, /* fdatasync every fsync_interval_ms */
+    SL_SPOOL_FSYNC_INTERVAL, /* fdatasync every fsync_interval_ms, by a
+                                background thread of the spool (so the bound
+                                holds when appends stop); a power failure
+                                loses at most that much */
     SL_SPOOL_FSYNC_NEVER     /* leave it to the kernel: survives a crash of
                                 the process, not of the machine */
 } sl_spool_fsync;
 
 typedef struct sl_spool_opts {
     const char *dir;             /* created (0700) if missing */
-    uint64_t max_bytes;          /* held bytes at most; appends wait beyond */
-    uint64_t segment_bytes;      /* a segment is closed past this size */
+    uint64_t max_bytes;          /* held bytes at most; appends wait beyond;
+                                    0: no limit.  An append larger than
+                                    max_bytes waits until the spool is empty,
+                                    then goes in (it could never fit): keep
+                                    max_bytes well above a batch */
+    uint64_t segment_bytes;      /* a segment is closed past this size
+                                    (0: 64 MiB); one append never spans two */
     sl_spool_fsync fsync;
     int64_t fsync_interval_ms;
 } sl_spool_opts;
@@ -70,7 +102,9 @@ void sl_spool_close(sl_spool *s);
  * Waits while the spool is full, until there is room or sl_spool_wake()
  * (stop): then it appends anyway, past max_bytes, because the caller cannot
  * keep the records anywhere else.  0, or -1 with err on an I/O error other
- * than a full disk (which also waits, and is logged once). */
+ * than a full disk (which also waits, and is logged once; after
+ * sl_spool_wake a full disk is -1).  Appends from several threads go in
+ * arrival order; a failed write leaves nothing of itself on disk. */
 int sl_spool_append_batch(sl_spool *s, const sluice_batch *b, char *err, size_t errlen);
 /* The same for one record, for sources that spool from their own thread. */
 int sl_spool_append(sl_spool *s, const sluice_record *r, char *err, size_t errlen);
@@ -80,9 +114,13 @@ int sl_spool_sync(sl_spool *s, char *err, size_t errlen);
 
 /* Reads the records after the last one read into b (copied into its
  * arena), as many as fit, waiting up to timeout_ms for the first.  Returns
- * the number read, 0 on timeout or wake, -1 with err on an I/O error.  A
- * record too large for an empty batch is handed over marked failed, so that
- * the error policy routes it. */
+ * the number read, 0 on timeout or wake, -1 with err on an I/O error or a
+ * record found damaged since open (the records stay; the next open cuts the
+ * damage off).  After sl_spool_wake it still returns what is there, without
+ * waiting (the final drain).  A record too large for an empty batch (its
+ * arena limit) is handed over alone, marked failed with its origin, so that
+ * the error policy routes it; one that only does not fit what is left of b
+ * ends this read and comes first in the next. */
 long sl_spool_read(sl_spool *s, sluice_batch *b, int timeout_ms, char *err, size_t errlen);
 /* Everything read so far is in the sink or the dead-letter sink: release it
  * (persist the cursor per the fsync policy, delete spent segments, wake a

@@ -25,6 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The append buffer is kept between appends up to this size. */
+#define WBUF_KEEP (16u * 1024 * 1024)
+
 typedef struct src {
     const sluice_batch *b;   /* NULL: the single record one */
     const sluice_record *one;
@@ -196,8 +199,7 @@ static int append(sl_spool *s, const src *x, char *err, size_t errlen)
         const sluice_record *r = src_at(x, i);
         if (!r)
             continue;
-        size_t len = sl_spool_body_size(r);
-        sl_spool_body_encode(r, p + SL_SPOOL_HDR);
+        size_t len = sl_spool_body_encode(r, p + SL_SPOOL_HDR);
         sl_spool_frame_put(p, (uint32_t)len, now, s->next_seq++);
         p += SL_SPOOL_HDR + len;
     }
@@ -213,6 +215,12 @@ static int append(sl_spool *s, const src *x, char *err, size_t errlen)
         pthread_cond_broadcast(&s->data);
     }
 out:
+    if (s->wcap > WBUF_KEEP) {
+        /* an outsized append: do not keep its buffer for the process's life */
+        free(s->wbuf);
+        s->wbuf = NULL;
+        s->wcap = 0;
+    }
     end_turn(s);
     pthread_mutex_unlock(&s->mu);
     return rc;

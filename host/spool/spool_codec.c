@@ -62,8 +62,9 @@ static unsigned char *put_str(unsigned char *o, const void *p, size_t len)
     return put(o, p, len);
 }
 
-void sl_spool_body_encode(const sluice_record *r, unsigned char *o)
+size_t sl_spool_body_encode(const sluice_record *r, unsigned char *out)
 {
+    unsigned char *o = out;
     o = put(o, &r->timestamp, 8);
     o = put(o, &r->origin.partition, 4);
     o = put(o, &r->origin.offset, 8);
@@ -92,6 +93,7 @@ void sl_spool_body_encode(const sluice_record *r, unsigned char *o)
         default: break;
         }
     }
+    return (size_t)(o - out);
 }
 
 typedef struct rd {

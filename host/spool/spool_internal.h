@@ -95,7 +95,8 @@ struct sl_spool {
 /* codec */
 uint32_t sl_crc32c(uint32_t crc, const void *p, size_t n);
 size_t sl_spool_body_size(const sluice_record *r);
-void sl_spool_body_encode(const sluice_record *r, unsigned char *out);
+/* Returns the bytes written: sl_spool_body_size(r). */
+size_t sl_spool_body_encode(const sluice_record *r, unsigned char *out);
 /* 0, -1 when the batch's arena is exhausted (r is left half-built), -2 when
  * the body is malformed. */
 int sl_spool_body_decode(const unsigned char *p, size_t len, sluice_batch *b,

@@ -90,8 +90,8 @@ static int corrupt(sl_spool *s, uint64_t off, const char *why, char *err, size_t
 
 /* A record that cannot fit an empty batch is handed over failed, with its
  * origin, so the error policy routes it instead of it blocking the spool. */
-static void hand_over_failed(sl_spool *s, sluice_batch *b, const unsigned char *body,
-                             size_t len, size_t frame)
+static void hand_over_failed(sluice_batch *b, const unsigned char *body, size_t len,
+                             size_t frame)
 {
     sl_batch_reset(b);
     sluice_record *r = sl_record_new(b);
@@ -101,7 +101,6 @@ static void hand_over_failed(sl_spool *s, sluice_batch *b, const unsigned char *
              "a spooled record of %zu bytes is larger than batch.max_bytes (%zu); raise "
              "batch.max_bytes to deliver it", frame, b->arena.limit);
     sl_record_fail(b, 0, why);
-    (void)s;
 }
 
 /* Copies frames of the current segment up to end.  1 when the batch is
@@ -113,6 +112,8 @@ static int read_frames(sl_spool *s, sluice_batch *b, uint64_t end, long *got, ch
         if (!sl_batch_room(b))
             return 1;
         sl_spool_frame f;
+        if (end - s->roff < SL_SPOOL_HDR)
+            return corrupt(s, s->roff, "incomplete header", err, errlen);
         const unsigned char *h =
             sl_spool_view(s, s->rfd, s->rseg, s->roff, SL_SPOOL_HDR, end, NULL, err, errlen);
         if (!h)
@@ -145,7 +146,7 @@ static int read_frames(sl_spool *s, sluice_batch *b, uint64_t end, long *got, ch
                 free(big);
                 return 1; /* next time, into an empty batch */
             }
-            hand_over_failed(s, b, p + SL_SPOOL_HDR, f.len, n);
+            hand_over_failed(b, p + SL_SPOOL_HDR, f.len, n);
         }
         free(big);
         s->roff += n;
@@ -216,7 +217,7 @@ long sl_spool_read(sl_spool *s, sluice_batch *b, int timeout_ms, char *err, size
         }
         int rc = read_frames(s, b, end, &got, err, errlen);
         if (rc < 0)
-            return -1;
+            return got ? got : -1; /* hand over the good ones; the next read fails */
         if (rc == 1)
             break;
     }

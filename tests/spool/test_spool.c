@@ -205,13 +205,22 @@ static void test_reopen(void)
     CHECK(s != NULL);
     if (!s)
         return;
-    CHECK_INT_EQ(spt_append(s, "ro", 0, 100, 20), 0);
+    for (long i = 0; i < 100; i += 10) /* several segments: an append never spans two */
+        CHECK_INT_EQ(spt_append(s, "ro", i, 10, 20), 0);
     sluice_batch *o = sl_batch_new(30, 0);
     CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), 30);
     CHECK_INT_EQ(sl_spool_release(s, err, sizeof err), 0);
     sl_batch_reset(o);
     CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), 30); /* read, not released */
     sl_spool_close(s);
+    /* a segment the cursor has passed, left by a crash between the cursor
+     * write and the unlink: deleted on open, neither replayed nor torn */
+    char stale[1200];
+    snprintf(stale, sizeof stale, "%s/00000000000000000000.seg", dir);
+    CHECK(spt_file_size(stale) < 0);
+    int fd = open(stale, O_WRONLY | O_CREAT, 0600);
+    CHECK(fd >= 0 && write(fd, "stale garbage", 13) == 13);
+    close(fd);
 
     s = spt_open(dir, 0, 2048, SL_SPOOL_FSYNC_BATCH);
     CHECK(s != NULL);
@@ -222,6 +231,7 @@ static void test_reopen(void)
     CHECK_INT_EQ(st.replayed, 70);
     CHECK_INT_EQ(st.records, 70);
     CHECK_INT_EQ(st.torn, 0);
+    CHECK(spt_file_size(stale) < 0);
     CHECK(st.oldest_us > 0);
     /* new appends come after the replayed ones */
     CHECK_INT_EQ(spt_append(s, "ro", 100, 5, 20), 0);
@@ -246,6 +256,34 @@ static void test_reopen(void)
     sl_batch_reset(o);
     CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), 30);
     CHECK_INT_EQ(spt_index(&o->recs[0], "ro"), 60);
+    CHECK_INT_EQ(sl_spool_release(s, err, sizeof err), 0); /* up to 89 */
+    sl_spool_close(s);
+
+    /* the newest cursor slot torn: the other one, one release older, holds.
+     * It points at 60, in a segment deleted since (60..79): the replay
+     * starts at the oldest segment left, 80, instead of the newest cursor's
+     * 90 */
+    char cur[1200];
+    snprintf(cur, sizeof cur, "%s/cursor", dir);
+    unsigned char slots[128];
+    fd = open(cur, O_RDONLY);
+    CHECK(fd >= 0 && read(fd, slots, sizeof slots) == (ssize_t)sizeof slots);
+    close(fd);
+    uint64_t g0, g1;
+    memcpy(&g0, slots + 8, 8);
+    memcpy(&g1, slots + 64 + 8, 8);
+    CHECK(g0 + 1 == g1 || g1 + 1 == g0);
+    spt_flip(cur, (g1 > g0 ? 64 : 0) + 20);
+    s = spt_open(dir, 0, 2048, SL_SPOOL_FSYNC_NEVER);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    sl_spool_stats_get(s, &st);
+    CHECK_INT_EQ(st.replayed, 25);
+    CHECK_INT_EQ(st.torn, 0);
+    sl_batch_reset(o);
+    CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), 25);
+    CHECK_INT_EQ(spt_index(&o->recs[0], "ro"), 80);
     sl_batch_free(o);
     sl_spool_close(s);
 }
@@ -361,6 +399,36 @@ static void test_corruption(void)
     for (size_t i = 1; i < o->n; i++)
         CHECK(spt_index(&o->recs[i], "cm") > spt_index(&o->recs[i - 1], "cm"));
     CHECK_INT_EQ(spt_file_size(lastseg), l2);
+    sl_batch_free(o);
+    sl_spool_close(s);
+
+    /* damage found by the reader after open: an error naming it, the
+     * records stay, the next open cuts it off */
+    const char *dir2 = spt_dir("corrupt2");
+    s = spt_open(dir2, 0, 0, SL_SPOOL_FSYNC_NEVER);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_INT_EQ(spt_append(s, "cr", 0, 5, 40), 0);
+    const char *seg2 = spt_segment(dir2, 1);
+    spt_flip(seg2, frame_offset(seg2, 3) + SL_SPOOL_HDR + 2);
+    o = sl_batch_new(100, 0);
+    CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), 3); /* the good ones first */
+    sl_batch_reset(o);
+    CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "is corrupt at offset");
+    CHECK_STR_CONTAINS(err, "restart the pipeline");
+    sl_spool_rewind(s);
+    sl_spool_close(s);
+    s = spt_open(dir2, 0, 0, SL_SPOOL_FSYNC_NEVER);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    sl_spool_stats_get(s, &st);
+    CHECK_INT_EQ(st.replayed, 3);
+    CHECK_INT_EQ(st.torn, 2);
+    sl_batch_reset(o);
+    CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), 3);
     sl_batch_free(o);
     sl_spool_close(s);
 

@@ -264,10 +264,28 @@ static void test_interval(void)
         CHECK_INT_EQ(spt_append(s, "iv", i * 20, 20, 100), 0);
         sleep_ms(30);
     }
+    /* the syncer catches up by itself, with no call to sl_spool_sync */
+    int synced = 0;
+    for (int i = 0; i < 500 && !synced; i++) {
+        pthread_mutex_lock(&s->mu);
+        synced = s->synced_gen == s->append_gen && s->append_gen > 0;
+        pthread_mutex_unlock(&s->mu);
+        if (!synced)
+            sleep_ms(10);
+    }
+    CHECK(synced);
     sluice_batch *o = sl_batch_new(200, 0);
     CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), 100);
     CHECK_INT_EQ(sl_spool_release(s, err, sizeof err), 0);
-    sleep_ms(50);
+    int cursor_synced = 0;
+    for (int i = 0; i < 500 && !cursor_synced; i++) {
+        pthread_mutex_lock(&s->mu);
+        cursor_synced = !s->cursor_dirty;
+        pthread_mutex_unlock(&s->mu);
+        if (!cursor_synced)
+            sleep_ms(10);
+    }
+    CHECK(cursor_synced);
     sl_batch_free(o);
     sl_spool_close(s);
 }
