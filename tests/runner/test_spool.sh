@@ -216,7 +216,10 @@ expect_out "spool $T/spool-full has room again"
 # spool fill a second time.
 pauses=$(grep -c 'is full (' "$T/out")
 [ "$pauses" -ge 1 ] && [ "$pauses" -le 3 ] && pass || fail "pause lines: $pauses"
-expect_eq "$(grep -c 'has room again' "$T/out")" "$pauses" "one resume line per pause"
+# The spool says "room again" at the first append once half is free: a
+# source that ended meanwhile makes no append, so the last may be missing.
+resumes=$(grep -c 'has room again' "$T/out")
+[ "$resumes" -ge 1 ] && [ "$resumes" -le "$pauses" ] && pass || fail "resume lines: $resumes for $pauses pauses"
 expect_out "finished: 3000 in, 3000 out"
 expect_eq "$(lines "$T/full.out")" 3000 "all written"
 
