@@ -327,7 +327,16 @@ char *sl_runner_status_json(void *arg)
         json_t *reason = NULL;
         sl_pipe_state ps = sl_pipeline_state(p);
         int64_t next = sl_pipeline_next_try_ms(p);
-        if (ps == SL_PIPE_PARKED || ps == SL_PIPE_RESTARTING) {
+        if (ps == SL_PIPE_STARTING) {
+            /* Retrying after a park: the reason stays visible meanwhile. */
+            char why[1500] = "";
+            pthread_mutex_lock(&p->err_mu);
+            if (p->park_reason[0])
+                snprintf(why, sizeof why, "retrying now after %s", p->park_reason);
+            pthread_mutex_unlock(&p->err_mu);
+            if (why[0])
+                reason = json_string(why);
+        } else if (ps == SL_PIPE_PARKED || ps == SL_PIPE_RESTARTING) {
             char why[1600];
             pthread_mutex_lock(&p->err_mu);
             if (ps == SL_PIPE_PARKED)
