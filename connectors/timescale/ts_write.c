@@ -99,8 +99,10 @@ static ts_errclass staging_path(ts_sink *s, size_t n, size_t *written, ts_pgerr 
     return ts_exec(s, "COMMIT", e);
 }
 
-int ts_fail_add(ts_sink *s, size_t idx, const ts_pgerr *e)
+int ts_fail_add(ts_sink *s, size_t idx, const ts_pgerr *pe)
 {
+    ts_pgerr ue = *pe, *e = &ue;
+    ts_pgerr_unchunk(s, e);
     if (s->n_fail == s->cap_fail) {
         size_t cap = s->cap_fail ? 2 * s->cap_fail : 16;
         size_t *a = realloc(s->fail_idx, cap * sizeof *a);
@@ -134,13 +136,26 @@ int ts_fail_add(ts_sink *s, size_t idx, const ts_pgerr *e)
     return 0;
 }
 
-static sluice_status failed(ts_sink *s, const ts_pgerr *e, char *err)
+static sluice_status failed(ts_sink *s, const ts_pgerr *pe, char *err)
 {
+    ts_pgerr ue = *pe, *e = &ue;
+    ts_pgerr_unchunk(s, e);
     char what[160];
     snprintf(what, sizeof what, "writing to table %s", s->table.display);
     ts_pgerr_format(e, what, err, SLUICE_ERRLEN);
-    if (e->cls != TS_E_RETRY)
+    if (!strcmp(e->sqlstate, "53400")) {
+        /* Say what to do: the limit is a setting, and retrying cannot help. */
+        size_t l = strlen(err);
+        ts_fmt(err + l, SLUICE_ERRLEN - l, "; the batch's upserts would decompress more rows "
+               "of a compressed chunk than TimescaleDB allows in one transaction: raise "
+               "timescaledb.max_tuples_decompressed_per_dml_transaction for the sink's role "
+               "(0: no limit), or decompress the chunk, then restart the pipeline");
+    }
+    if (e->cls != TS_E_RETRY) {
+        if (e->conn_lost)
+            ts_disconnect(s);
         return SLUICE_ERR;
+    }
     if (e->conn_lost) {
         s->api->log(s->ctx, SLUICE_LOG_WARN, "timescale: lost the connection to PostgreSQL "
                     "(%s); reconnecting on the next write", e->msg);
