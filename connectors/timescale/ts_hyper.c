@@ -26,9 +26,10 @@ void ts_hyper_interval_text(char *out, size_t len, int64_t ms)
     }
 }
 
+/* In the largest whole unit, so the catalog shows "3 days", not "72:00:00". */
 static void interval_param(char *out, size_t len, int64_t ms)
 {
-    snprintf(out, len, "%lld milliseconds", (long long)ms);
+    ts_hyper_interval_text(out, len, ms);
 }
 
 static ts_hyper_step *add(ts_hyper_plan *p, const char *what, sluice_buf *sql)

@@ -161,7 +161,7 @@ static void test_hypertable_plan(void)
     CHECK_INT_EQ(p.step[0].n_params, 3);
     CHECK(!strcmp(p.step[0].params[0], "\"public\".\"iot\""));
     CHECK(!strcmp(p.step[0].params[1], "timestamp"));
-    CHECK(!strcmp(p.step[0].params[2], "86400000 milliseconds"));
+    CHECK(!strcmp(p.step[0].params[2], "1 day"));
     CHECK(!strcmp(p.step[0].change, "converted into a hypertable on \"timestamp\", "
                                     "chunk_interval 1 day"));
     CHECK(!strcmp(p.step[1].sql, "ALTER TABLE \"public\".\"iot\" SET (timescaledb.compress, "
@@ -171,12 +171,12 @@ static void test_hypertable_plan(void)
     CHECK_INT_EQ(p.step[1].n_params, 0);
     CHECK(!strcmp(p.step[2].sql, "SELECT add_compression_policy($1::regclass, $2::interval, "
                                  "if_not_exists => TRUE)"));
-    CHECK(!strcmp(p.step[2].params[1], "604800000 milliseconds"));
+    CHECK(!strcmp(p.step[2].params[1], "7 days"));
     CHECK(!strcmp(p.step[2].change, "compression policy: compress chunks older than 7 days "
                                     "(was: none)"));
     CHECK(!strcmp(p.step[3].sql, "SELECT add_retention_policy($1::regclass, $2::interval, "
                                  "if_not_exists => TRUE)"));
-    CHECK(!strcmp(p.step[3].params[1], "7776000000 milliseconds"));
+    CHECK(!strcmp(p.step[3].params[1], "90 days"));
     ts_hyper_plan_free(&p);
 
     /* Already a hypertable with exactly these settings: nothing to do. */
