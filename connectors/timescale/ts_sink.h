@@ -140,6 +140,8 @@ typedef struct ts_sink {
     char *sql_copy[2][2];    /* COPY [into staging?][binary?] */
     char *sql_insert;        /* staging -> target, whole batch */
     char *sql_insert_range;  /* the same for rows $1 <= row < $2 */
+    char *sql_skip;          /* conflict: ignore, the whole key mapped: the
+                                staged rows whose key is taken, NULL if not */
 
     /* per batch, reused */
     ts_rows rows;
@@ -149,6 +151,8 @@ typedef struct ts_sink {
     sluice_buf fail_text;
     ts_range *stack;
     size_t cap_stack;
+    ts_range *send;          /* the rows of a batch that go to COPY */
+    size_t cap_send;
     sluice_buf scratch;
 
     sluice_metric *m_written, *m_conflicts, *m_failed, *m_reconnects, *m_seconds;
@@ -207,6 +211,8 @@ extern const char ts_copy_binary_trailer[2];
 sluice_status ts_write_batch(ts_sink *s, sluice_batch *b, char *err);
 /* Sends rows [a, b) through COPY; TS_E_NONE or the failure. */
 ts_errclass ts_copy_rows(ts_sink *s, size_t a, size_t b, ts_pgerr *e);
+/* Sends the rows of ranges r[0..n) in one COPY. */
+ts_errclass ts_copy_ranges(ts_sink *s, const ts_range *r, size_t n, ts_pgerr *e);
 int ts_fail_add(ts_sink *s, size_t idx, const ts_pgerr *e);
 
 /* ts_isolate.c: writes the batch in one transaction, failing only the rows

@@ -19,6 +19,12 @@ static void rollback(ts_sink *s)
 
 ts_errclass ts_copy_rows(ts_sink *s, size_t a, size_t b, ts_pgerr *e)
 {
+    ts_range r = {a, b};
+    return ts_copy_ranges(s, &r, 1, e);
+}
+
+ts_errclass ts_copy_ranges(ts_sink *s, const ts_range *rg, size_t nr, ts_pgerr *e)
+{
     PGconn *c = s->conn;
     const ts_rows *rows = &s->rows;
     PGresult *r = PQexec(c, s->sql_copy[rows->staging][rows->binary]);
@@ -31,14 +37,16 @@ ts_errclass ts_copy_rows(ts_sink *s, size_t a, size_t b, ts_pgerr *e)
     int ok = 1;
     if (rows->binary)
         ok = PQputCopyData(c, ts_copy_binary_header, sizeof ts_copy_binary_header) == 1;
-    const char *p = rows->data.p + rows->off[a];
-    size_t len = rows->off[b] - rows->off[a];
-    /* In slices, so libpq's own buffer stays small whatever the batch. */
-    while (ok && len) {
-        size_t k = len < COPY_CHUNK ? len : COPY_CHUNK;
-        ok = PQputCopyData(c, p, (int)k) == 1;
-        p += k;
-        len -= k;
+    for (size_t i = 0; ok && i < nr; i++) {
+        const char *p = rows->data.p + rows->off[rg[i].a];
+        size_t len = rows->off[rg[i].b] - rows->off[rg[i].a];
+        /* In slices, so libpq's own buffer stays small whatever the batch. */
+        while (ok && len) {
+            size_t k = len < COPY_CHUNK ? len : COPY_CHUNK;
+            ok = PQputCopyData(c, p, (int)k) == 1;
+            p += k;
+            len -= k;
+        }
     }
     if (ok && rows->binary)
         ok = PQputCopyData(c, ts_copy_binary_trailer, sizeof ts_copy_binary_trailer) == 1;
@@ -96,6 +104,76 @@ static ts_errclass staging_path(ts_sink *s, size_t n, size_t *written, ts_pgerr 
     /* A COMMIT that fails (or whose answer is lost) leaves the batch
      * unwritten as far as we know: the caller retries, and ON CONFLICT
      * makes the replay harmless if it had in fact gone through. */
+    return ts_exec(s, "COMMIT", e);
+}
+
+static sluice_status encode(ts_sink *s, sluice_batch *b, int staging, char *err);
+
+/* conflict: ignore, a batch with keys already in the table: the batch goes
+ * into the staging table, one query names the rows whose key is taken
+ * (in the table, or earlier in the batch), and only the others go into the
+ * table, by COPY.  INSERT ... SELECT ... ON CONFLICT would insert row by
+ * row with speculative insertion; this keeps COPY's bulk insert for the
+ * new rows and pays one key probe per row.  A key taken meanwhile by
+ * another writer, or a conflict on another unique index, fails the COPY
+ * with 23505 and the caller falls back to ON CONFLICT. */
+static ts_errclass subset_path(ts_sink *s, sluice_batch *b, size_t n, size_t *written,
+                               ts_pgerr *e, sluice_status *st, char *err)
+{
+    ts_errclass cls = ts_exec(s, "BEGIN", e);
+    if (cls != TS_E_NONE)
+        return cls;
+    cls = ts_copy_rows(s, 0, n, e);
+    PGresult *r = NULL;
+    if (cls == TS_E_NONE) {
+        r = PQexec(s->conn, s->sql_skip);
+        if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+            cls = ts_classify(s->conn, r, e);
+    }
+    if (cls == TS_E_NONE) {
+        size_t k = (size_t)PQntuples(r);
+        if (s->cap_send < k + 1) {
+            ts_range *g = realloc(s->send, (k + 1) * sizeof *g);
+            if (!g) {
+                memset(e, 0, sizeof *e);
+                snprintf(e->msg, sizeof e->msg, "out of memory");
+                cls = e->cls = TS_E_RETRY;
+            } else {
+                s->send = g;
+                s->cap_send = k + 1;
+            }
+        }
+        size_t ng = 0, from = 0;
+        for (size_t i = 0; cls == TS_E_NONE && i < k; i++) {
+            size_t skip = strtoull(PQgetvalue(r, (int)i, 0), NULL, 10);
+            if (skip >= n || skip < from)
+                continue;
+            if (skip > from)
+                s->send[ng++] = (ts_range){from, skip};
+            from = skip + 1;
+        }
+        if (from < n)
+            s->send[ng++] = (ts_range){from, n};
+        size_t sent = 0;
+        for (size_t i = 0; i < ng; i++)
+            sent += s->send[i].b - s->send[i].a;
+        if (cls == TS_E_NONE && ng) {
+            if ((*st = encode(s, b, 0, err)) != SLUICE_OK) {
+                memset(e, 0, sizeof *e);
+                snprintf(e->msg, sizeof e->msg, "out of memory");
+                cls = e->cls = TS_E_RETRY;
+            } else {
+                cls = ts_copy_ranges(s, s->send, ng, e);
+            }
+        }
+        if (cls == TS_E_NONE)
+            *written = sent;
+    }
+    PQclear(r);
+    if (cls != TS_E_NONE) {
+        rollback(s);
+        return cls;
+    }
     return ts_exec(s, "COMMIT", e);
 }
 
@@ -202,19 +280,37 @@ static sluice_status encode(ts_sink *s, sluice_batch *b, int staging, char *err)
 static sluice_status write_rows(ts_sink *s, sluice_batch *b, size_t n, size_t *written,
                                 ts_pgerr *e, char *err)
 {
-    sluice_status st;
+    sluice_status st = SLUICE_OK;
     int staging = s->conflict != TS_CONFLICT_ERROR;
     int direct = !staging || s->direct;
+    int subset = !direct && s->sql_skip;
     if ((st = encode(s, b, !direct, err)) != SLUICE_OK)
         return st;
-    ts_errclass cls = direct ? direct_path(s, n, written, e) : staging_path(s, n, written, e);
-    if (cls == TS_E_DATA && direct && staging && !strcmp(e->sqlstate, "23505")) {
-        s->direct = 0;
-        s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: batch of %zu rows has keys already "
-                    "in table %s: writing through staging", n, s->table.display);
-        if ((st = encode(s, b, 1, err)) != SLUICE_OK)
-            return st;
-        cls = staging_path(s, n, written, e);
+    ts_errclass cls = direct   ? direct_path(s, n, written, e)
+                      : subset ? subset_path(s, b, n, written, e, &st, err)
+                               : staging_path(s, n, written, e);
+    if (st != SLUICE_OK)
+        return st;
+    if (cls == TS_E_DATA && (direct || subset) && staging && !strcmp(e->sqlstate, "23505")) {
+        if (direct && s->sql_skip) {
+            s->direct = 0;
+            s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: batch of %zu rows has keys "
+                        "already in table %s: writing the others only", n, s->table.display);
+            if ((st = encode(s, b, 1, err)) != SLUICE_OK)
+                return st;
+            cls = subset_path(s, b, n, written, e, &st, err);
+            if (st != SLUICE_OK)
+                return st;
+        }
+        if (cls == TS_E_DATA && !strcmp(e->sqlstate, "23505")) {
+            s->direct = 0;
+            s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: batch of %zu rows has keys "
+                        "already in table %s: writing through staging and ON CONFLICT", n,
+                        s->table.display);
+            if ((st = encode(s, b, 1, err)) != SLUICE_OK)
+                return st;
+            cls = staging_path(s, n, written, e);
+        }
     } else if (cls == TS_E_NONE && !direct && *written == n &&
                s->conflict == TS_CONFLICT_IGNORE) {
         s->direct = 1;
