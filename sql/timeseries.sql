@@ -19,8 +19,8 @@
 --   rows_per_second      1600   measurements per second you expect
 --                                (scripts/run.sh's simulator: ~1 570)
 --   memory_mb            4096   the database server's memory
---   index_bytes_per_row   130   index bytes per row: the primary key ~80
---                                (measured), the device index ~50
+--   index_bytes_per_row   130   index bytes per row: measured, the primary
+--                                key ~80, the device index ~40-50
 --   chunk_interval               overrides the rule below, e.g. '1 day'
 --   compress_after     2 days   compress chunks older than this; later
 --                                readings still land (TimescaleDB writes
