@@ -126,6 +126,15 @@ static void test_statements(void)
                   "\"device_id\", \"datapoint\") DO UPDATE SET \"value\" = EXCLUDED.\"value\", "
                   "\"unit\" = EXCLUDED.\"unit\""));
 
+    ts_sql_skip(&b, &table, &m);
+    CHECK(!strcmp(take(&b),
+                  "SELECT _sluice_batch_row FROM (SELECT s._sluice_batch_row, row_number() "
+                  "OVER (PARTITION BY s.\"timestamp\", s.\"device_id\", s.\"datapoint\" ORDER "
+                  "BY s._sluice_batch_row) AS nth, EXISTS (SELECT 1 FROM \"public\".\"iot\" t "
+                  "WHERE t.\"timestamp\" = s.\"timestamp\" AND t.\"device_id\" = "
+                  "s.\"device_id\" AND t.\"datapoint\" = s.\"datapoint\") AS taken FROM "
+                  "pg_temp.\"sluice_stage_iot\" s) x WHERE nth > 1 OR taken ORDER BY 1"));
+
     const char *cn[] = {"ts", "Dev"}, *ct[] = {"timestamptz NOT NULL", "text"}, *pk[] = {"ts"};
     ts_sql_create_table(&b, "s", "T", cn, ct, 2, pk, 1);
     CHECK(!strcmp(take(&b), "CREATE TABLE IF NOT EXISTS \"s\".\"T\" (\"ts\" timestamptz NOT "
@@ -355,12 +364,39 @@ static void test_encode(void)
     sl_batch_free(b);
 }
 
+/* TimescaleDB's chunk-level names in a message, back to the table's. */
+static void test_unchunk(void)
+{
+    ts_sink s;
+    memset(&s, 0, sizeof s);
+    s.table = table;
+    s.table.name = "m3";
+    s.is_hyper = 1;
+    sluice_buf_put(&s.own_names, "m3_pkey\0m3_value_check\0", 23);
+    ts_pgerr e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.msg, sizeof e.msg, "duplicate key value violates unique constraint \"3_3_m3_pkey\"");
+    snprintf(e.detail, sizeof e.detail, "new row for relation \"_hyper_4_11_chunk\" in "
+             "\"compress_hyper_5_12_chunk\", \"1_m3_pkey\", \"2_other\", \"_hyper_x_chunk\"");
+    ts_pgerr_unchunk(&s, &e);
+    CHECK(!strcmp(e.msg, "duplicate key value violates unique constraint \"m3_pkey\""));
+    CHECK(!strcmp(e.detail, "new row for relation \"m3\" in \"m3\", \"m3_pkey\", \"2_other\", "
+                            "\"_hyper_x_chunk\""));
+    /* Not a hypertable: names are left alone. */
+    s.is_hyper = 0;
+    snprintf(e.msg, sizeof e.msg, "constraint \"3_3_m3_pkey\"");
+    ts_pgerr_unchunk(&s, &e);
+    CHECK(!strcmp(e.msg, "constraint \"3_3_m3_pkey\""));
+    sluice_buf_free(&s.own_names);
+}
+
 int main(void)
 {
     test_quoting();
     test_parse_qualified();
     test_statements();
     test_hypertable_plan();
+    test_unchunk();
     test_render();
     test_encode();
     return CHECK_DONE();
