@@ -79,7 +79,7 @@ KIND="plain PostgreSQL"
 if [ -n "$(psql_ -d bench -c "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")" ]; then
   KIND="TimescaleDB $(psql_ -d bench -c "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"), hypertables"
   # The rows are from 2023: retention and compression would act on them.
-  psql_ -d bench -c "SELECT count(alter_job(job_id, scheduled => false)) FROM timescaledb_information.jobs WHERE hypertable_name IS NOT NULL" >/dev/null
+  psql_ -d bench -c "SELECT count(*) FROM timescaledb_information.jobs j, LATERAL alter_job(j.job_id, scheduled => false) WHERE j.hypertable_name IS NOT NULL" >/dev/null
   for s in $SCHEMAS; do
     [ "$(psql_ -d bench -c "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_schema = '$s' AND hypertable_name = 'iot_measurements'")" = 1 ] ||
       { echo "$s.iot_measurements is not a hypertable" >&2; exit 1; }
