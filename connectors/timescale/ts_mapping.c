@@ -192,19 +192,6 @@ int ts_mapping_build_sql(ts_sink *s, char *err)
         ts_sql_insert(&b, &s->table, &s->map, s->conflict, 1);
         s->sql_insert_range = build(&b);
     }
-    size_t pk_mapped = 0;
-    for (size_t i = 0; i < s->map.n; i++)
-        pk_mapped += s->map.t[i].col->in_pk;
-    free(s->sql_skip);
-    s->sql_skip = NULL;
-    if (s->conflict == TS_CONFLICT_IGNORE && s->table.n_pk && pk_mapped == s->table.n_pk) {
-        ts_sql_skip(&b, &s->table, &s->map);
-        if (!(s->sql_skip = build(&b))) {
-            sluice_buf_free(&b);
-            snprintf(err, SLUICE_ERRLEN, "timescale: out of memory");
-            return -1;
-        }
-    }
     sluice_buf_free(&b);
     if (!s->sql_copy[0][0] || !s->sql_copy[0][1] || !s->sql_copy[1][0] || !s->sql_copy[1][1] ||
         (staging && (!s->sql_insert || !s->sql_insert_range))) {

@@ -59,8 +59,6 @@ static void ts_destroy(void *inst)
         free(s->sql_copy[i / 2][i % 2]);
     free(s->sql_insert);
     free(s->sql_insert_range);
-    free(s->sql_skip);
-    free(s->send);
     ts_rows_free(&s->rows);
     free(s->fail_idx);
     free(s->fail_off);

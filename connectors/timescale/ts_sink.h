@@ -140,8 +140,6 @@ typedef struct ts_sink {
     char *sql_copy[2][2];    /* COPY [into staging?][binary?] */
     char *sql_insert;        /* staging -> target, whole batch */
     char *sql_insert_range;  /* the same for rows $1 <= row < $2 */
-    char *sql_skip;          /* conflict: ignore, the whole key mapped: the
-                                staged rows whose key is taken, NULL if not */
 
     /* per batch, reused */
     ts_rows rows;
@@ -151,8 +149,6 @@ typedef struct ts_sink {
     sluice_buf fail_text;
     ts_range *stack;
     size_t cap_stack;
-    ts_range *send;          /* the rows of a batch that go to COPY */
-    size_t cap_send;
     sluice_buf scratch;
 
     sluice_metric *m_written, *m_conflicts, *m_failed, *m_reconnects, *m_seconds;

@@ -253,38 +253,6 @@ void ts_sql_insert(sluice_buf *b, const ts_table *t, const ts_mapping *m, ts_con
     }
 }
 
-void ts_sql_skip(sluice_buf *b, const ts_table *t, const ts_mapping *m)
-{
-    /* row_number() finds repeats within the batch in one sort; EXISTS is
-     * one probe of the primary key per row, as a unique check would be. */
-    sluice_buf_puts(b, "SELECT " TS_ORD_COLUMN " FROM (SELECT s." TS_ORD_COLUMN
-                       ", row_number() OVER (PARTITION BY ");
-    int first = 1;
-    for (size_t i = 0; i < m->n; i++) {
-        if (!m->t[i].col->in_pk)
-            continue;
-        sluice_buf_puts(b, first ? "s." : ", s.");
-        first = 0;
-        ts_sql_ident(b, m->t[i].col->name);
-    }
-    sluice_buf_puts(b, " ORDER BY s." TS_ORD_COLUMN ") AS nth, EXISTS (SELECT 1 FROM ");
-    sluice_buf_puts(b, t->qual);
-    sluice_buf_puts(b, " t WHERE ");
-    first = 1;
-    for (size_t i = 0; i < m->n; i++) {
-        if (!m->t[i].col->in_pk)
-            continue;
-        sluice_buf_puts(b, first ? "t." : " AND t.");
-        first = 0;
-        ts_sql_ident(b, m->t[i].col->name);
-        sluice_buf_puts(b, " = s.");
-        ts_sql_ident(b, m->t[i].col->name);
-    }
-    sluice_buf_puts(b, ") AS taken FROM ");
-    staging_name(b, t);
-    sluice_buf_puts(b, " s) x WHERE nth > 1 OR taken ORDER BY 1");
-}
-
 void ts_sql_create_table(sluice_buf *b, const char *schema, const char *name,
                          const char *const *cols, const char *const *types, size_t n,
                          const char *const *pk, size_t n_pk)

@@ -24,9 +24,6 @@ void ts_sql_copy(sluice_buf *b, const ts_table *t, const ts_mapping *m, int stag
 /* INSERT ... SELECT from the staging table; ranged adds WHERE row bounds $1, $2. */
 void ts_sql_insert(sluice_buf *b, const ts_table *t, const ts_mapping *m, ts_conflict c,
                    int ranged);
-/* The staged rows (their batch row numbers, ascending) that conflict:
- * their key is in the table already, or earlier in the batch. */
-void ts_sql_skip(sluice_buf *b, const ts_table *t, const ts_mapping *m);
 /* CREATE TABLE IF NOT EXISTS from column → type pairs and a key. */
 void ts_sql_create_table(sluice_buf *b, const char *schema, const char *name,
                          const char *const *cols, const char *const *types, size_t n,

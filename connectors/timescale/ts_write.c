@@ -107,74 +107,50 @@ static ts_errclass staging_path(ts_sink *s, size_t n, size_t *written, ts_pgerr 
     return ts_exec(s, "COMMIT", e);
 }
 
-static sluice_status encode(ts_sink *s, sluice_batch *b, int staging, char *err);
+/* conflict: ignore straight into the table.  A COPY that meets a taken key
+ * (in the table or earlier in the batch) fails with 23505, writes nothing,
+ * and names the row it stopped at; that row is left out and the COPY sent
+ * again without it.  Each COPY is atomic on its own, so the batch goes in
+ * whole by exactly one of them.  A batch with a few such rows thus keeps
+ * COPY's bulk insert (INSERT ... ON CONFLICT from staging inserts row by
+ * row); after PROBE_SKIPS of them (a replay, most likely) the caller sends
+ * the batch through staging instead. */
+#define PROBE_SKIPS 8
 
-/* conflict: ignore, a batch with keys already in the table: the batch goes
- * into the staging table, one query names the rows whose key is taken
- * (in the table, or earlier in the batch), and only the others go into the
- * table, by COPY.  INSERT ... SELECT ... ON CONFLICT would insert row by
- * row with speculative insertion; this keeps COPY's bulk insert for the
- * new rows and pays one key probe per row.  A key taken meanwhile by
- * another writer, or a conflict on another unique index, fails the COPY
- * with 23505 and the caller falls back to ON CONFLICT. */
-static ts_errclass subset_path(ts_sink *s, sluice_batch *b, size_t n, size_t *written,
-                               ts_pgerr *e, sluice_status *st, char *err)
+static ts_errclass probe_path(ts_sink *s, size_t n, size_t *written, ts_pgerr *e)
 {
-    ts_errclass cls = ts_exec(s, "BEGIN", e);
-    if (cls != TS_E_NONE)
-        return cls;
-    cls = ts_copy_rows(s, 0, n, e);
-    PGresult *r = NULL;
-    if (cls == TS_E_NONE) {
-        r = PQexec(s->conn, s->sql_skip);
-        if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
-            cls = ts_classify(s->conn, r, e);
-    }
-    if (cls == TS_E_NONE) {
-        size_t k = (size_t)PQntuples(r);
-        if (s->cap_send < k + 1) {
-            ts_range *g = realloc(s->send, (k + 1) * sizeof *g);
-            if (!g) {
-                memset(e, 0, sizeof *e);
-                snprintf(e->msg, sizeof e->msg, "out of memory");
-                cls = e->cls = TS_E_RETRY;
-            } else {
-                s->send = g;
-                s->cap_send = k + 1;
-            }
-        }
+    size_t skip[PROBE_SKIPS], nskip = 0;
+    ts_range send[PROBE_SKIPS + 1];
+    for (;;) {
         size_t ng = 0, from = 0;
-        for (size_t i = 0; cls == TS_E_NONE && i < k; i++) {
-            size_t skip = strtoull(PQgetvalue(r, (int)i, 0), NULL, 10);
-            if (skip >= n || skip < from)
-                continue;
-            if (skip > from)
-                s->send[ng++] = (ts_range){from, skip};
-            from = skip + 1;
+        for (size_t i = 0; i < nskip; i++) {
+            if (skip[i] > from)
+                send[ng++] = (ts_range){from, skip[i]};
+            from = skip[i] + 1;
         }
         if (from < n)
-            s->send[ng++] = (ts_range){from, n};
-        size_t sent = 0;
-        for (size_t i = 0; i < ng; i++)
-            sent += s->send[i].b - s->send[i].a;
-        if (cls == TS_E_NONE && ng) {
-            if ((*st = encode(s, b, 0, err)) != SLUICE_OK) {
-                memset(e, 0, sizeof *e);
-                snprintf(e->msg, sizeof e->msg, "out of memory");
-                cls = e->cls = TS_E_RETRY;
-            } else {
-                cls = ts_copy_ranges(s, s->send, ng, e);
-            }
+            send[ng++] = (ts_range){from, n};
+        ts_errclass cls = ng ? ts_copy_ranges(s, send, ng, e) : TS_E_NONE;
+        if (cls == TS_E_NONE) {
+            *written = n - nskip;
+            return cls;
         }
-        if (cls == TS_E_NONE)
-            *written = sent;
+        if (cls != TS_E_DATA || strcmp(e->sqlstate, "23505") || e->line <= 0 ||
+            nskip == PROBE_SKIPS)
+            return cls;
+        /* The line-th row sent: the rows before it did not conflict, so it
+         * lies after every row skipped so far and the list stays sorted. */
+        size_t left = (size_t)e->line - 1, row = SIZE_MAX;
+        for (size_t i = 0; i < ng && row == SIZE_MAX; i++) {
+            if (left < send[i].b - send[i].a)
+                row = send[i].a + left;
+            else
+                left -= send[i].b - send[i].a;
+        }
+        if (row == SIZE_MAX || (nskip && row <= skip[nskip - 1]))
+            return cls;
+        skip[nskip++] = row;
     }
-    PQclear(r);
-    if (cls != TS_E_NONE) {
-        rollback(s);
-        return cls;
-    }
-    return ts_exec(s, "COMMIT", e);
 }
 
 int ts_fail_add(ts_sink *s, size_t idx, const ts_pgerr *pe)
@@ -280,42 +256,31 @@ static sluice_status encode(ts_sink *s, sluice_batch *b, int staging, char *err)
 static sluice_status write_rows(ts_sink *s, sluice_batch *b, size_t n, size_t *written,
                                 ts_pgerr *e, char *err)
 {
-    sluice_status st = SLUICE_OK;
+    sluice_status st;
     int staging = s->conflict != TS_CONFLICT_ERROR;
     int direct = !staging || s->direct;
-    int subset = !direct && s->sql_skip;
     if ((st = encode(s, b, !direct, err)) != SLUICE_OK)
         return st;
-    ts_errclass cls = direct   ? direct_path(s, n, written, e)
-                      : subset ? subset_path(s, b, n, written, e, &st, err)
-                               : staging_path(s, n, written, e);
-    if (st != SLUICE_OK)
-        return st;
-    if (cls == TS_E_DATA && (direct || subset) && staging && !strcmp(e->sqlstate, "23505")) {
-        if (direct && s->sql_skip) {
-            s->direct = 0;
-            s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: batch of %zu rows has keys "
-                        "already in table %s: writing the others only", n, s->table.display);
-            if ((st = encode(s, b, 1, err)) != SLUICE_OK)
-                return st;
-            cls = subset_path(s, b, n, written, e, &st, err);
-            if (st != SLUICE_OK)
-                return st;
-        }
-        if (cls == TS_E_DATA && !strcmp(e->sqlstate, "23505")) {
-            s->direct = 0;
-            s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: batch of %zu rows has keys "
-                        "already in table %s: writing through staging and ON CONFLICT", n,
-                        s->table.display);
-            if ((st = encode(s, b, 1, err)) != SLUICE_OK)
-                return st;
-            cls = staging_path(s, n, written, e);
-        }
-    } else if (cls == TS_E_NONE && !direct && *written == n &&
+    ts_errclass cls;
+    if (!direct)
+        cls = staging_path(s, n, written, e);
+    else if (s->conflict == TS_CONFLICT_IGNORE)
+        cls = probe_path(s, n, written, e);
+    else
+        cls = direct_path(s, n, written, e);
+    if (cls == TS_E_DATA && direct && staging && !strcmp(e->sqlstate, "23505")) {
+        s->direct = 0;
+        s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: batch of %zu rows has more than %d "
+                    "keys already in table %s: writing through staging", n, PROBE_SKIPS,
+                    s->table.display);
+        if ((st = encode(s, b, 1, err)) != SLUICE_OK)
+            return st;
+        cls = staging_path(s, n, written, e);
+    } else if (cls == TS_E_NONE && !direct && n - *written <= PROBE_SKIPS &&
                s->conflict == TS_CONFLICT_IGNORE) {
         s->direct = 1;
-        s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: a batch without conflicts: "
-                    "back to COPY straight into table %s", s->table.display);
+        s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: a batch with %zu conflicts: "
+                    "back to COPY straight into table %s", n - *written, s->table.display);
     }
     if (cls == TS_E_DATA) {
         if (staging && !s->rows.staging && (st = encode(s, b, 1, err)) != SLUICE_OK)

@@ -126,15 +126,6 @@ static void test_statements(void)
                   "\"device_id\", \"datapoint\") DO UPDATE SET \"value\" = EXCLUDED.\"value\", "
                   "\"unit\" = EXCLUDED.\"unit\""));
 
-    ts_sql_skip(&b, &table, &m);
-    CHECK(!strcmp(take(&b),
-                  "SELECT _sluice_batch_row FROM (SELECT s._sluice_batch_row, row_number() "
-                  "OVER (PARTITION BY s.\"timestamp\", s.\"device_id\", s.\"datapoint\" ORDER "
-                  "BY s._sluice_batch_row) AS nth, EXISTS (SELECT 1 FROM \"public\".\"iot\" t "
-                  "WHERE t.\"timestamp\" = s.\"timestamp\" AND t.\"device_id\" = "
-                  "s.\"device_id\" AND t.\"datapoint\" = s.\"datapoint\") AS taken FROM "
-                  "pg_temp.\"sluice_stage_iot\" s) x WHERE nth > 1 OR taken ORDER BY 1"));
-
     const char *cn[] = {"ts", "Dev"}, *ct[] = {"timestamptz NOT NULL", "text"}, *pk[] = {"ts"};
     ts_sql_create_table(&b, "s", "T", cn, ct, 2, pk, 1);
     CHECK(!strcmp(take(&b), "CREATE TABLE IF NOT EXISTS \"s\".\"T\" (\"ts\" timestamptz NOT "
