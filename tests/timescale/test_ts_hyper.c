@@ -5,6 +5,7 @@
  * and constraint (never a chunk's), the decompression limit and a slow
  * conversion as permanent errors that say what to do. */
 #include "check.h"
+#include "log.h"
 #include "ts_test.h"
 
 #include <stdio.h>
@@ -19,7 +20,7 @@ static tt_env env;
 /* n readings from `from`, one a minute, over 4 devices and 2 data points. */
 static sluice_batch *readings(int64_t from_us, size_t n, double scale)
 {
-    sluice_batch *b = tt_batch(n + 1);
+    sluice_batch *b = tt_batch(n + 8);   /* room for a few more */
     for (size_t i = 0; i < n; i++) {
         char dev[32];
         snprintf(dev, sizeof dev, "f2-00000000000%zu", i % 4);
@@ -225,6 +226,38 @@ static void test_late_into_compressed(void)
     CHECK_INT_EQ(tt_long(&env, "SELECT count(*) FROM " SCHEMA ".late"), 2160 + (long)n_new);
 }
 
+/* A few taken keys in a batch for a hypertable: the rows the failed COPYs
+ * name are left out, the rest goes in by COPY, without staging. */
+static void test_few_conflicts(void)
+{
+    tt_create_measurements(&env, "few");
+    tt_sink s;
+    const char *kv[] = {"table=" SCHEMA ".few", "hypertable=true", "chunk_interval=1h", NULL};
+    open_log(&s, kv, SLUICE_OK);
+    sluice_batch *b = readings(T0, 400, 1);
+    CHECK_INT_EQ(tt_write(&s, b), SLUICE_OK);
+    sl_batch_free(b);
+    /* 400 new rows, then the 3 keys of rows 0, 100 and 399 again, spread
+     * over chunks. */
+    b = readings(T0 + 50 * 60000000LL, 400, 2);   /* minutes 50..99: 0..399 */
+    tt_measurement(b, T0, "f2-000000000000", "Humidity", -1, "C");
+    tt_measurement(b, T0 + 12 * 60000000LL, "f2-000000000000", "Humidity", -1, "C");
+    tt_measurement(b, T0 + 49 * 60000000LL, "f2-000000000003", "Temperature", -1, "C");
+    sl_log_configure(SLUICE_LOG_DEBUG, SL_LOG_TEXT);
+    tt_capture_begin();
+    CHECK_INT_EQ(tt_write(&s, b), SLUICE_OK);
+    const char *log = tt_capture_end();
+    sl_log_configure(SLUICE_LOG_INFO, SL_LOG_TEXT);
+    CHECK(strstr(log, "writing through staging") == NULL);
+    CHECK(tt_metric(&s, "sluice_timescale_conflicts_skipped_total") == 3);
+    CHECK(tt_metric(&s, "sluice_timescale_rows_written_total") == 800);
+    sl_batch_free(b);
+    tt_close(&s);
+    CHECK_INT_EQ(tt_long(&env, "SELECT count(*) FROM " SCHEMA ".few"), 800);
+    CHECK_INT_EQ(tt_long(&env, "SELECT count(*) FROM " SCHEMA ".few WHERE value < 0"), 0);
+    CHECK(tt_long(&env, "SELECT count(*) FROM show_chunks('" SCHEMA ".few')") >= 2);
+}
+
 static void no_chunk_names(const char *reason)
 {
     fprintf(stderr, "  reason: %s\n", reason ? reason : "(none)");
@@ -333,6 +366,7 @@ int main(void)
     }
     test_convert_only_when_asked();
     test_late_into_compressed();
+    test_few_conflicts();
     test_reasons_name_the_table();
     test_decompression_limit();
     test_slow_conversion();
