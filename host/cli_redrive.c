@@ -153,6 +153,40 @@ static int rewire(sl_pipeline_conf *c, const sl_registry *reg, const char *in, c
     return 0;
 }
 
+/* The wrong file given (the arguments swapped, a capture rather than its
+ * dead letters) would otherwise be "re-driven" line by line into a new file
+ * of failures: the first line that is not blank must look like what the
+ * file sink's envelope format writes.  Later bad lines are failed one by
+ * one, with their line number, by the source. */
+static int looks_like_envelopes(const char *path, char *why, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(why, len, "cannot read %s: %s", path, strerror(errno));
+        return 0;
+    }
+    char buf[4096];
+    long line = 0;
+    int ok = 1;
+    while (fgets(buf, sizeof buf, f)) {
+        line++;
+        const char *c = buf;
+        while (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\n')
+            c++;
+        if (!*c)
+            continue;
+        if (strncmp(c, "{\"origin\":", 10) != 0) {
+            snprintf(why, len, "%s:%ld is not a dead-letter envelope (a line such as "
+                     "{\"origin\":{...},\"value\":...} that a file sink with format: "
+                     "envelope writes); is it the right file?", path, line);
+            ok = 0;
+        }
+        break;
+    }
+    fclose(f);
+    return ok;
+}
+
 static void default_out(char *buf, size_t len, const char *in)
 {
     time_t now = time(NULL);
@@ -219,6 +253,11 @@ int sl_cmd_redrive(int argc, char **argv)
     }
     if (!S_ISREG(st.st_mode)) {
         fprintf(stderr, "sluice redrive: the dead-letter file %s is not a regular file\n", in);
+        return 1;
+    }
+    char why[1024];
+    if (!looks_like_envelopes(in, why, sizeof why)) {
+        fprintf(stderr, "sluice redrive: %s\n", why);
         return 1;
     }
     char outbuf[4096];
