@@ -27,7 +27,8 @@
 #define SECRET "fuzz-secret-Zq7w"
 
 static sl_registry *reg;
-static char dir[PATH_MAX], yaml[PATH_MAX], secret[PATH_MAX];
+/* dir is shorter than PATH_MAX by room for the file names. */
+static char dir[PATH_MAX - 32], yaml[PATH_MAX], secret[PATH_MAX];
 
 static void teardown(void)
 {
