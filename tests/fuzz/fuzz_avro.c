@@ -155,7 +155,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* An exact-size copy, so that ASan sees any read past the end. */
     uint8_t *m = malloc(msg.len ? msg.len : 1);
     FUZZ_CHECK(m != NULL);
-    memcpy(m, msg.p, msg.len);
+    if (msg.len)
+        memcpy(m, msg.p, msg.len);
     int rc = kavro_decode(a, api, B, r, m, msg.len, err, sizeof err);
     free(m);
     FUZZ_CHECK(rc == 0 || rc == -1);
