@@ -101,23 +101,27 @@ static void add_param(f2_device *d, const char *mode, const char *ctype, const c
     }
 }
 
-static f2_device *device(uint64_t mac, int known)
+static f2_inst *fi;
+static sluice_batch *in, *out;
+
+/* fresh: served from the cache as a hit; else stale, served as it is
+ * because the database cannot refresh it (f2_lookup's two cache paths). */
+static f2_device *device(uint64_t mac, int known, int fresh)
 {
     f2_device *d = calloc(1, sizeof *d);
     d->mac = mac;
     d->known = known;
+    d->gen = fresh ? fi->cache.gen : 0;
+    d->loaded_ns = fi->api->mono_ns();
     d->pins = calloc(8, sizeof *d->pins);
     d->params = calloc(16, sizeof *d->params);
     return d;
 }
 
-static f2_inst *fi;
-static sluice_batch *in, *out;
-
 static void fixtures(void)
 {
     /* tele/f2-a1b2c3d4e5f6/...: both models. */
-    f2_device *d = device(0xa1b2c3d4e5f6ull, 1);
+    f2_device *d = device(0xa1b2c3d4e5f6ull, 1, 1);
     static const dp_def good[] = {
         {"temperature", "Int16", 0, 2, 1, "°C"},    {"humidity", "UInt16LE", 2, 2, 0, "%"},
         {"raw32", "Float32", 0, 4, 0, NULL},        {"raw64", "Float64LE", 0, 8, -2, "x"},
@@ -150,8 +154,9 @@ static void fixtures(void)
     add_param(d, "access-control-mode", "reader", NULL, "number_map", 1, NULL, NULL);
     add_param(d, "access-control-mode", "reader", NULL, "hex_to_float", 1, NULL, NULL);
     f2_cache_put(&fi->cache, d);
-    /* tele/f2-000000000001/...: a device the database does not know. */
-    f2_cache_put(&fi->cache, device(1, 0));
+    /* tele/f2-000000000001/...: a device the database does not know, whose
+     * negative entry is stale. */
+    f2_cache_put(&fi->cache, device(1, 0, 0));
 }
 
 static void teardown(void)
