@@ -87,7 +87,7 @@ fuzz_targets() {
        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
        "$dir/bin/fuzz_$t" -max_total_time="$secs" -timeout=20 -print_final_stats=1 \
          "${dict[@]}" -artifact_prefix="$dir/findings/$t-" \
-         "$dir/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
+         "$dir/corpus/$t" "tests/fuzz/corpus/$t" </dev/null >"$log" 2>&1; then
       printf 'fuzz_%-16s %12s executions  %8s exec/s  in %ss\n' "$t" \
         "$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")" \
         "$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")" "$secs"
