@@ -50,8 +50,12 @@ static void write_file(const char *path, const void *p, size_t n)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
+    /* A file write and read per input: memory (/dev/shm) is several times
+     * faster than a disk under load, unless TMPDIR says otherwise. */
     const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/sluice-fuzz-config.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!tmp || !*tmp)
+        tmp = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(dir, sizeof dir, "%s/sluice-fuzz-config.XXXXXX", tmp);
     if (!mkdtemp(dir)) {
         perror("fuzz_config: mkdtemp");
         abort();
