@@ -394,7 +394,8 @@ static int parse_time(const char *s, size_t n, int64_t *us)
     size_t y0 = i;
     while (i < n && s[i] >= '0' && s[i] <= '9' && i - y0 < 6)
         y = y * 10 + (s[i++] - '0');
-    if (i - y0 < 4)
+    /* Beyond +-290000 years the microseconds would not fit an int64. */
+    if (i - y0 < 4 || y > 290000)
         return -1;
     if (neg)
         y = -y;
