@@ -140,7 +140,10 @@ static int rewire(sl_pipeline_conf *c, const sl_registry *reg, const char *in, c
         sl_log(SLUICE_LOG_ERROR, NULL, NULL, "a file name is too long");
         return -1;
     }
-    snprintf(yaml, sizeof yaml, "path: %s\nformat: envelope\n", qin);
+    /* An envelope is longer than the record it holds (base64 makes binary
+     * values a third longer): allow lines well beyond the source's 1MiB
+     * default.  The buffers are allocated but only touched as lines need. */
+    snprintf(yaml, sizeof yaml, "path: %s\nformat: envelope\nmax_line: 4MiB\n", qin);
     if (file_stage(reg, SL_SOURCE, yaml, &c->source) != 0)
         return -1;
     /* fsync: the input is left as it is, so the new file is the only copy

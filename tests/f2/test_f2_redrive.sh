@@ -146,6 +146,13 @@ expect_exit 2 -- "$S" redrive "$DEAD"
 expect_out "no pipeline file given"
 expect_exit 0 -- "$S" redrive --help
 expect_out "usage: sluice redrive"
+# The pipeline's sink refuses to start (no such table): exit 1, the reason
+# printed, nothing read.
+sed 's/table: iot_measurements/table: no_such_table/' "$T/bad.yaml" >"$T/notable.yaml"
+expect_exit 1 -- "$S" redrive "$DEAD" "$T/notable.yaml" --dead-letter "$T/y.jsonl"
+expect_out "table no_such_table does not exist"
+expect_out "did not finish"
+[ ! -e "$T/y.jsonl" ] && pass || fail "an empty new dead-letter file was left behind"
 cmp -s "$DEAD" "$T/dead.orig" && pass || fail "the input file was changed"
 # A new dead-letter file that cannot be created: the re-drive fails at
 # start and says why, exit 1, writing nothing.
