@@ -9,7 +9,8 @@ expect_exit 0 -- "$S" version
 expect_out "plugin ABI 1.1"
 expect_exit 0 -- "$S" --help
 expect_out "usage: sluice <command>"
-for c in run validate plugins; do
+expect_out "redrive DEAD_LETTER_FILE PIPELINE_FILE"
+for c in run validate redrive plugins; do
   expect_exit 0 -- "$S" $c --help
   expect_out "usage: sluice $c"
 done
