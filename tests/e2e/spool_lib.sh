@@ -45,10 +45,10 @@ sim_wait() { wait "$simpid" || fail "simulator failed: $(tail -3 "$T/sim.log")";
 # ingest_start [FILE] [ARGS...]: sluice with the shipped ingest pipeline (or
 # FILE), /metrics on a free port ($URL), pid in $ingest.  Waits until the
 # pipeline runs.
-INGEST_FILE="$EMB/20-ingest.yaml"
+INGEST_FILE=${E2E_INGEST_FILE:-$EMB/20-ingest.yaml}
 ingest_start() {
   local file=${1:-$INGEST_FILE}; [ $# -gt 0 ] && shift
-  local from; from=$(wc -l <"$T/ingest.log" 2>/dev/null || echo 0)
+  local from=0; [ -f "$T/ingest.log" ] && from=$(wc -l <"$T/ingest.log")
   "$S" run --http 127.0.0.1:0 "$@" "$file" >>"$T/ingest.log" 2>&1 & ingest=$!
   URL=$(url_in "$T/ingest.log" "$((from + 1))") || true
   [ -n "$URL" ] || { fail "sluice did not serve /metrics: $(tail -5 "$T/ingest.log")"; return 1; }

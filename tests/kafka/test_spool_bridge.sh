@@ -52,7 +52,7 @@ reference "$N" "$RATE"
 SEED=$SLUICE_SOURCE_DIR/pipelines/seed
 run() { # NAME FILE [ARGS]: a pipeline process; pid in $pid_NAME, /metrics in $url_NAME
   local name=$1 file=$2; shift 2
-  local from; from=$(wc -l <"$T/$name.log" 2>/dev/null || echo 0)
+  local from=0; [ -f "$T/$name.log" ] && from=$(wc -l <"$T/$name.log")
   "$S" run --http 127.0.0.1:0 "$@" "$SEED/$file" >>"$T/$name.log" 2>&1 &
   procs+=($!)
   printf -v "pid_$name" %s $!
