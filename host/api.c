@@ -104,7 +104,7 @@ static sluice_status api_spool_append(sluice_ctx *ctx, const sluice_record *r, c
     }
     char e[SLUICE_ERRLEN] = "";
     if (sl_spool_append(ctx->spool, r, e, sizeof e) != 0) {
-        snprintf(err, SLUICE_ERRLEN, "spool: %s", e[0] ? e : "append failed");
+        snprintf(err, SLUICE_ERRLEN, "spool: %.480s", e[0] ? e : "append failed");
         return SLUICE_ERR;
     }
     if (ctx->spool_in)

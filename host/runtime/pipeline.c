@@ -401,11 +401,14 @@ static int spool_open(sl_pipeline *p, char *err, size_t errlen)
     pthread_mutex_lock(&p->spool_mu);
     sl_spool_stats st = v->last;
     pthread_mutex_unlock(&p->spool_mu);
-    if (st.replayed || st.torn)
+    if (st.replayed)
         PLOG(p, SLUICE_LOG_INFO, "spool %s: %llu records (%llu bytes) from before are "
-             "delivered first%s%llu torn or corrupt records were cut off",
-             c->spool_path, (unsigned long long)st.replayed, (unsigned long long)st.bytes,
-             st.torn ? "; " : "", st.torn ? (unsigned long long)st.torn : 0ULL);
+             "delivered first", c->spool_path, (unsigned long long)st.replayed,
+             (unsigned long long)st.bytes);
+    if (st.torn)
+        PLOG(p, SLUICE_LOG_WARN, "spool %s: %llu torn or corrupt records were cut off (a crash "
+             "during an append); counted in sluice_spool_torn_total", c->spool_path,
+             (unsigned long long)st.torn);
     return 0;
 }
 
@@ -553,6 +556,11 @@ static void *supervisor(void *arg)
         }
         if (atomic_load(&p->stop)) {
             spool_close(p, "stopped");
+            PLOG(p, SLUICE_LOG_INFO, "stopped: %llu in, %llu out, %llu failed, %llu dead-lettered",
+                 (unsigned long long)atomic_load(&p->n_in),
+                 (unsigned long long)atomic_load(&p->n_out),
+                 (unsigned long long)atomic_load(&p->n_failed),
+                 (unsigned long long)atomic_load(&p->n_dead));
             break;
         }
         spool_close(p, NULL);
