@@ -39,8 +39,10 @@ no_corruption() {
 # ---------------------------------------------------------- 1. max_size
 MAX=1MiB
 variant "$T/small.yaml" max_size "$MAX" segment_size 256KiB
-pg_stop
+# PostgreSQL goes down once the pipeline runs (a pipeline whose sink cannot
+# connect at start does not start its source either).
 ingest_start "$T/small.yaml"
+pg_stop
 sim_start "$N" "$RATE"
 wait_for 60 grep -qi "spool.*full\|full.*spool" "$T/ingest.log" && pass ||
   fail "no log line about the full spool: $(tail -5 "$T/ingest.log")"
@@ -49,7 +51,8 @@ full=$(metric sluice_spool_full)
 bytes=$(metric sluice_spool_bytes)
 held=$(metric sluice_spool_records)
 lines=$(grep -ci "spool.*full\|full.*spool" "$T/ingest.log" || true)
-echo "max_size $MAX: paused holding $held records, $bytes bytes; sluice_spool_full $full; $lines log line(s): $(grep -i "spool.*full\|full.*spool" "$T/ingest.log" | head -1)"
+echo "max_size $MAX: paused holding $held records, $bytes bytes; sluice_spool_full $full; $lines log line(s):"
+grep -i "spool.*full\|full.*spool" "$T/ingest.log" | head -3 | sed 's/^/    /'
 expect_eq "$full" 1 "sluice_spool_full while paused"
 [ "${bytes:-0}" -gt 0 ] && [ "${bytes:-0}" -le $((1024 * 1024 + 256 * 1024)) ] && pass ||
   fail "spool bytes $bytes beyond max_size $MAX"
@@ -73,11 +76,12 @@ if mount -t tmpfs -o size=2m,mode=0700 tmpfs "$MNT" 2>"$T/mount.err"; then
   export SLUICE_SPOOL_DIR=$MNT
   SPOOL=$MNT/f2-ingest
   variant "$T/tmpfs.yaml" segment_size 256KiB
-  pg_stop
   ingest_start "$T/tmpfs.yaml"
+  pg_stop
   sim_start "$N" "$RATE"
   wait_for 60 grep -qi "no space\|ENOSPC\|disk.*full\|full.*disk" "$T/ingest.log" && pass ||
     fail "no log line about the full disk: $(tail -5 "$T/ingest.log")"
+  grep -i "no space\|ENOSPC\|disk.*full\|full.*disk" "$T/ingest.log" | head -3 | sed 's/^/    /'
   sleep 2
   avail=$(df -k --output=avail "$MNT" | tail -1 | tr -d ' ')
   echo "tmpfs 2 MiB: $(metric sluice_spool_records) records, $(metric sluice_spool_bytes) bytes held, ${avail} KiB free, sluice alive: $(kill -0 "$ingest" 2>/dev/null && echo yes || echo no)"

@@ -29,12 +29,15 @@ q "REVOKE INSERT ON iot_measurements FROM sluice_ingest"
 at_revoke=$(rows)
 wait_for 30 grep -q "42501\|permission denied" "$T/ingest.log" && pass ||
   fail "no permission error logged: $(tail -5 "$T/ingest.log")"
-sleep 2
+# The pipeline parks, and retries after a capped backoff (parking again
+# while the grant is missing): wait for a parked moment.
+parked() { curl -s --max-time 5 "$URL/status" | grep -q '"state":"parked"'; }
+wait_for 30 parked && pass || fail "the pipeline never shows as parked in /status"
 status=$(curl -s --max-time 5 "$URL/status")
 ready=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL/ready")
 held=$(metric sluice_spool_records)
 echo "after REVOKE at $at_revoke rows: /ready $ready, spool holds $held records"
-echo "  /status: $(head -c 600 <<<"$status")"
+echo "  /status reason: $(python3 -c 'import json,sys; print(json.load(sys.stdin)["pipelines"][0].get("reason"))' <<<"$status")"
 expect_eq "$ready" 503 "/ready while the sink has no permission"
 grep -qi "permission denied\|42501" <<<"$status" && pass || fail "/status does not say why the pipeline is stopped"
 [ "${held:-0}" -gt 0 ] && pass || fail "the spool holds nothing while the sink is refused"
