@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PostgreSQL down for a while (OUTAGE seconds, 25 by default) under 3,000
+# PostgreSQL down for a while (OUTAGE seconds, 15 by default) under 3,000
 # readings/s, with the shipped ingest pipeline: the spool takes everything
 # (its usage shows on /metrics), sluice's memory stays bounded (RSS sampled
 # every second, under 100 MB), and once PostgreSQL is back every reading
@@ -9,7 +9,7 @@
 . "$SLUICE_SOURCE_DIR/tests/e2e/e2e_lib.sh"
 . "$SLUICE_SOURCE_DIR/tests/e2e/spool_lib.sh"
 RATE=${E2E_RATE:-3000}
-OUTAGE=${E2E_OUTAGE:-25}
+OUTAGE=${E2E_OUTAGE:-15}
 N=${E2E_READINGS:-$((RATE * (OUTAGE + 10)))}
 RSS_LIMIT_KB=${E2E_RSS_LIMIT_KB:-102400}
 reference "$N" "$RATE"
