@@ -10,4 +10,10 @@ extern const sluice_sink_ops kafka_sink_ops;
 extern const sluice_option kafka_source_options[];
 extern const sluice_option kafka_sink_options[];
 
+/* The header that carries a record's own time (decimal microseconds since
+ * the epoch, UTC) when the sink stamps messages with the time they are
+ * produced (message_time: produce); the source takes the record's
+ * timestamp from it instead of from the message timestamp. */
+#define KAFKA_TS_HEADER "sluice.timestamp"
+
 #endif

@@ -44,6 +44,10 @@ const sluice_option kafka_sink_options[] = {
      "librdkafka linger.ms: how long messages wait to fill a request", NULL},
     {"delivery_timeout", SLUICE_OPT_DURATION, 0, "30s",
      "librdkafka message.timeout.ms: a write that cannot deliver within it is retried", NULL},
+    {"message_time", SLUICE_OPT_STRING, 0, "produce",
+     "message timestamp: produce (now; the record's time goes in the sluice.timestamp header) "
+     "or record (the record's time; old records fall out of the topic's retention)",
+     "produce|record"},
     {"properties", SLUICE_OPT_MAP, 0, NULL,
      "librdkafka producer properties passed through (security.protocol, sasl.*, ssl.*, ...)",
      NULL},

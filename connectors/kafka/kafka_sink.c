@@ -23,6 +23,13 @@
 
 typedef enum key_mode { KEY_RECORD, KEY_NONE, KEY_FIELD } key_mode;
 
+/* What the message timestamp is.  Kafka's time-based retention deletes by
+ * message timestamp, so the record's own time (a replay, a device with a
+ * wrong clock) can put messages in segments the broker deletes at once:
+ * by default messages are stamped when produced and the record's time
+ * travels in the KAFKA_TS_HEADER header. */
+typedef enum msg_time { MSG_TIME_PRODUCE, MSG_TIME_RECORD } msg_time;
+
 typedef struct ksink {
     kclient kc;              /* first: librdkafka's opaque */
     kconv conv;
@@ -30,6 +37,7 @@ typedef struct ksink {
     rd_kafka_topic_t *rkt;   /* the constant topic's handle */
     key_mode key;
     char *key_field;
+    msg_time mtime;
     int64_t delivery_timeout_ms;
     sluice_buf vbuf, keybuf, tbuf, reasons;
 
@@ -132,6 +140,19 @@ static int parse_key(ksink *k, const char *key, char *err)
     return 0;
 }
 
+static int parse_message_time(ksink *k, const char *v, char *err)
+{
+    if (!v || strcmp(v, "produce") == 0) {
+        k->mtime = MSG_TIME_PRODUCE;
+    } else if (strcmp(v, "record") == 0) {
+        k->mtime = MSG_TIME_RECORD;
+    } else {
+        snprintf(err, SLUICE_ERRLEN, "message_time \"%s\": expected produce or record", v);
+        return -1;
+    }
+    return 0;
+}
+
 static sluice_status snk_init(const sluice_init_args *a, void **out, char *err)
 {
     const sluice_api *api = a->api;
@@ -155,6 +176,7 @@ static sluice_status snk_init(const sluice_init_args *a, void **out, char *err)
     k->delivery_timeout_ms = api->cfg_int(cfg, "delivery_timeout", 30000);
     if (ktopic_parse(&k->topic, api->cfg_string(cfg, "topic"), err, SLUICE_ERRLEN) != 0 ||
         parse_key(k, api->cfg_string(cfg, "key"), err) != 0 ||
+        parse_message_time(k, api->cfg_string(cfg, "message_time"), err) != 0 ||
         kconv_init(&k->conv, api, api->cfg_string(cfg, "value_converter"),
                    api->cfg_string(cfg, "avro_schema"), err, SLUICE_ERRLEN) != 0) {
         snk_destroy(k);
@@ -310,19 +332,28 @@ static int produce_one(ksink *k, sluice_batch *b, size_t i, uint32_t gen, int64_
     sluice_buf_reset(&k->vbuf);
     if (kconv_encode(&k->conv, b, r, &k->vbuf, &val, &vlen, why, sizeof why) != 0)
         goto failed;
+    /* produce: timestamp 0 lets librdkafka stamp the message with the
+     * time it is produced; the record's time goes in a header, which
+     * replaces one the record may bring from an earlier hop. */
+    int add_ts = k->mtime == MSG_TIME_PRODUCE && r->timestamp != 0;
+    int64_t ts_ms = k->mtime == MSG_TIME_RECORD && r->timestamp > 0 ? r->timestamp / 1000 : 0;
+    char tsv[24];
+    int tsn = add_ts ? snprintf(tsv, sizeof tsv, "%lld", (long long)r->timestamp) : 0;
     for (;;) {
         rd_kafka_headers_t *hdrs = NULL;
-        if (r->n_headers) {
-            hdrs = rd_kafka_headers_new(r->n_headers);
+        if (r->n_headers || add_ts) {
+            hdrs = rd_kafka_headers_new(r->n_headers + (size_t)add_ts);
             for (uint32_t h = 0; h < r->n_headers; h++)
-                rd_kafka_header_add(hdrs, r->headers[h].key, -1, r->headers[h].value.ptr,
-                                    (ssize_t)r->headers[h].value.len);
+                if (!add_ts || strcmp(r->headers[h].key, KAFKA_TS_HEADER) != 0)
+                    rd_kafka_header_add(hdrs, r->headers[h].key, -1, r->headers[h].value.ptr,
+                                        (ssize_t)r->headers[h].value.len);
+            if (add_ts)
+                rd_kafka_header_add(hdrs, KAFKA_TS_HEADER, -1, tsv, tsn);
         }
         pthread_mutex_lock(&k->mu);
         k->outstanding++;
         pthread_mutex_unlock(&k->mu);
         void *tag = (void *)(((uintptr_t)gen << 32) | (uintptr_t)i);
-        int64_t ts_ms = r->timestamp > 0 ? r->timestamp / 1000 : 0;
         rd_kafka_resp_err_t e =
             rkt ? rd_kafka_producev(k->kc.rk, RD_KAFKA_V_RKT(rkt),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

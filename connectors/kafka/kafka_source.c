@@ -252,11 +252,18 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
         src_destroy(s);
         return SLUICE_ERR;
     }
-    /* librdkafka 2.0.2 stops fetching a partition once 100000 of its
-     * messages are prefetched and looks again only about a second later, so
-     * a source catching up stalls every 100000 messages; with this, the
-     * prefetch is bounded by queued.max.messages.kbytes (64 MiB) alone. */
-    const char *const defaults[] = {"queued.min.messages", "1000000", NULL};
+    /* The prefetch, bounded so that a source catching up on a backlog
+     * holds a few MiB, not librdkafka's 64 MiB of payload plus ~400 bytes
+     * of bookkeeping per message (300 MB RSS on the seed's 100-byte Avro
+     * measurements).  Each fetch brings up to 256 KiB per partition, 1 MiB
+     * in all, and fetching pauses while 50000 messages or 4 MiB of payload
+     * wait.  librdkafka 2.0.2 looks again only about a second after such a
+     * pause, so a consumer faster than ~50000 messages/s stalls now and then:
+     * `properties` can raise them (README, Performance). */
+    const char *const defaults[] = {"queued.min.messages", "50000",
+                                    "queued.max.messages.kbytes", "4096",
+                                    "fetch.max.bytes", "1048576",
+                                    "max.partition.fetch.bytes", "262144", NULL};
     rd_kafka_conf_t *conf =
         kc_conf_new(&s->kc, cfg, a->pipeline, a->instance, defaults, managed_props, err);
     if (!conf) {
@@ -308,6 +315,26 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
 
 typedef enum build_rc { BUILT, NO_ROOM } build_rc;
 
+/* A KAFKA_TS_HEADER value: an optional '-' and 1 to 19 decimal digits.
+ * 1 with *us set, 0 when it is not one (then it stays an ordinary header). */
+static int parse_us(const void *p, size_t n, int64_t *us)
+{
+    const char *s = p;
+    size_t i = n > 0 && s[0] == '-';
+    if (n <= i || n - i > 19)
+        return 0;
+    uint64_t v = 0;
+    for (size_t j = i; j < n; j++) {
+        if (s[j] < '0' || s[j] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(s[j] - '0');
+    }
+    if (v > (uint64_t)INT64_MAX)
+        return 0;
+    *us = i ? -(int64_t)v : (int64_t)v;
+    return 1;
+}
+
 static int is_oom(const char *msg) { return strstr(msg, "out of batch memory") != NULL; }
 
 /* Builds the record on the stack first, through the api (its memory comes
@@ -340,9 +367,15 @@ static build_rc build(ksource *s, sluice_batch *out, const rd_kafka_message_t *m
         const void *val;
         size_t size;
         for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
-                           RD_KAFKA_RESP_ERR_NO_ERROR; i++)
+                           RD_KAFKA_RESP_ERR_NO_ERROR; i++) {
+            /* The record's own time, which a sink stamping messages with
+             * the produce time put there: it replaces the message time
+             * and is not a header of the record. */
+            if (val && strcmp(name, KAFKA_TS_HEADER) == 0 && parse_us(val, size, &tmp.timestamp))
+                continue;
             if (api->header_add(out, &tmp, name, val ? val : "", val ? size : 0) != 0)
                 return NO_ROOM;
+        }
     }
     char cerr[SLUICE_ERRLEN];
     int bad = kconv_decode(&s->conv, out, &tmp, cerr, sizeof cerr) != 0;

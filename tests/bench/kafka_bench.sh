@@ -8,16 +8,21 @@
 #            messages, the durability the sink gives each batch ("sync")
 #            sluice: `sluice run` generator -> kafka sink (the same settings;
 #            value_converter bytes, each batch written and confirmed before
-#            the next), for each batch.max_records in BATCHES
+#            the next), for each batch.max_records in BATCHES; with the
+#            default message_time produce (a sluice.timestamp header per
+#            message) and with message_time record (none)
 #   consume  bare: tests/bench/kafka/kbench_consume (a new group, consumer
 #            poll loop, auto commit)
 #            Both consumers fetch up to 8 MiB per partition per request
-#            (max.partition.fetch.bytes; librdkafka's 1 MiB default makes
-#            the broker's fetch round trips, not the client, the limit), and
-#            both prefetch up to 64 MiB (queued.min.messages=1000000, the
-#            plugin's default; librdkafka's 100000 pauses fetching ~1 s).
+#            (max.partition.fetch.bytes, fetch.max.bytes 50 MiB; smaller
+#            fetches make the broker's round trips, not the client, the
+#            limit), and both prefetch up to 64 MiB (queued.min.messages=
+#            1000000; librdkafka's 100000 pauses fetching ~1 s): the
+#            "fast" properties of connectors/kafka/README.md (Memory).
 #            sluice: `sluice run` kafka source (bytes; and json) -> file
-#            sink with discard, timed until /metrics shows COUNT records out
+#            sink with discard, timed until /metrics shows COUNT records out;
+#            and bytes with the plugin's default, bounded prefetch
+#            (peak RSS of each sluice run printed too)
 # Each figure is the best of REPEAT runs, process start to last record;
 # the ratio is sluice / bare.
 #
@@ -69,18 +74,19 @@ bare_p=$(for r in $(seq 1 "$REPEAT"); do
   t=bench-p-bare-$RUN-$r; topic "$t"
   "$BUILD/kbench_produce" "$B" "$t" "$COUNT" "$SIZE"
 done | best)
-declare -A sl_p bare_s
+declare -A sl_p sl_pr bare_s
 for batch in $BATCHES; do
   bare_s[$batch]=$(for r in $(seq 1 "$REPEAT"); do
     t=bench-p-sync-$RUN-$batch-$r; topic "$t"
     "$BUILD/kbench_produce" "$B" "$t" "$COUNT" "$SIZE" "$batch"
   done | best)
-  sl_p[$batch]=$(for r in $(seq 1 "$REPEAT"); do
-    t=bench-p-sl-$RUN-$batch-$r; topic "$t"
+  for mt in produce record; do
+  v=$(for r in $(seq 1 "$REPEAT"); do
+    t=bench-p-sl-$RUN-$batch-$mt-$r; topic "$t"
     cat >"$VAR/produce.yaml" <<Y
 name: kbench-produce
 source: { plugin: generator, count: $COUNT, size: $SIZE }
-sink: { plugin: kafka, bootstrap: "$B", topic: $t, value_converter: bytes, key: none }
+sink: { plugin: kafka, bootstrap: "$B", topic: $t, value_converter: bytes, key: none, message_time: $mt }
 batch: { max_records: $batch, max_bytes: 64MiB }
 Y
     t0=$(now)
@@ -88,6 +94,8 @@ Y
     t1=$(now)
     awk -v n="$COUNT" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", n / (b - a) }'
   done | best)
+  if [ $mt = produce ]; then sl_p[$batch]=$v; else sl_pr[$batch]=$v; fi
+  done
 done
 
 # --- consume ---------------------------------------------------------
@@ -97,14 +105,16 @@ topic "$CT"
 "$BUILD/kbench_produce" "$B" "$CT" "$COUNT" "$SIZE" >/dev/null
 log "consume: best of $REPEAT"
 bare_c=$(for r in $(seq 1 "$REPEAT"); do
-  "$BUILD/kbench_consume" "$B" "$CT" "bench-bare-$RUN-$r" "$COUNT" "max.partition.fetch.bytes=$FETCH" "queued.min.messages=1000000"
+  "$BUILD/kbench_consume" "$B" "$CT" "bench-bare-$RUN-$r" "$COUNT" "max.partition.fetch.bytes=$FETCH" \
+    "fetch.max.bytes=52428800" "queued.min.messages=1000000" "queued.max.messages.kbytes=65536"
 done | best)
-sluice_consume() { # CONVERTER BATCH RUN: records/s until COUNT records are out
+FAST="max.partition.fetch.bytes: \"$FETCH\", fetch.max.bytes: \"52428800\", queued.min.messages: \"1000000\", queued.max.messages.kbytes: \"65536\""
+sluice_consume() { # CONVERTER BATCH RUN [PROPS]: records/s until COUNT records are out
   local http; http=$(free_port)
   cat >"$VAR/consume.yaml" <<Y
 name: kbench-consume
 source: { plugin: kafka, bootstrap: "$B", topics: [$CT], group: bench-sl-$RUN-$1-$2-$3, value_converter: $1,
-          properties: { max.partition.fetch.bytes: "$FETCH" } }
+          properties: { ${4-$FAST} } }
 sink: { plugin: file, discard: true }
 batch: { max_records: $2, max_bytes: 64MiB }
 Y
@@ -119,13 +129,15 @@ Y
     sleep 0.02
   done
   t1=$(now)
+  awk '/^VmHWM/ { printf "  (peak RSS %.0f MB)\n", $2 / 1024 }' "/proc/$pid/status" >&2
   kill -TERM "$pid"; wait "$pid" || true
   awk -v n="$COUNT" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", n / (b - a) }'
 }
-declare -A sl_c sl_cj
+declare -A sl_c sl_cj sl_cd
 for batch in $BATCHES; do
   sl_c[$batch]=$(for r in $(seq 1 "$REPEAT"); do sluice_consume bytes "$batch" "$r"; done | best)
   sl_cj[$batch]=$(for r in $(seq 1 "$REPEAT"); do sluice_consume json "$batch" "$r"; done | best)
+  sl_cd[$batch]=$(for r in $(seq 1 "$REPEAT"); do sluice_consume bytes "$batch" "d$r" ""; done | best)
 done
 
 # --- report ----------------------------------------------------------
@@ -138,6 +150,8 @@ for batch in $BATCHES; do
     "$(ratio "${bare_s[$batch]}" "$bare_p")"
   printf '%-52s %12s %8s %s\n' "produce  sluice generator -> kafka (batch $batch)" "${sl_p[$batch]}" \
     "$(ratio "${sl_p[$batch]}" "$bare_p")" "($(ratio "${sl_p[$batch]}" "${bare_s[$batch]}") of sync)"
+  printf '%-52s %12s %8s %s\n' "produce  same, message_time: record (no header)" "${sl_pr[$batch]}" \
+    "$(ratio "${sl_pr[$batch]}" "$bare_p")" "($(ratio "${sl_pr[$batch]}" "${bare_s[$batch]}") of sync)"
 done
 printf '%-52s %12s %8s\n' "consume  bare librdkafka consumer" "$bare_c" "100%"
 for batch in $BATCHES; do
@@ -145,4 +159,6 @@ for batch in $BATCHES; do
     "${sl_c[$batch]}" "$(ratio "${sl_c[$batch]}" "$bare_c")"
   printf '%-52s %12s %8s\n' "consume  sluice kafka (json) -> discard (batch $batch)" \
     "${sl_cj[$batch]}" "$(ratio "${sl_cj[$batch]}" "$bare_c")"
+  printf '%-52s %12s %8s\n' "consume  same, bytes, default bounded prefetch" \
+    "${sl_cd[$batch]}" "$(ratio "${sl_cd[$batch]}" "$bare_c")"
 done

@@ -293,6 +293,7 @@ void kt_msgs_free(kt_msg *m, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(m[i].key);
         free(m[i].val);
+        free(m[i].ts_header);
     }
 }
 
@@ -333,6 +334,13 @@ size_t kt_read(const char *topic, size_t want, int timeout_ms, kt_msg *out, size
             o->offset = m->offset;
             rd_kafka_headers_t *h;
             o->n_headers = rd_kafka_message_headers(m, &h) ? 0 : rd_kafka_header_cnt(h);
+            o->ts_ms = rd_kafka_message_timestamp(m, &o->ts_type);
+            const void *hv;
+            size_t hn;
+            o->ts_header = o->n_headers && !rd_kafka_header_get_last(h, "sluice.timestamp", &hv,
+                                                                      &hn)
+                               ? dup_bytes(hv, hn)
+                               : NULL;
         }
         rd_kafka_message_destroy(m);
     }

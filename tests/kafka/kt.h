@@ -61,6 +61,9 @@ typedef struct kt_msg {
     int partition;
     int64_t offset;
     size_t n_headers;
+    int64_t ts_ms;           /* the message timestamp, -1 when none */
+    rd_kafka_timestamp_type_t ts_type;
+    char *ts_header;         /* the "sluice.timestamp" header's value, or NULL */
 } kt_msg;
 
 /* Reads every partition of `topic` from the beginning until `want`
