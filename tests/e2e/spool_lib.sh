@@ -134,8 +134,8 @@ ingest=
 simpid=
 _spool_cleanup() {
   local rc=$?
-  [ -n "$ingest" ] && kill -KILL "$ingest" 2>/dev/null
-  [ -n "$simpid" ] && kill -KILL "$simpid" 2>/dev/null
+  if [ -n "$ingest" ]; then kill -KILL "$ingest" 2>/dev/null || true; fi
+  if [ -n "$simpid" ]; then kill -KILL "$simpid" 2>/dev/null || true; fi
   e2e_stop_servers
   (exit "$rc"); _cleanup
 }
