@@ -67,12 +67,19 @@ echo "PostgreSQL back after ${OUTAGE}s with $held records in the spool"
 until spool_empty; do report; sleep "$SAMPLE"; done
 t_empty=$(now)
 report
-caught=$(readings "WHERE inserted_at BETWEEN to_timestamp($t_up) AND to_timestamp($t_empty)")
-catchup=$(python3 -c "print(round($caught / ($t_empty - $t_up)))")
+# The sink notices PostgreSQL again at its next retry (retry.max, 30 s by
+# default, after a long outage): the catch-up rate counts from the first
+# row written after the return.
+t_first=$(q "SELECT extract(epoch FROM min(inserted_at)) FROM iot_measurements WHERE inserted_at > to_timestamp($t_up)")
+caught=$(readings "WHERE inserted_at BETWEEN to_timestamp($t_first) AND to_timestamp($t_empty)")
+catchup=$(python3 -c "print(round($caught / ($t_empty - $t_first)))")
+all=$(readings "WHERE inserted_at BETWEEN to_timestamp($t_up) AND to_timestamp($t_empty)")
 sim_wait
 settle 600
 got=$(readings "")
-echo "catch-up: $caught readings in $(python3 -c "print(round($t_empty - $t_up, 1))")s = $catchup readings/s, $(python3 -c "print(f'{$catchup / $undisturbed:.2f}')")x the undisturbed $undisturbed readings/s (goal >= 0.8x)"
+echo "the sink wrote again $(python3 -c "print(round($t_first - $t_up, 1))")s after PostgreSQL came back (its retry backoff)"
+echo "catch-up: $caught readings in $(python3 -c "print(round($t_empty - $t_first, 1))")s = $catchup readings/s, $(python3 -c "print(f'{$catchup / $undisturbed:.2f}')")x the undisturbed $undisturbed readings/s (goal >= 0.8x)"
+echo "  counted from PostgreSQL's return instead: $all readings in $(python3 -c "print(round($t_empty - $t_up, 1))")s = $(python3 -c "print(round($all / ($t_empty - $t_up)))") readings/s"
 echo "RSS of sluice: at most ${rss_max} KiB ($(python3 -c "print(f'{$rss_max / 1024:.1f}')") MiB; goal < 100 MB)"
 echo "readings: $N published, $got distinct in iot_measurements, $((N - got)) lost, $(dead_letters) dead letters"
 ingest_stop TERM
