@@ -46,10 +46,15 @@ export TIMESERIES_DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=timeser
 export F2SIM_RATE=${F2SIM_RATE:-500}
 export F2SIM_DEVICES=${F2SIM_DEVICES:-10}
 export SLUICE_DEAD_LETTER_FILE=${SLUICE_DEAD_LETTER_FILE:-$VAR/dead-letters.jsonl}
+# The ingest pipeline's disk buffer (one directory per pipeline below it):
+# what arrived and is not in the database yet survives a crash or a stop.
+export SLUICE_SPOOL_DIR=${SLUICE_SPOOL_DIR:-$ROOT/var/spool}
+mkdir -p "$SLUICE_SPOOL_DIR"
 
 echo
 echo "sluice is running the embedded pipelines (Ctrl-C stops everything cleanly)."
 echo "  metrics:      http://$HTTP/metrics    status: http://$HTTP/status"
+echo "  spool:        $SLUICE_SPOOL_DIR (readings not yet in the database)"
 echo "  measurements: ${PSQL[*]} -d timeseries -c 'SELECT * FROM iot_measurements ORDER BY timestamp DESC LIMIT 10'"
 echo
 # sluice handles SIGINT itself: it drains, flushes and exits 0; the trap

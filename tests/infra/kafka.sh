@@ -14,6 +14,8 @@
 #            org.apache.kafka.tools.ConsoleProducer --bootstrap-server ...
 #
 # SLUICE_KAFKA_HEAP (default -Xms256m -Xmx512m) sets the broker's heap.
+# SLUICE_KAFKA_EXTRA_CONF: lines appended to server.properties (one test's
+# private broker, e.g. log.retention.check.interval.ms=1000).
 set -euo pipefail
 PROG=kafka.sh
 USAGE="usage: $PROG fetch|start|stop|restart|status DIR PORT
@@ -127,6 +129,9 @@ group.initial.rebalance.delay.ms=0
 # room for 1 MiB test payloads plus headers
 message.max.bytes=4194304
 EOF
+  # Extra server.properties lines for one test's private broker, e.g. a
+  # retention check every second (tests/kafka/test_spool_bridge.sh).
+  if [ -n "${SLUICE_KAFKA_EXTRA_CONF:-}" ]; then printf '%s\n' "$SLUICE_KAFKA_EXTRA_CONF" >>"$CONF"; fi
 }
 
 format() {

@@ -7,6 +7,10 @@ set -euo pipefail
 : "${SLUICE_SOURCE_DIR:?}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/sluice-test.XXXXXX")
 TEST_NAME=$(basename "$0" .sh)
+# The shipped pipelines with a disk buffer spool under ${SLUICE_SPOOL_DIR}:
+# keep a test's spool in its scratch directory, never in the build tree or
+# in a spool left by another run.
+export SLUICE_SPOOL_DIR=$T/spool
 _failures=0
 _checks=0
 

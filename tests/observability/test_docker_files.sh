@@ -116,6 +116,20 @@ q=$(sed -n 's/^max_queued_messages //p' "$M")
 [ "${q:-0}" -ge 100000 ] && pass || fail "max_queued_messages ${q:-unset} is not sized for outages"
 grep -q 'mosquitto-data:/mosquitto/data' "$COMPOSE" && pass || fail "mosquitto persistence volume"
 
+# ------------------------------------------------------------- the spool
+# The bridge's disk buffer outlives its container: the image sets
+# SLUICE_SPOOL_DIR to a volume the sluice user owns, the compose file gives
+# the bridge a named volume there, and the bridge's pipeline spools under it.
+grep -q '^ENV SLUICE_SPOOL_DIR=/var/lib/sluice/spool$' "$DOCKERFILE" && pass ||
+  fail "the image does not set SLUICE_SPOOL_DIR=/var/lib/sluice/spool"
+grep -q '^VOLUME \["/var/lib/sluice/spool"\]' "$DOCKERFILE" && pass || fail "the spool is not a VOLUME"
+grep -q 'install -d -o sluice -g sluice -m 0700 /var/lib/sluice/spool' "$DOCKERFILE" && pass ||
+  fail "the spool directory is not created for the sluice user"
+sed -n '/^  sluice-bridge:/,/^  [a-z]/p' "$COMPOSE" | grep -q -- '- bridge-spool:/var/lib/sluice/spool' &&
+  pass || fail "sluice-bridge has no spool volume"
+grep -q 'path: ${SLUICE_SPOOL_DIR:-var/spool}/f2-bridge' "$SRC/pipelines/seed/10-bridge.yaml" && pass ||
+  fail "pipelines/seed/10-bridge.yaml does not spool under SLUICE_SPOOL_DIR"
+
 # ------------------------------------------------------------- Dockerfile
 # Every COPY source from the build context exists.
 while read -r src; do
