@@ -399,12 +399,11 @@ static int spool_open(sl_pipeline *p, char *err, size_t errlen)
     pthread_mutex_lock(&p->spool_mu);
     p->spool = sp;
     sl_spool_view *v = &p->spool_view;
-    v->seen_appended = v->seen_released = v->seen_replayed = v->seen_torn = 0;
+    v->seen_appended = v->seen_released = v->seen_torn = 0;
+    v->seen_replayed = v->held_at_close;
     v->next_tick_ms = 0;
     pthread_mutex_unlock(&p->spool_mu);
     sl_pipeline_spool_tick(p, 1);
-    pthread_mutex_lock(&p->spool_mu);
-    pthread_mutex_unlock(&p->spool_mu);
     /* The spool itself logs what it replays and what it cut off. */
     return 0;
 }
@@ -421,6 +420,7 @@ static void spool_close(sl_pipeline *p, const char *why)
     sl_spool *sp = p->spool;
     p->spool = NULL;
     sl_spool_stats st = p->spool_view.last;
+    p->spool_view.held_at_close = st.records;
     if (p->spool_view.paused) {
         p->spool_view.paused = 0;
         sl_metric_set(p->m.sp_full, 0);

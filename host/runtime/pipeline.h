@@ -61,6 +61,10 @@ typedef struct sl_spool_view {
     sl_spool_stats last;     /* the last stats read (kept while closed) */
     uint64_t seen_appended, seen_released, seen_replayed, seen_torn; /* this open */
     uint64_t appended, released, replayed, torn; /* cumulative, this process */
+    uint64_t held_at_close;  /* records this process left in the spool at its
+                                last close: a reopen finds them again, but
+                                they were counted once already (appended or
+                                replayed), so they are not replayed anew */
     int paused;              /* the source is paused on a full spool */
     int64_t next_tick_ms;
 } sl_spool_view;
