@@ -3,6 +3,7 @@
 #include "batch_api.h"
 #include "config/config.h"
 #include "ctx.h"
+#include "http_routes.h"
 #include "json_conv.h"
 #include "log.h"
 #include "metrics.h"
@@ -31,6 +32,7 @@ void sl_ctx_free(sluice_ctx *c)
     if (!c)
         return;
     /* Whatever the instance registered goes with it, also after a failed init. */
+    sl_http_routes_drop(c);
     if (c->metrics)
         sl_metrics_release(c->metrics, c);
     free(c);
@@ -92,6 +94,15 @@ static int api_from_json(sluice_batch *b, sluice_record *r, const char *json, si
     return sl_from_json(b, r, json, len, err, errlen);
 }
 
+static sluice_status api_http_json(sluice_ctx *ctx, const char *path,
+                                   int (*fn)(void *arg, const char *query, char *buf,
+                                             size_t cap, size_t *len),
+                                   void *arg, char *err)
+{
+    return sl_http_routes_set(ctx, path, fn, arg, err, SLUICE_ERRLEN) == 0 ? SLUICE_OK
+                                                                          : SLUICE_ERR;
+}
+
 static const sluice_api g_api = {
     .struct_size = sizeof(sluice_api),
     .abi_major = SLUICE_ABI_MAJOR,
@@ -130,6 +141,9 @@ static const sluice_api g_api = {
     .record_fail = sl_record_fail,
     .to_json = api_to_json,
     .from_json = api_from_json,
+    /* spooled and spool_append come with branch spool-rt (NULL until then,
+     * which SLUICE_API_HAS reports as absent). */
+    .http_json = api_http_json,
 };
 
 const sluice_api *sl_api(void) { return &g_api; }

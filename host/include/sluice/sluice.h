@@ -18,13 +18,20 @@
  *     only the fields the other side knows.  A plugin built for an older minor
  *     loads into a newer host; a plugin should check api->abi_minor (or
  *     api->struct_size) before calling an api function added after its minor.
+ *   - 1.1 appended api->spooled and api->spool_append (a source spools from
+ *     its own thread).  A 1.0 plugin keeps working unchanged in a 1.1 host.
+ *     A plugin built against 1.1 checks api->abi_minor >= 1 (or
+ *     SLUICE_API_HAS(api, spool_append)) before calling them.  1.1 also
+ *     appended api->http_json (an instance serves a JSON document on the
+ *     HTTP endpoint), likewise checked with SLUICE_API_HAS(api, http_json).
  *
  * Threads
  *   Each pipeline runs its source on one thread and its transforms and sink on
  *   another.  Callbacks of one instance are never called concurrently, except
  *   source.ack, which runs on the sink thread while source.poll may be running
  *   on the source thread: a source that keeps state for acks must protect it.
- *   The api functions are thread-safe.
+ *   (With a disk buffer, ack runs on the source thread, after the batch is in
+ *   the spool.)  The api functions are thread-safe.
  *
  * Errors
  *   Every callback returns a sluice_status.  On failure it writes a one-line,
@@ -44,7 +51,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 0
+#define SLUICE_ABI_MINOR 1
 
 /* Size of every error buffer the host passes to a callback. */
 #define SLUICE_ERRLEN 512
@@ -302,7 +309,72 @@ typedef struct sluice_api {
      * nested values become their JSON text as STRING).  0, or -1 with err. */
     int (*from_json)(sluice_batch *b, sluice_record *r, const char *json, size_t len,
                      char *err, size_t errlen);
+
+    /* ---- ABI 1.1 ------------------------------------------------------
+     * Spooling from a source's own thread.  A pipeline with a disk buffer
+     * (`buffer: { type: disk }`) appends every record its source hands over
+     * to a durable spool before the source counts as acknowledged.  A
+     * source whose input is acknowledged behind its back (MQTT: PUBACK goes
+     * out before the client library hands the message over) can close that
+     * window by appending each message itself, from the thread that
+     * receives it, instead of returning it from poll.
+     *
+     * spooled: 1 if this instance's pipeline has a disk buffer, so that
+     *   spool_append may be used; 0 otherwise.  Constant for the instance's
+     *   life (known at init).  Only a source's ctx is ever spooled.
+     * spool_append: appends one record to the spool.  Callable from any
+     *   thread of the source instance, from init until destroy returns.
+     *   The record is read, not kept: build it on the stack (zero it first;
+     *   key, value, headers, origin and timestamp are stored, fields are
+     *   not).  Once it returns SLUICE_OK the record is the host's: it is
+     *   counted as taken from the source and will reach the sink (after a
+     *   restart if need be), so poll must not also return it.  It is in the
+     *   operating system's hands at once (a crash of the process loses
+     *   nothing) and durable on disk within one poll round under
+     *   `fsync: batch` (the host syncs after each poll; see the pipeline
+     *   reference for the other choices).  It blocks while the spool is full
+     *   (backpressure: leave the message unconsumed upstream meanwhile) and
+     *   appends past the limit once the pipeline is stopping, so a stop
+     *   never waits for it.  SLUICE_ERR, with err, on an I/O error of the
+     *   spool or when the pipeline is not spooled; the record is then not
+     *   taken and the plugin keeps it (e.g. returns it from poll). */
+    int (*spooled)(sluice_ctx *ctx);
+    sluice_status (*spool_append)(sluice_ctx *ctx, const sluice_record *r, char *err);
+
+    /* ---- ABI 1.1, continued -------------------------------------------
+     * A JSON document served on the host's HTTP endpoint (--http-port).
+     * An instance that keeps state an operator wants to browse (f2_decode's
+     * fleet: /devices) serves it under a path of its own, without the host
+     * knowing what it is.
+     *
+     * http_json: serves GET `path` (e.g. "/devices"; must start with '/',
+     *   at most 63 bytes, not one of the host's own: /metrics, /health,
+     *   /ready, /status) with `fn`.  If another instance already serves the
+     *   path, the newer registration wins until it goes (a reloaded
+     *   pipeline takes over from the one it replaces) and the host logs a
+     *   warning.  fn NULL removes this instance's route for `path`.  The
+     *   host removes an instance's routes before it calls destroy, so `arg`
+     *   may be freed there; on return from a removal no call of `fn` is
+     *   running.  SLUICE_ERR with err on a bad path or out of memory.
+     * fn: runs on the HTTP server's thread, concurrently with the
+     *   instance's own callbacks: protect what it reads.  `query` is the
+     *   request's query arguments, URL-decoded, as "k=v&k=v" ("" when
+     *   none).  It writes a NUL-terminated JSON document of at most cap - 1
+     *   bytes into buf, sets *len to the document's full length and
+     *   returns the HTTP status (200, or 400 for a bad query with an
+     *   {"error":...} document).  When *len >= cap the host calls it again
+     *   with a buffer of *len + 1 bytes (documents up to 64 MiB). */
+    sluice_status (*http_json)(sluice_ctx *ctx, const char *path,
+                               int (*fn)(void *arg, const char *query, char *buf,
+                                         size_t cap, size_t *len),
+                               void *arg, char *err);
 } sluice_api;
+
+/* True if the host's api table has member `fn` (it was built with a minor
+ * that has it): use before calling a function added after ABI 1.0. */
+#define SLUICE_API_HAS(api, fn)                                               \
+    ((api)->struct_size >= offsetof(sluice_api, fn) + sizeof((api)->fn) &&   \
+     (api)->fn != NULL)
 
 /* Field lookup by name; inline so that transforms pay no call. */
 static inline const sluice_field *sluice_field_get(const sluice_record *r, const char *name)
