@@ -44,7 +44,7 @@ typedef struct f2_fleet_run {
     {"fleet_flush", SLUICE_OPT_DURATION, 0, "10s",                                         \
      "how often changed devices are upserted into device_last_seen (one statement)", NULL}, \
     {"fleet_path", SLUICE_OPT_STRING, 0, "/devices",                                       \
-     "HTTP path of the device list on the --http-port endpoint; \"\" serves none", NULL}
+     "HTTP path of the device list on the --http endpoint; empty: not served", NULL}
 
 /* NULL with err on bad options or exhaustion; *off = 1 when fleet: false. */
 f2_fleet_run *f2_fleet_start(const sluice_api *api, const sluice_config *cfg, sluice_ctx *ctx,
