@@ -18,14 +18,22 @@ static inline size_t slot_of(uint64_t key, size_t cap)
     return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
 }
 
+/* Eight bytes a step: this runs for every reading, on ~40-byte topics. */
 static uint32_t fnv1a(const char *p, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 16777619u;
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
     }
-    return h;
+    uint64_t w = 0;
+    memcpy(&w, p + i, n - i);
+    h = (h ^ w ^ n) * 0x100000001b3ull;
+    h ^= h >> 32;
+    return (uint32_t)h;
 }
 
 int f2_fleet_init(f2_fleet *f)
