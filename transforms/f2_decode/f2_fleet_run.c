@@ -209,8 +209,9 @@ static void scan(f2_fleet_run *fr)
                      c.came_back);
     size_t bytes = f2_fleet_bytes(&fr->table);
     fr->api->metric_set(fr->m.bytes, (double)bytes);
-    if (bytes != fr->logged_bytes) {
-        size_t n = c.active + c.silent;
+    size_t n = c.active + c.silent;
+    /* When the table has grown (it doubles), not for every new topic shape. */
+    if (n > 0 && bytes >= fr->logged_bytes + fr->logged_bytes / 2) {
         fr->api->log(fr->ctx, SLUICE_LOG_INFO,
                      "fleet table: %zu controllers in %zu bytes (%.1f bytes per controller)", n,
                      bytes, n ? (double)bytes / (double)n : 0.0);

@@ -20,7 +20,7 @@ typedef struct f2_fleet_run {
     int db_failing;          /* the last flush failed (log once per outage) */
     f2_fleet_row *rows;      /* flush snapshot, reused */
     size_t rows_cap;
-    size_t logged_bytes;     /* table size at the last memory log line */
+    size_t logged_bytes;     /* memory at the last "fleet table" line */
     pthread_t th;
     int started;
     pthread_mutex_t mu;
