@@ -4,13 +4,14 @@
  * is timed: the figure is the decoder's own cost per reading.
  *
  *   f2_decode_bench [readings] [repetitions] [devices] [fleet]
- *                                     (default 200000 5 1000 true)
+ *                                     (default 200000 5 1000 both)
  *
  * More than 65536 devices come from several f2sim seeds (its limit per
  * seed), whose parameters f2sim_sample() adds; readings of the seeds are
- * interleaved batch by batch.  `fleet` is f2_decode's option, so the cost of
- * the fleet table shows as the difference of two runs; with it on, the
- * table's memory is printed (sluice_f2_fleet_bytes).
+ * interleaved batch by batch.  `fleet` is f2_decode's option (true, false,
+ * or both: two decoders timed in turns on the same readings, so the cost of
+ * the fleet table is their difference under the same load); with it on,
+ * the table's memory is printed (sluice_f2_fleet_bytes).
  *
  * Run through tests/bench/f2_decode_bench.sh, which provides PostgreSQL
  * and the environment (SLUICE_TEST_PG_PORT, SLUICE_PLUGIN_DIR, ...). */
@@ -50,7 +51,9 @@ int main(int argc, char **argv)
     if (reps < 1)
         reps = 1;
     long devices = argc > 3 ? atol(argv[3]) : 1000;
-    int fleet = argc > 4 ? strcmp(argv[4], "false") != 0 : 1;
+    const char *fl = argc > 4 ? argv[4] : "both";
+    int nd = strcmp(fl, "both") == 0 ? 2 : 1;
+    int fleet_of[2] = {strcmp(fl, "false") != 0, 0};
     if (devices < 1 || devices > 10L * SEED_MAX) {
         fprintf(stderr, "devices must be 1..%ld\n", 10L * SEED_MAX);
         return 2;
@@ -69,8 +72,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "parameters of %ld devices (%d seeds) added in %.1f s\n", devices, seeds,
                 now_s() - t0);
     }
-    f2t_inst *sim = calloc((size_t)seeds, sizeof *sim), dec;
-    const char *const dec_opts[] = {fleet ? "fleet: true" : "fleet: false", NULL};
+    f2t_inst *sim = calloc((size_t)seeds, sizeof *sim), dec[2];
     for (int s = 0; s < seeds; s++) {
         char count[64], devs[64], seed[32];
         long ds = s == seeds - 1 ? devices - per_seed * (seeds - 1) : per_seed;
@@ -84,9 +86,12 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (f2t_decoder(&t, &dec, NULL, dec_opts) != 0) {
-        fprintf(stderr, "init failed: %s\n", dec.init_err);
-        return 1;
+    for (int d = 0; d < nd; d++) {
+        const char *const dec_opts[] = {fleet_of[d] ? "fleet: true" : "fleet: false", NULL};
+        if (f2t_decoder(&t, &dec[d], NULL, dec_opts) != 0) {
+            fprintf(stderr, "init failed: %s\n", dec[d].init_err);
+            return 1;
+        }
     }
 
     /* Readings, made up front, the seeds' batches taking turns. */
@@ -104,36 +109,40 @@ int main(int argc, char **argv)
     /* Room for the measurements of a whole input batch, as a pipeline's
      * transform stage has (8x the records). */
     sluice_batch *out = sl_batch_new(PER_BATCH * 10, 32 << 20);
-    const sluice_transform_ops *ops = dec.plugin->transform;
+    const sluice_transform_ops *ops = dec[0].plugin->transform;
 
-    /* Warm the cache: one lookup per controller, not timed. */
+    /* Warm the caches: one lookup per controller, not timed. */
     double tw = now_s();
     size_t measurements = 0;
-    for (size_t i = 0; i < nb; i++) {
-        sl_batch_reset(out);
-        for (size_t k = 0; k < in[i]->n; k++)
-            if (ops->process(dec.inst, &in[i]->recs[k], out, err) != SLUICE_OK) {
-                fprintf(stderr, "decode failed: %s\n", err);
-                return 1;
-            }
-    }
+    for (int d = 0; d < nd; d++)
+        for (size_t i = 0; i < nb; i++) {
+            sl_batch_reset(out);
+            for (size_t k = 0; k < in[i]->n; k++)
+                if (ops->process(dec[d].inst, &in[i]->recs[k], out, err) != SLUICE_OK) {
+                    fprintf(stderr, "decode failed: %s\n", err);
+                    return 1;
+                }
+        }
 
     if (devices > 1000)
         fprintf(stderr, "cache warmed in %.1f s\n", now_s() - tw);
 
-    double best_dec = 1e9, best_json = 1e9;
+    double best[2] = {1e9, 1e9}, best_json = 1e9;
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
-        measurements = 0;
-        for (size_t i = 0; i < nb; i++) {
-            sl_batch_reset(out);
-            for (size_t k = 0; k < in[i]->n; k++)
-                ops->process(dec.inst, &in[i]->recs[k], out, err);
-            measurements += out->n;
+        double t0, dt;
+        for (int d = 0; d < nd; d++) {
+            t0 = now_s();
+            measurements = 0;
+            for (size_t i = 0; i < nb; i++) {
+                sl_batch_reset(out);
+                for (size_t k = 0; k < in[i]->n; k++)
+                    ops->process(dec[d].inst, &in[i]->recs[k], out, err);
+                measurements += out->n;
+            }
+            dt = now_s() - t0;
+            if (dt < best[d])
+                best[d] = dt;
         }
-        double dt = now_s() - t0;
-        if (dt < best_dec)
-            best_dec = dt;
 
         /* Baseline: the JSON parse of the same payloads, nothing else. */
         t0 = now_s();
@@ -153,23 +162,29 @@ int main(int argc, char **argv)
             fprintf(stderr, "baseline parsed %zu of %zu\n", objects, n);
     }
 
-    double misses = f2t_metric(&dec, "sluice_f2_cache_misses_total");
-    printf("f2_decode bench: %zu readings (%ld controllers, 14 components each; fleet: %s), "
-           "best of %d\n",
-           n, devices, fleet ? "true" : "false", reps);
-    printf("  f2_decode (warm cache):  %10.0f readings/s  %10.0f measurements/s  %6.2f us/reading\n",
-           (double)n / best_dec, (double)measurements / best_dec, best_dec / (double)n * 1e6);
+    double misses = f2t_metric(&dec[0], "sluice_f2_cache_misses_total");
+    printf("f2_decode bench: %zu readings (%ld controllers, 14 components each), best of %d\n",
+           n, devices, reps);
+    for (int d = 0; d < nd; d++)
+        printf("  f2_decode, fleet: %-5s  %10.0f readings/s  %10.0f measurements/s  %6.2f "
+               "us/reading\n",
+               fleet_of[d] ? "true" : "false", (double)n / best[d],
+               (double)measurements / best[d], best[d] / (double)n * 1e6);
+    if (nd == 2)
+        printf("  fleet health costs:      %10.2f us/reading (%.1f%%)\n",
+               (best[0] - best[1]) / (double)n * 1e6, (best[0] / best[1] - 1) * 100);
     printf("  jansson parse only:      %10.0f readings/s  %28s  %6.2f us/reading\n",
            (double)n / best_json, "", best_json / (double)n * 1e6);
     printf("  ratio decode/parse:      %10.2fx the time of the bare JSON parse\n",
-           best_dec / best_json);
-    printf("  database lookups:        %10.0f (one per controller, during warm-up)\n", misses);
-    if (fleet) {
+           best[nd - 1] / best_json);
+    printf("  database lookups:        %10.0f (one per controller%s, during warm-up)\n", misses,
+           nd == 2 ? " and decoder" : "");
+    if (fleet_of[0]) {
         /* The fleet thread publishes the gauges once a second. */
         sleep(2);
-        double bytes = gauge(&dec, "sluice_f2_fleet_bytes", NULL);
-        double seen = gauge(&dec, "sluice_f2_devices", "state=active") +
-                      gauge(&dec, "sluice_f2_devices", "state=silent");
+        double bytes = gauge(&dec[0], "sluice_f2_fleet_bytes", NULL);
+        double seen = gauge(&dec[0], "sluice_f2_devices", "state=active") +
+                      gauge(&dec[0], "sluice_f2_devices", "state=silent");
         printf("  fleet table:             %10.0f bytes for %.0f controllers: %.1f bytes each\n",
                bytes, seen, seen > 0 ? bytes / seen : 0.0);
     }
@@ -181,7 +196,8 @@ int main(int argc, char **argv)
     for (int s = 0; s < seeds; s++)
         f2t_inst_free(&sim[s]);
     free(sim);
-    f2t_inst_free(&dec);
+    for (int d = 0; d < nd; d++)
+        f2t_inst_free(&dec[d]);
     f2t_close(&t, 0);
     return 0;
 }
