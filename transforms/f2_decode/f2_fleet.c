@@ -240,6 +240,7 @@ void f2_fleet_scan(f2_fleet *f, int64_t now_us, int64_t silent_after_us, f2_flee
             }
         }
     }
+    c->full = f->full;
     pthread_mutex_unlock(&f->mu);
 }
 

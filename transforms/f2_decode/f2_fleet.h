@@ -60,6 +60,7 @@ typedef struct f2_fleet_counts {
     size_t went_silent, came_back;   /* since the previous scan */
     uint64_t example[3];             /* MACs of some that went silent */
     size_t n_example;
+    int full;                        /* a doubling failed */
 } f2_fleet_counts;
 
 int f2_fleet_init(f2_fleet *f);

@@ -207,6 +207,12 @@ static void scan(f2_fleet_run *fr)
     if (c.came_back)
         fr->api->log(fr->ctx, SLUICE_LOG_INFO, "%zu silent controller(s) sent readings again",
                      c.came_back);
+    if (c.full && !fr->logged_full) {
+        fr->logged_full = 1;
+        fr->api->log(fr->ctx, SLUICE_LOG_ERROR,
+                     "the fleet table could not grow (out of memory): controllers not seen "
+                     "before are not tracked; their readings decode as usual");
+    }
     size_t bytes = f2_fleet_bytes(&fr->table);
     fr->api->metric_set(fr->m.bytes, (double)bytes);
     size_t n = c.active + c.silent;

@@ -17,7 +17,8 @@ typedef struct f2_fleet_run {
     const char *dsn;         /* NULL: no device_last_seen table */
     char path[64];           /* HTTP path, "" when not served */
     PGconn *conn;
-    int db_failing;          /* the last flush failed (log once per outage) */
+    int db_failing;
+    int logged_full;          /* the last flush failed (log once per outage) */
     f2_fleet_row *rows;      /* flush snapshot, reused */
     size_t rows_cap;
     size_t logged_bytes;     /* memory at the last "fleet table" line */
