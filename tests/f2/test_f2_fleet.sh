@@ -134,7 +134,8 @@ wait_for 10 grown value sluice_f2_readings_decoded_total "$n" || fail "readings 
 expect_eq "$(grep -c 'upsert into device_last_seen failed' "$T/log")" 1 "one failure line per outage"
 [ "$(value sluice_f2_fleet_flush_failures_total)" -gt 0 ] && pass || fail "sluice_f2_fleet_flush_failures_total did not count"
 psql "$SERIES" -f "$SLUICE_SOURCE_DIR/sql/fleet.sql"
-wait_for 15 test "$(series "SELECT count(*) FROM device_last_seen")" = 2 || fail "the flush did not resume"
+rows_are() { [ "$(series "SELECT count(*) FROM device_last_seen")" = "$1" ]; }
+wait_for 15 rows_are 2 || fail "the flush did not resume"
 grep -q "device_last_seen: flushing again" "$T/log" && pass || fail "no 'flushing again' line"
 
 # Bad option values are refused at start with the option's name.

@@ -28,10 +28,13 @@
 #define PER_BATCH 1000
 #define SEED_MAX 65536
 
+/* CPU time of this thread, not the wall clock: on a shared machine the
+ * wall clock mostly measures the other tenants (the fleet thread and the
+ * database are other threads and processes, so they are not counted). */
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(getenv("BENCH_WALL") ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -130,7 +133,10 @@ int main(int argc, char **argv)
     double best[2] = {1e9, 1e9}, best_json = 1e9;
     for (int r = 0; r < reps; r++) {
         double t0, dt;
-        for (int d = 0; d < nd; d++) {
+        /* Alternate which decoder goes first: the first after the JSON
+         * baseline finds the caches in another state. */
+        for (int dd = 0; dd < nd; dd++) {
+            int d = (dd + r) % nd;
             t0 = now_s();
             measurements = 0;
             for (size_t i = 0; i < nb; i++) {
@@ -163,8 +169,9 @@ int main(int argc, char **argv)
     }
 
     double misses = f2t_metric(&dec[0], "sluice_f2_cache_misses_total");
-    printf("f2_decode bench: %zu readings (%ld controllers, 14 components each), best of %d\n",
-           n, devices, reps);
+    printf("f2_decode bench: %zu readings (%ld controllers, 14 components each), best of %d, "
+           "%s time\n",
+           n, devices, reps, getenv("BENCH_WALL") ? "wall" : "CPU");
     for (int d = 0; d < nd; d++)
         printf("  f2_decode, fleet: %-5s  %10.0f readings/s  %10.0f measurements/s  %6.2f "
                "us/reading\n",
