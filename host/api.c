@@ -3,6 +3,7 @@
 #include "batch_api.h"
 #include "config/config.h"
 #include "ctx.h"
+#include "http_routes.h"
 #include "json_conv.h"
 #include "log.h"
 #include "metrics.h"
@@ -32,6 +33,7 @@ void sl_ctx_free(sluice_ctx *c)
     if (!c)
         return;
     /* Whatever the instance registered goes with it, also after a failed init. */
+    sl_http_routes_drop(c);
     if (c->metrics)
         sl_metrics_release(c->metrics, c);
     free(c);
@@ -114,6 +116,15 @@ static sluice_status api_spool_append(sluice_ctx *ctx, const sluice_record *r, c
     return SLUICE_OK;
 }
 
+static sluice_status api_http_json(sluice_ctx *ctx, const char *path,
+                                   int (*fn)(void *arg, const char *query, char *buf,
+                                             size_t cap, size_t *len),
+                                   void *arg, char *err)
+{
+    return sl_http_routes_set(ctx, path, fn, arg, err, SLUICE_ERRLEN) == 0 ? SLUICE_OK
+                                                                          : SLUICE_ERR;
+}
+
 static const sluice_api g_api = {
     .struct_size = sizeof(sluice_api),
     .abi_major = SLUICE_ABI_MAJOR,
@@ -154,6 +165,7 @@ static const sluice_api g_api = {
     .from_json = api_from_json,
     .spooled = api_spooled,
     .spool_append = api_spool_append,
+    .http_json = api_http_json,
 };
 
 const sluice_api *sl_api(void) { return &g_api; }

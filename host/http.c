@@ -1,7 +1,9 @@
 /* The operations endpoint on libmicrohttpd: one internal polling thread,
  * GET only, small bodies built per request.  What it knows about pipelines
- * comes through the runner's hooks. */
+ * comes through the runner's hooks; other paths go to the documents plugin
+ * instances serve (http_routes.h). */
 #include "http.h"
+#include "http_routes.h"
 #include "log.h"
 
 #include <microhttpd.h>
@@ -152,6 +154,64 @@ static MHD_RESULT serve_status(sl_http *h, struct MHD_Connection *c)
     return reply(c, MHD_HTTP_OK, CT_JSON, st, 1);
 }
 
+typedef struct query_buf {
+    char *p;
+    size_t len, cap;
+    int overflow;
+} query_buf;
+
+static MHD_RESULT add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    query_buf *q = cls;
+    size_t need = strlen(key) + (value ? strlen(value) + 1 : 0) + 2;
+    if (q->len + need >= q->cap) {
+        q->overflow = 1;
+        return MHD_NO;
+    }
+    q->len += (size_t)snprintf(q->p + q->len, q->cap - q->len, "%s%s%s%s", q->len ? "&" : "",
+                               key, value ? "=" : "", value ? value : "");
+    return MHD_YES;
+}
+
+/* A path a plugin instance serves (api->http_json), or 404 listing what
+ * there is. */
+static MHD_RESULT serve_plugin(const sl_http *h, struct MHD_Connection *c, const char *url)
+{
+    /* Plugin documents are as private as /status (f2_decode's lists every
+     * controller): the same token guards them, and the list of paths. */
+    if (!authorized(h, c))
+        return unauthorized(c);
+    char qs[2048];
+    query_buf q = {qs, 0, sizeof qs, 0};
+    qs[0] = '\0';
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    if (q.overflow)
+        return reply(c, MHD_HTTP_BAD_REQUEST, CT_JSON,
+                     "{\"error\":\"query string longer than 2 KiB\"}\n", 0);
+    char *body = NULL;
+    int status = sl_http_routes_serve(url, qs, &body);
+    if (status > 0) {
+        if (!body)
+            return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_JSON,
+                         "{\"error\":\"the document could not be built; see the log\"}\n", 0);
+        return reply(c, (unsigned)status, CT_JSON, body, 1);
+    }
+    char *extra = sl_http_routes_list();
+    size_t n = 128 + (extra ? strlen(extra) : 0);
+    char *nf = malloc(n);
+    if (!nf) {
+        free(extra);
+        return reply(c, MHD_HTTP_NOT_FOUND, CT_JSON, "{\"error\":\"not found\"}\n", 0);
+    }
+    snprintf(nf, n,
+             "{\"error\":\"not found\",\"endpoints\":"
+             "[\"/metrics\",\"/health\",\"/ready\",\"/status\"%s]}\n",
+             extra ? extra : "");
+    free(extra);
+    return reply(c, MHD_HTTP_NOT_FOUND, CT_JSON, nf, 1);
+}
+
 static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *url,
                              const char *method, const char *version, const char *upload,
                              size_t *upload_size, void **req)
@@ -172,10 +232,7 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *c, const char *ur
         return serve_ready(h, c);
     if (strcmp(url, "/status") == 0)
         return serve_status(h, c);
-    return reply(c, MHD_HTTP_NOT_FOUND, CT_JSON,
-                 "{\"error\":\"not found\",\"endpoints\":"
-                 "[\"/metrics\",\"/health\",\"/ready\",\"/status\"]}\n",
-                 0);
+    return serve_plugin(h, c, url);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)

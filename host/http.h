@@ -1,4 +1,5 @@
-/* The HTTP endpoint (libmicrohttpd): /metrics, /health, /ready, /status.
+/* The HTTP endpoint (libmicrohttpd): /metrics, /health, /ready, /status, and
+ * the paths plugin instances serve through api->http_json (http_routes.h).
  * The runner supplies what it knows through hooks, so the server needs no
  * knowledge of pipelines. */
 #ifndef SL_HTTP_H

@@ -39,6 +39,7 @@ done
 "${PSQL[@]}" -d device_params -f sql/device_params.sql
 "${PSQL[@]}" -d device_params -f sql/device_params_sample.sql
 "${PSQL[@]}" -d timeseries -f sql/timeseries.sql
+"${PSQL[@]}" -d timeseries -f sql/fleet.sql
 
 export MQTT_URL=mqtt://127.0.0.1:$MQTT_PORT
 export DEVICE_PARAMS_DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=device_params"

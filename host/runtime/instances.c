@@ -4,6 +4,7 @@
 #include "pipeline.h"
 
 #include "../ctx.h"
+#include "../http_routes.h"
 #include "../log.h"
 
 #include <stdio.h>
@@ -71,6 +72,8 @@ static void destroy_one(sl_pipeline *p, sl_instance *in)
     pthread_mutex_unlock(&p->inst_mu);
     if (!ctx)
         return;
+    /* No HTTP callback may run into an instance being freed. */
+    sl_http_routes_drop(ctx);
     const sluice_plugin *d = in->conf->entry->desc;
     SL_GUARD_ENTER(p, in->label, in->conf->plugin, "destroy");
     switch (in->conf->kind) {

@@ -22,6 +22,7 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$E2E_PG_PORT" -U postgres)
 "${PSQL[@]}" -d device_params -f "$SLUICE_SOURCE_DIR/sql/device_params.sql" >/dev/null
 "${PSQL[@]}" -d device_params -f "$SLUICE_SOURCE_DIR/sql/device_params_sample.sql" >/dev/null
 "${PSQL[@]}" -d timeseries -f "$SLUICE_SOURCE_DIR/sql/timeseries.sql" >/dev/null 2>&1
+"${PSQL[@]}" -d timeseries -f "$SLUICE_SOURCE_DIR/sql/fleet.sql" >/dev/null
 export MQTT_URL=mqtt://127.0.0.1:$E2E_MQTT_PORT
 export DEVICE_PARAMS_DSN="host=127.0.0.1 port=$E2E_PG_PORT user=postgres dbname=device_params"
 export TIMESERIES_DSN="host=127.0.0.1 port=$E2E_PG_PORT user=postgres dbname=timeseries"

@@ -49,6 +49,7 @@ psql "$BASE dbname=postgres" -c "CREATE DATABASE ${P}_params" -c "CREATE DATABAS
 psql "$BASE dbname=${P}_params" -f "$SRC/sql/device_params.sql"
 psql "$BASE dbname=${P}_params" -f "$SRC/sql/device_params_sample.sql"
 psql "$BASE dbname=${P}_series" -f "$SRC/sql/timeseries.sql" 2>/dev/null
+psql "$BASE dbname=${P}_series" -f "$SRC/sql/fleet.sql"
 export MQTT_URL=mqtt://127.0.0.1:$MQTT_PORT_OWN
 export KAFKA_BOOTSTRAP=127.0.0.1:$SLUICE_TEST_KAFKA_PORT
 export DEVICE_PARAMS_DSN="$BASE dbname=${P}_params" TIMESERIES_DSN="$BASE dbname=${P}_series"

@@ -1,7 +1,9 @@
 /* The HTTP endpoint, spoken to over a plain TCP socket: every route, the
  * readiness hook flipping, missing hooks, methods, the ephemeral port and
- * the errors an operator sees when the address cannot be used. */
+ * the errors an operator sees when the address cannot be used, and the
+ * documents plugin instances serve through api->http_json. */
 #include "check.h"
+#include "ctx.h"
 #include "http.h"
 #include "metrics.h"
 #include "promtext.h"
@@ -300,10 +302,113 @@ static void test_start_errors(void)
     }
 }
 
+/* A plugin's document: echoes the query; `big` pads it past the host's
+ * first buffer so that the host must call again with a larger one. */
+typedef struct doc_arg {
+    const char *name;
+    int big, calls;
+} doc_arg;
+
+static int serve_doc(void *arg, const char *query, char *buf, size_t cap, size_t *len)
+{
+    doc_arg *d = arg;
+    d->calls++;
+    if (strstr(query, "bad=1")) {
+        *len = (size_t)snprintf(buf, cap, "{\"error\":\"bad query\"}");
+        return 400;
+    }
+    size_t pad = d->big ? 100000 : 0;
+    size_t need = strlen(d->name) + strlen(query) + pad + 64;
+    if (need >= cap) {
+        *len = need;   /* more than fits: the host calls again */
+        return 200;
+    }
+    int n = snprintf(buf, cap, "{\"name\":\"%s\",\"query\":\"%s\",\"pad\":\"", d->name, query);
+    memset(buf + n, 'x', pad);
+    n += (int)pad;
+    n += snprintf(buf + n, cap - (size_t)n, "\"}");
+    *len = (size_t)n;
+    return 200;
+}
+
+static void test_plugin_routes(void)
+{
+    const sluice_api *api = sl_api();
+    CHECK(SLUICE_API_HAS(api, http_json));
+    sl_metrics *m = sl_metrics_new();
+    char err[SLUICE_ERRLEN] = "";
+    sl_http *h = sl_http_start("127.0.0.1", 0, m, NULL, err, sizeof err);
+    CHECK(h != NULL);
+    if (!h)
+        return;
+    int port = sl_http_port(h);
+    sluice_ctx *a = sl_ctx_new("pa", "transform[0]", "fake");
+    sluice_ctx *b = sl_ctx_new("pb", "transform[0]", "fake");
+    doc_arg da = {"a", 1, 0}, db = {"b", 0, 0};
+
+    /* Paths the host owns or cannot route are refused with a reason. */
+    CHECK(api->http_json(a, "/status", serve_doc, &da, err) == SLUICE_ERR);
+    CHECK_STR_CONTAINS(err, "the host's own");
+    CHECK(api->http_json(a, "devices", serve_doc, &da, err) == SLUICE_ERR);
+    CHECK_STR_CONTAINS(err, "must start with '/'");
+    CHECK(api->http_json(a, "/a?b", serve_doc, &da, err) == SLUICE_ERR);
+
+    resp r;
+    CHECK(request(port, "GET", "/devices", &r) == 0);
+    CHECK_INT_EQ(r.status, 404);
+    free(r.body);
+
+    CHECK(api->http_json(a, "/devices", serve_doc, &da, err) == SLUICE_OK);
+    CHECK(request(port, "GET", "/devices?state=silent&limit=2&x=%41", &r) == 0);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK(has_header(&r, "Content-Type: application/json"));
+    /* Arguments arrive URL-decoded, in order; the big document took a
+     * second call with a buffer of the size asked for. */
+    CHECK_STR_CONTAINS(r.body, "\"name\":\"a\",\"query\":\"state=silent&limit=2&x=A\"");
+    CHECK(r.body && strlen(r.body) > 100000);
+    CHECK_INT_EQ(da.calls, 2);
+    free(r.body);
+
+    CHECK(request(port, "GET", "/devices?bad=1", &r) == 0);
+    CHECK_INT_EQ(r.status, 400);
+    CHECK_STR_CONTAINS(r.body, "bad query");
+    free(r.body);
+
+    /* An unknown path lists the plugin's route beside the host's. */
+    CHECK(request(port, "GET", "/nope", &r) == 0);
+    CHECK_INT_EQ(r.status, 404);
+    CHECK_STR_CONTAINS(r.body, "\"/status\",\"/devices\"]");
+    free(r.body);
+
+    /* A newer instance on the same path takes over (a reloaded pipeline)
+     * and hands it back when it goes. */
+    CHECK(api->http_json(b, "/devices", serve_doc, &db, err) == SLUICE_OK);
+    CHECK(request(port, "GET", "/devices", &r) == 0);
+    CHECK_STR_CONTAINS(r.body, "\"name\":\"b\"");
+    free(r.body);
+    CHECK(request(port, "GET", "/nope", &r) == 0);
+    CHECK_STR_CONTAINS(r.body, "\"/status\",\"/devices\"]");   /* listed once */
+    free(r.body);
+    sl_ctx_free(b);
+    CHECK(request(port, "GET", "/devices", &r) == 0);
+    CHECK_STR_CONTAINS(r.body, "\"name\":\"a\"");
+    free(r.body);
+
+    /* fn NULL removes the route. */
+    CHECK(api->http_json(a, "/devices", NULL, NULL, err) == SLUICE_OK);
+    CHECK(request(port, "GET", "/devices", &r) == 0);
+    CHECK_INT_EQ(r.status, 404);
+    free(r.body);
+    sl_ctx_free(a);
+    sl_http_stop(h);
+    sl_metrics_free(m);
+}
+
 int main(void)
 {
     test_routes();
     test_missing_hooks();
     test_start_errors();
+    test_plugin_routes();
     return CHECK_DONE();
 }

@@ -180,6 +180,10 @@ static void token(int port)
     CHECK_INT_EQ(get(port, "/status", "Bearer " TOKEN, body, sizeof body), 200);
     CHECK_STR_CONTAINS(body, "STATUS-DOC");
     CHECK_INT_EQ(get(port, "/status", "bearer " TOKEN, body, sizeof body), 200);
+    /* Plugin paths (f2_decode's /devices) and their list are as private. */
+    CHECK_INT_EQ(get(port, "/devices", NULL, body, sizeof body), 401);
+    CHECK_INT_EQ(get(port, "/nothing-here", NULL, body, sizeof body), 401);
+    CHECK_INT_EQ(get(port, "/nothing-here", "Bearer " TOKEN, body, sizeof body), 404);
     /* Probes and scrapers need no token and see no configuration. */
     CHECK_INT_EQ(get(port, "/health", NULL, body, sizeof body), 200);
     CHECK_INT_EQ(get(port, "/metrics", NULL, body, sizeof body), 200);

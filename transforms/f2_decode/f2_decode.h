@@ -5,6 +5,7 @@
 
 #include "f2_cache.h"
 #include "f2_db.h"
+#include "f2_fleet_run.h"
 #include "f2_input.h"
 #include "f2_topic.h"
 
@@ -36,6 +37,7 @@ typedef struct f2_inst {
     size_t max_payload;
     f2_words true_words, false_words;
     int64_t last_tick_ns;
+    f2_fleet_run *fleet;     /* NULL with fleet: false */
     struct {
         sluice_metric *readings, *measurements, *hits, *misses, *failed, *reloads;
     } m;

@@ -1,5 +1,6 @@
 /* f2_decode: F2 Smart Controller readings to measurements, with the device
- * parameters from PostgreSQL held in a cache that triggers keep current. */
+ * parameters from PostgreSQL held in a cache that triggers keep current,
+ * and the fleet's health (f2_fleet_run.h). */
 #include "f2_decode.h"
 
 #include <stdio.h>
@@ -29,6 +30,7 @@ static const sluice_option f2_options[] = {
     {"false_words", SLUICE_OPT_LIST, 0, "[false, off, closed, inactive, unlocked, released]",
      "two-state words read as 0", NULL},
     {"max_payload", SLUICE_OPT_SIZE, 0, "64KiB", "readings with a larger payload fail", NULL},
+    F2_FLEET_OPTIONS,
     SLUICE_OPTIONS_END};
 
 /* The declared defaults reach us through the host; the built-in copies
@@ -69,6 +71,7 @@ static void f2_destroy(void *inst)
     f2_inst *fi = inst;
     if (!fi)
         return;
+    f2_fleet_stop(fi->fleet);
     f2_db_close(&fi->db);
     f2_cache_free(&fi->cache);
     free_words(&fi->true_words, default_true);
@@ -152,6 +155,12 @@ static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
                  "%s; starting anyway: readings of devices not yet cached are retried until "
                  "the database answers",
                  why);
+    int fleet_off;
+    fi->fleet = f2_fleet_start(api, cfg, ctx, &fleet_off, why, sizeof why);
+    if (!fi->fleet && !fleet_off) {
+        snprintf(err, SLUICE_ERRLEN, "%s", why);
+        goto fail;
+    }
     fi->last_tick_ns = api->mono_ns();
     *out = fi;
     return SLUICE_OK;

@@ -147,6 +147,12 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
     sluice_status st = f2_lookup(fi, &rd.t, now, &dev, err, SLUICE_ERRLEN);
     if (st != SLUICE_OK)
         return fail(j, st);
+    /* Seen, whether or not it decodes: counted once, after the lookup, so
+     * that a reading handed back for a retry is not counted twice.  The
+     * topic starts with its type, so the MAC's digits follow "<type>/f2-". */
+    if (fi->fleet)
+        f2_fleet_see(&fi->fleet->table, rd.t.mac, api->now_us(), topic, topic_len,
+                     rd.t.type.n + 4);
     if (!dev->known) {
         snprintf(err, SLUICE_ERRLEN,
                  "unknown device %s (no \"Device\" with that MacAddress, no device_parameters "

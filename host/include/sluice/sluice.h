@@ -32,7 +32,9 @@
  *   - 1.1 appended api->spooled and api->spool_append (a source spools from
  *     its own thread).  A 1.0 plugin keeps working unchanged in a 1.1 host.
  *     A plugin built against 1.1 checks api->abi_minor >= 1 (or
- *     SLUICE_API_HAS(api, spool_append)) before calling them.
+ *     SLUICE_API_HAS(api, spool_append)) before calling them.  1.1 also
+ *     appended api->http_json (an instance serves a JSON document on the
+ *     HTTP endpoint), likewise checked with SLUICE_API_HAS(api, http_json).
  *
  * Threads
  *   Each pipeline runs its source on one thread and its transforms and sink on
@@ -349,6 +351,34 @@ typedef struct sluice_api {
      *   taken and the plugin keeps it (e.g. returns it from poll). */
     int (*spooled)(sluice_ctx *ctx);
     sluice_status (*spool_append)(sluice_ctx *ctx, const sluice_record *r, char *err);
+
+    /* ---- ABI 1.1, continued -------------------------------------------
+     * A JSON document served on the host's HTTP endpoint (--http-port).
+     * An instance that keeps state an operator wants to browse (f2_decode's
+     * fleet: /devices) serves it under a path of its own, without the host
+     * knowing what it is.
+     *
+     * http_json: serves GET `path` (e.g. "/devices"; must start with '/',
+     *   at most 63 bytes, not one of the host's own: /metrics, /health,
+     *   /ready, /status) with `fn`.  If another instance already serves the
+     *   path, the newer registration wins until it goes (a reloaded
+     *   pipeline takes over from the one it replaces) and the host logs a
+     *   warning.  fn NULL removes this instance's route for `path`.  The
+     *   host removes an instance's routes before it calls destroy, so `arg`
+     *   may be freed there; on return from a removal no call of `fn` is
+     *   running.  SLUICE_ERR with err on a bad path or out of memory.
+     * fn: runs on the HTTP server's thread, concurrently with the
+     *   instance's own callbacks: protect what it reads.  `query` is the
+     *   request's query arguments, URL-decoded, as "k=v&k=v" ("" when
+     *   none).  It writes a NUL-terminated JSON document of at most cap - 1
+     *   bytes into buf, sets *len to the document's full length and
+     *   returns the HTTP status (200, or 400 for a bad query with an
+     *   {"error":...} document).  When *len >= cap the host calls it again
+     *   with a buffer of *len + 1 bytes (documents up to 64 MiB). */
+    sluice_status (*http_json)(sluice_ctx *ctx, const char *path,
+                               int (*fn)(void *arg, const char *query, char *buf,
+                                         size_t cap, size_t *len),
+                               void *arg, char *err);
 } sluice_api;
 
 /* True if the host's api table has member `fn` (it was built with a minor
