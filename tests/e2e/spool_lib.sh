@@ -128,7 +128,7 @@ pg_start() { "$INFRA/postgres.sh" start "$T/postgres" "$E2E_PG_PORT" >/dev/null;
 rss_kb() { ps -o rss= -p "$1" 2>/dev/null | tr -d ' ' || echo 0; }
 
 # An ASan build's RSS and speed say nothing about the product's.
-is_sanitized() { ldd "$S" 2>/dev/null | grep -q libasan; }
+is_sanitized() { case "$(ldd "$S" 2>/dev/null)" in *libasan*) return 0 ;; esac; return 1; }
 
 ingest=
 simpid=
