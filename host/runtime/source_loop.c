@@ -18,8 +18,24 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* True when the sink side has nothing to do: every slot but the one being
+ * filled is free (none queued, none being written). */
+static int sink_idle(sl_pipeline *p)
+{
+    return sl_queue_len(&p->free_q) + 1 >= p->n_slots;
+}
+
+/* While the sink is busy, how long one poll may wait before the source
+ * thread looks again whether the sink has become idle. */
+#define IDLE_CHECK_MS 5
+
 /* Polls until the batch is full, the linger time since its first record
- * has passed, or the source stops.  Returns the poll status that ended it. */
+ * has passed, or the source stops; and, as soon as the sink side is idle,
+ * until the source has nothing more at once ("runs dry"): waiting for more
+ * would only add latency, as nobody is writing meanwhile.  Under load the
+ * sink is busy and batches fill as before, so throughput is kept; the
+ * write time itself paces the batches (as group commit does).  Returns the
+ * poll status that ended it. */
 static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining)
 {
     const sluice_source_ops *ops = p->conf->source.entry->desc->source;
@@ -34,6 +50,11 @@ static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining)
             return SLUICE_OK;
         /* Short timeouts while empty keep the stop flag responsive. */
         int timeout = b->n ? (int)(deadline - now) : 100;
+        int idle = b->n && sink_idle(p);
+        if (idle)
+            timeout = 0;
+        else if (b->n && timeout > IDLE_CHECK_MS)
+            timeout = IDLE_CHECK_MS;
         if (draining)
             timeout = 0;
         size_t before = b->n;
@@ -48,6 +69,8 @@ static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining)
             backoff = 0;
             if (draining && b->n == before)
                 return SLUICE_EOF;   /* nothing more buffered */
+            if (idle && b->n == before)
+                return SLUICE_OK;    /* dry, and the sink is waiting */
             break;
         case SLUICE_RETRY:
             sl_metric_add(p->m.retries, 1);
