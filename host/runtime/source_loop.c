@@ -29,6 +29,11 @@ static int sink_idle(sl_pipeline *p)
  * thread looks again whether the sink has become idle. */
 #define IDLE_CHECK_MS 5
 
+/* The least a batch waits before it may go early for want of input: enough
+ * to gather a reading burst into one write, so that a source that is only
+ * just slower than the sink does not make a write per handful of records. */
+#define DRY_MIN_MS 10
+
 /* Polls until the batch is full, the linger time since its first record
  * has passed, or the source stops; and, as soon as the sink side is idle,
  * until the source has nothing more at once ("runs dry"): waiting for more
@@ -50,11 +55,12 @@ static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining)
             return SLUICE_OK;
         /* Short timeouts while empty keep the stop flag responsive. */
         int timeout = b->n ? (int)(deadline - now) : 100;
-        int idle = b->n && sink_idle(p);
+        int64_t early = deadline - p->conf->batch_linger_ms + DRY_MIN_MS;
+        int idle = b->n && now >= early && sink_idle(p);
         if (idle)
             timeout = 0;
         else if (b->n && timeout > IDLE_CHECK_MS)
-            timeout = IDLE_CHECK_MS;
+            timeout = now < early && early - now < timeout ? (int)(early - now) : IDLE_CHECK_MS;
         if (draining)
             timeout = 0;
         size_t before = b->n;
