@@ -6,6 +6,7 @@
 #include <sluice/sluice.h>
 #include <stdint.h>
 #include "../plugin_registry.h"
+#include "../spool/spool.h"
 
 /* Diagnostics collected while loading; each message is one line of the form
  * "FILE:LINE:COL: what is wrong; what was expected". */
@@ -72,6 +73,12 @@ typedef struct sl_pipeline_conf {
     int64_t batch_linger_ms;   /* batch.linger, default 100ms */
     size_t batch_arena_bytes;  /* batch.max_bytes, default 8MiB: arena per batch */
     size_t queue_batches;      /* buffer.max_batches, default 4 */
+    int spool;                 /* buffer.type: disk */
+    char *spool_path;          /* buffer.path */
+    uint64_t spool_max_bytes;  /* buffer.max_size, default 1GiB */
+    uint64_t spool_segment_bytes; /* buffer.segment_size, default 64MiB */
+    sl_spool_fsync spool_fsync;   /* buffer.fsync, default batch */
+    int64_t spool_fsync_interval_ms; /* buffer.fsync_interval, default 1s */
 
     int64_t retry_initial_ms;  /* retry.initial, default 100ms */
     int64_t retry_max_ms;      /* retry.max, default 30s */
