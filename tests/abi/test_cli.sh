@@ -39,7 +39,7 @@ sink: { plugin: abi_good }
 Y
 # A plugin built for another ABI: refused by name and versions, run refuses.
 expect_exit 1 -- "$S" run -P "$FX/good" -P "$FX/major" "$T/p.yaml"
-expect_out "abi_major.so\": ABI version mismatch: host 1.1, plugin 99.1"
+expect_out "abi_major.so\": ABI version mismatch: host 1.1, plugin 99.0"
 expect_exit 1 -- "$S" validate -P "$FX/good" -P "$FX/noentry" "$T/p.yaml"
 expect_out "no entry function"
 expect_exit 1 -- "$S" plugins -P "$FX/good" -P "$FX/dup"
@@ -57,8 +57,8 @@ for cmd in "plugins" "plugins --describe abi_good" "validate $T/p.yaml" "run $T/
   # shellcheck disable=SC2086
   expect_exit 1 -- env SLUICE_PLUGIN_PATH="$T/pp" "$S" $cmd -P "$FX/good"
   expect_out "abi_nonote.so\": not a sluice plugin (no .note.sluice; rebuild against sluice.h >= 1.0"
-  expect_out "abi_major.so\": ABI version mismatch: host 1.0, plugin 99.0"
-  expect_out "abi_minor.so\": ABI version mismatch: host 1.0, plugin 1.99"
+  expect_out "abi_major.so\": ABI version mismatch: host 1.1, plugin 99.0"
+  expect_out "abi_minor.so\": ABI version mismatch: host 1.1, plugin 1.99"
   if grep -qv '^abi_good$' "$T/marker"; then fail "sluice $cmd ran a refused plugin's constructor: $(cat "$T/marker")"; else pass; fi
 done
 # A plugin directory others can write is not looked into at all.
