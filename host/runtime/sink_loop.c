@@ -232,30 +232,32 @@ static int run_transform(sl_pipeline *p, sl_slot *s, size_t t, sluice_batch *in)
     const sluice_transform_ops *ops = ti->conf->entry->desc->transform;
     sluice_batch *out = s->stage[t];
     sl_batch_reset(out);
+    int fresh = 1; /* nothing allocated from out since its reset */
     for (size_t i = 0; i < in->n; i++) {
         const sluice_record *r = &in->recs[i];
         if (r->failure_)
             continue; /* failed by the source; already routed */
         int64_t backoff = 0;
         for (;;) {
-            /* Nothing in out refers to its arena: reclaim what failed calls
-             * used, so that "empty" below really means empty. */
-            if (out->n == 0)
-                sl_batch_reset(out);
             size_t mark = out->n;
             char err[SLUICE_ERRLEN] = "";
             out->out_of_room = 0;
             SL_GUARD_ENTER(p, ti->label, ti->conf->plugin, "process");
             sluice_status st = ops->process(ti->inst, r, out, err);
             SL_GUARD_LEAVE();
+            int was_fresh = fresh;
+            fresh = 0;
             if (st == SLUICE_OK)
                 break;
             out->n = mark; /* drop what the failed call appended */
             if (st == SLUICE_FULL || (st == SLUICE_ERR && out->out_of_room)) {
-                if (mark > 0) {
-                    if (deliver(p, s, t + 1, out) != 0)
-                        return -1;
+                if (mark > 0 && deliver(p, s, t + 1, out) != 0)
+                    return -1;
+                /* Empty out (its arena too: failed calls leave memory
+                 * behind) and try again, unless it already was. */
+                if (mark > 0 || !was_fresh) {
                     sl_batch_reset(out);
+                    fresh = 1;
                     continue;
                 }
                 too_big(out, st, err);
