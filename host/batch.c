@@ -8,6 +8,24 @@
 
 #define ARENA_CHUNK (256 * 1024)
 
+/* Every allocation of record memory goes through here, so that a refusal
+ * is remembered in the batch (see out_of_room in batch.h). */
+static void *room_alloc(sluice_batch *b, size_t n)
+{
+    void *p = sl_arena_alloc(&b->arena, n);
+    if (!p)
+        b->out_of_room = 1;
+    return p;
+}
+
+static int room_for_record(sluice_batch *b)
+{
+    if (b->n < b->cap)
+        return 1;
+    b->out_of_room = 1;
+    return 0;
+}
+
 sluice_batch *sl_batch_new(size_t max_records, size_t arena_bytes)
 {
     sluice_batch *b = calloc(1, sizeof(*b));
@@ -29,6 +47,7 @@ void sl_batch_reset(sluice_batch *b)
     b->n = 0;
     b->n_failed = 0;
     b->created_ns = 0;
+    b->out_of_room = 0;
     sl_arena_reset(&b->arena);
 }
 
@@ -50,11 +69,11 @@ sluice_record *sl_batch_at(const sluice_batch *b, size_t i)
 
 size_t sl_batch_room(const sluice_batch *b) { return b->cap - b->n; }
 
-void *sl_alloc(sluice_batch *b, size_t n) { return sl_arena_alloc(&b->arena, n); }
+void *sl_alloc(sluice_batch *b, size_t n) { return room_alloc(b, n); }
 
 const char *sl_strndup(sluice_batch *b, const char *s, size_t len)
 {
-    char *p = sl_arena_alloc(&b->arena, len + 1);
+    char *p = room_alloc(b, len + 1);
     if (!p)
         return NULL;
     if (len)
@@ -65,7 +84,7 @@ const char *sl_strndup(sluice_batch *b, const char *s, size_t len)
 
 sluice_record *sl_record_new(sluice_batch *b)
 {
-    if (b->n >= b->cap)
+    if (!room_for_record(b))
         return NULL;
     sluice_record *r = &b->recs[b->n++];
     memset(r, 0, sizeof(*r));
@@ -76,7 +95,7 @@ sluice_record *sl_record_new(sluice_batch *b)
 
 sluice_record *sl_record_copy(sluice_batch *b, const sluice_record *src)
 {
-    if (b->n >= b->cap)
+    if (!room_for_record(b))
         return NULL;
     sluice_field *fields = NULL;
     sluice_header *headers = NULL;
@@ -85,13 +104,13 @@ sluice_record *sl_record_copy(sluice_batch *b, const sluice_record *src)
     uint32_t fcap = src->n_fields ? src->n_fields + 4 : 0;
     uint32_t hcap = src->n_headers ? src->n_headers + 2 : 0;
     if (fcap) {
-        fields = sl_arena_alloc(&b->arena, fcap * sizeof(*fields));
+        fields = room_alloc(b, fcap * sizeof(*fields));
         if (!fields)
             return NULL;
         memcpy(fields, src->fields, src->n_fields * sizeof(*fields));
     }
     if (hcap) {
-        headers = sl_arena_alloc(&b->arena, hcap * sizeof(*headers));
+        headers = room_alloc(b, hcap * sizeof(*headers));
         if (!headers)
             return NULL;
         memcpy(headers, src->headers, src->n_headers * sizeof(*headers));
@@ -133,7 +152,7 @@ static void *grow(sluice_batch *b, void *old, uint32_t n, uint32_t *cap, size_t 
     if (n < *cap)
         return old;
     uint32_t ncap = *cap ? *cap * 2 : 8;
-    void *p = sl_arena_alloc(&b->arena, ncap * elem);
+    void *p = room_alloc(b, ncap * elem);
     if (!p)
         return NULL;
     if (n)

@@ -13,6 +13,12 @@ struct sluice_batch {
     size_t n_failed;         /* records marked by record_fail */
     int64_t created_ns;      /* monotonic time the first record was added */
     uint64_t seq;            /* position in the pipeline's stream, for acks */
+    /* Set when a record or arena allocation was refused for lack of room
+     * (cleared by reset and by the host before each transform call): it
+     * tells a transform's "full" failure from a real one, so records of
+     * 1.0 transforms that return SLUICE_ERR when out is full are retried
+     * into an emptied batch as well (see SLUICE_FULL). */
+    int out_of_room;
 };
 
 sluice_batch *sl_batch_new(size_t max_records, size_t arena_bytes);

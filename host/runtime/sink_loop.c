@@ -203,11 +203,36 @@ static int record_failed(sl_pipeline *p, const sluice_record *r, const char *sta
     return rc;
 }
 
-static int run_transform(sl_pipeline *p, size_t t, sluice_batch *in, sluice_batch *out)
+static int deliver(sl_pipeline *p, sl_slot *s, size_t t, sluice_batch *cur);
+
+/* Why a record's output cannot fit even an empty batch: the transform's own
+ * reason when it gave one (a 1.0 transform), else the sizes to raise. */
+static void too_big(const sluice_batch *out, sluice_status st, char *err)
+{
+    if (st == SLUICE_FULL || !err[0]) {
+        snprintf(err, SLUICE_ERRLEN,
+                 "the record's output does not fit an empty output batch (%zu records, %zu "
+                 "bytes); raise batch.max_records or batch.max_bytes",
+                 out->cap, out->arena.limit);
+        return;
+    }
+    size_t n = strlen(err);
+    snprintf(err + n, SLUICE_ERRLEN - n,
+             " (even in an empty output batch: raise batch.max_records or batch.max_bytes)");
+}
+
+/* Runs transform t over `in` into the slot's stage batch and hands the
+ * result on.  When the batch runs out of room (SLUICE_FULL, or a 1.0
+ * transform's SLUICE_ERR after a refused allocation) what it holds goes
+ * through the rest of the pipeline first and the record is processed again
+ * into the emptied batch: a good record never fails for lack of room. */
+static int run_transform(sl_pipeline *p, sl_slot *s, size_t t, sluice_batch *in)
 {
     sl_instance *ti = &p->transforms[t];
     const sluice_transform_ops *ops = ti->conf->entry->desc->transform;
+    sluice_batch *out = s->stage[t];
     sl_batch_reset(out);
+    int fresh = 1; /* nothing allocated from out since its reset */
     for (size_t i = 0; i < in->n; i++) {
         const sluice_record *r = &in->recs[i];
         if (r->failure_)
@@ -216,12 +241,28 @@ static int run_transform(sl_pipeline *p, size_t t, sluice_batch *in, sluice_batc
         for (;;) {
             size_t mark = out->n;
             char err[SLUICE_ERRLEN] = "";
+            out->out_of_room = 0;
             SL_GUARD_ENTER(p, ti->label, ti->conf->plugin, "process");
             sluice_status st = ops->process(ti->inst, r, out, err);
             SL_GUARD_LEAVE();
+            int was_fresh = fresh;
+            fresh = 0;
             if (st == SLUICE_OK)
                 break;
             out->n = mark; /* drop what the failed call appended */
+            if (st == SLUICE_FULL || (st == SLUICE_ERR && out->out_of_room)) {
+                if (mark > 0 && deliver(p, s, t + 1, out) != 0)
+                    return -1;
+                /* Empty out (its arena too: failed calls leave memory
+                 * behind) and try again, unless it already was. */
+                if (mark > 0 || !was_fresh) {
+                    sl_batch_reset(out);
+                    fresh = 1;
+                    continue;
+                }
+                too_big(out, st, err);
+                st = SLUICE_ERR;
+            }
             if (st == SLUICE_RETRY && !atomic_load(&p->abort)) {
                 sl_metric_add(p->m.retries, 1);
                 backoff = sl_backoff_next(backoff, p->conf->retry_initial_ms,
@@ -246,7 +287,57 @@ static int run_transform(sl_pipeline *p, size_t t, sluice_batch *in, sluice_batc
             break;
         }
     }
+    return deliver(p, s, t + 1, out);
+}
+
+/* Writes `cur` to the sink and counts it. */
+static int write_sink(sl_pipeline *p, sluice_batch *cur)
+{
+    if (!cur->n)
+        return 0;
+    char err[SLUICE_ERRLEN];
+    sluice_status st = write_with_retry(p, &p->sink, cur, err);
+    if (st == SLUICE_ERR) {
+        sl_pipeline_set_error(p, "sink (plugin \"%s\"): %s", p->conf->sink.plugin,
+                              err[0] ? err : "write failed");
+        return -1;
+    }
+    size_t bad = 0;
+    if (st == SLUICE_PARTIAL) {
+        for (size_t i = 0; i < cur->n; i++) {
+            const char *why = cur->recs[i].failure_;
+            if (!why)
+                continue;
+            bad++;
+            sl_metric_add(p->m.failed_sink, 1);
+            if (record_failed(p, &cur->recs[i], "sink", p->conf->sink.plugin, why) != 0)
+                return -1;
+        }
+    }
+    atomic_fetch_add(&p->n_out, cur->n - bad);
+    sl_metric_add(p->m.out, (double)(cur->n - bad));
+    sl_metric_add(p->m.batches, 1);
+    /* Latency is sampled from the batch's oldest and newest record:
+     * observing every record would put histogram work on the hot path. */
+    int64_t now_us = sl_api()->now_us();
+    if (cur->recs[0].timestamp > 0)
+        sl_metric_observe(p->m.latency, (double)(now_us - cur->recs[0].timestamp) / 1e6);
+    if (cur->n > 1 && cur->recs[cur->n - 1].timestamp > 0)
+        sl_metric_observe(p->m.latency,
+                          (double)(now_us - cur->recs[cur->n - 1].timestamp) / 1e6);
     return 0;
+}
+
+/* Sends `cur` through transforms t.. and the sink.  The dead letters are
+ * written before returning: their copies share memory with the stage
+ * batches, which a transform empties as soon as a part is delivered. */
+static int deliver(sl_pipeline *p, sl_slot *s, size_t t, sluice_batch *cur)
+{
+    if (t < p->conf->n_transforms)
+        return run_transform(p, s, t, cur);
+    if (write_sink(p, cur) != 0)
+        return -1;
+    return flush_dead_letters(p);
 }
 
 /* Routes the records the source itself failed; returns the batch the next
@@ -293,44 +384,9 @@ int sl_slot_process(sl_pipeline *p, sl_slot *s)
     sluice_batch *cur = source_failures(p, s, &serr);
     if (serr)
         return -1;
-    for (size_t t = 0; t < p->conf->n_transforms; t++) {
-        if (run_transform(p, t, cur, s->stage[t]) != 0)
-            return -1;
-        cur = s->stage[t];
-    }
-    if (cur->n) {
-        char err[SLUICE_ERRLEN];
-        sluice_status st = write_with_retry(p, &p->sink, cur, err);
-        if (st == SLUICE_ERR) {
-            sl_pipeline_set_error(p, "sink (plugin \"%s\"): %s", p->conf->sink.plugin,
-                                  err[0] ? err : "write failed");
-            return -1;
-        }
-        size_t bad = 0;
-        if (st == SLUICE_PARTIAL) {
-            for (size_t i = 0; i < cur->n; i++) {
-                const char *why = cur->recs[i].failure_;
-                if (!why)
-                    continue;
-                bad++;
-                sl_metric_add(p->m.failed_sink, 1);
-                if (record_failed(p, &cur->recs[i], "sink", p->conf->sink.plugin, why) != 0)
-                    return -1;
-            }
-        }
-        atomic_fetch_add(&p->n_out, cur->n - bad);
-        sl_metric_add(p->m.out, (double)(cur->n - bad));
-        sl_metric_add(p->m.batches, 1);
-        /* Latency is sampled from the batch's oldest and newest record:
-         * observing every record would put histogram work on the hot path. */
-        int64_t now_us = sl_api()->now_us();
-        if (cur->recs[0].timestamp > 0)
-            sl_metric_observe(p->m.latency, (double)(now_us - cur->recs[0].timestamp) / 1e6);
-        if (cur->n > 1 && cur->recs[cur->n - 1].timestamp > 0)
-            sl_metric_observe(p->m.latency,
-                              (double)(now_us - cur->recs[cur->n - 1].timestamp) / 1e6);
-    }
-    if (flush_dead_letters(p) != 0)
+    /* Every part of the batch is written (deliver returns only then)
+     * before the source hears of it. */
+    if (deliver(p, s, 0, cur) != 0)
         return -1;
 
     if (!p->spool) {

@@ -18,10 +18,34 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* True when the sink side has nothing to do: every slot but the one being
+ * filled is free (none queued, none being written). */
+static int sink_idle(sl_pipeline *p)
+{
+    return sl_queue_len(&p->free_q) + 1 >= p->n_slots;
+}
+
+/* While the sink is busy, how long one poll may wait before the source
+ * thread looks again whether the sink has become idle. */
+#define IDLE_CHECK_MS 5
+
+/* The least a batch waits before it may go early for want of input: enough
+ * to gather a reading burst into one write, so that a source that is only
+ * just slower than the sink does not make a write per handful of records. */
+#define DRY_MIN_MS 10
+
 /* Polls until the batch is full, the linger time since its first record
- * has passed, or the source stops.  Returns the poll status that ended it.
+ * has passed, or the source stops; and, as soon as the sink side is idle,
+ * until the source has nothing more at once ("runs dry"): waiting for more
+ * would only add latency, as nobody is writing meanwhile.  Under load the
+ * sink is busy and batches fill as before, so throughput is kept; the
+ * write time itself paces the batches (as group commit does).  Returns the
+ * poll status that ended it.
  * `idle_return`: also return after a poll that brought nothing (a spooled
- * pipeline syncs then what a source appended from its own thread). */
+ * pipeline syncs then what a source appended from its own thread).  The
+ * sink side of a spooled pipeline reads the spool on its own, so "the sink
+ * is idle" does not apply there: its batches go full or after linger, one
+ * sync each. */
 static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining, int idle_return)
 {
     const sluice_source_ops *ops = p->conf->source.entry->desc->source;
@@ -36,6 +60,16 @@ static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining, int idl
             return SLUICE_OK;
         /* Short timeouts while empty keep the stop flag responsive. */
         int timeout = b->n ? (int)(deadline - now) : 100;
+        int idle = 0;
+        if (b->n && !idle_return) {
+            int64_t early = deadline - p->conf->batch_linger_ms + DRY_MIN_MS;
+            idle = now >= early && sink_idle(p);
+            if (idle)
+                timeout = 0;
+            else if (timeout > IDLE_CHECK_MS)
+                timeout = now < early && early - now < timeout ? (int)(early - now)
+                                                               : IDLE_CHECK_MS;
+        }
         if (draining)
             timeout = 0;
         size_t before = b->n;
@@ -50,6 +84,8 @@ static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining, int idl
             backoff = 0;
             if (draining && b->n == before)
                 return SLUICE_EOF;   /* nothing more buffered */
+            if (idle && b->n == before)
+                return SLUICE_OK;    /* dry, and the sink is waiting */
             if (idle_return && !b->n)
                 return SLUICE_OK;
             break;

@@ -180,10 +180,10 @@ static void output_is_a_copy(void)
         const sluice_record *o = api->batch_at(out, 0);
         CHECK(o && o != r && o->n_fields == 1 && o->n_headers == 1 && o->fields != r->fields);
         CHECK(o && o->value.ptr == r->value.ptr);   /* bytes shared, not copied */
-        /* A full output batch is an error with a reason, not a crash. */
+        /* A full output batch is SLUICE_FULL (flow control), not a crash. */
         sluice_batch *full = sl_batch_new(1, 1 << 20);
         api->record_new(full);
-        CHECK_INT_EQ(f.st->entry->desc->transform->process(f.inst, r, full, err), SLUICE_ERR);
+        CHECK_INT_EQ(f.st->entry->desc->transform->process(f.inst, r, full, err), SLUICE_FULL);
         CHECK_STR_CONTAINS(err, "output batch full");
         sl_batch_free(full);
         sl_batch_free(out);

@@ -84,6 +84,15 @@ int main(void)
     sluice_record *tr = api->record_new(tiny);
     char big[8192] = {0};
     CHECK_INT_EQ(api->set_value(tiny, tr, big, sizeof big), -1);
+    /* ... and remembered, so the host can tell a full output batch from a
+     * transform's own failure (SLUICE_FULL for 1.0 transforms). */
+    CHECK_INT_EQ(tiny->out_of_room, 1);
+    sl_batch_reset(tiny);
+    CHECK_INT_EQ(tiny->out_of_room, 0);
+    CHECK(api->record_new(tiny) && api->record_new(tiny));
+    CHECK_INT_EQ(tiny->out_of_room, 0);
+    CHECK(api->record_new(tiny) == NULL);
+    CHECK_INT_EQ(tiny->out_of_room, 1);
 
     CHECK(api->now_us() > 1600000000000000LL);
     int64_t m1 = api->mono_ns(), m2 = api->mono_ns();

@@ -55,6 +55,7 @@ typedef struct f2_reading {
     size_t topic_len;
     sluice_record *first;    /* NULL until the first measurement */
     size_t emitted;
+    int full;                /* `out` ran out of room (process says SLUICE_FULL) */
 } f2_reading;
 
 /* Appends one measurement.  `value` is used when has_value; text and unit

@@ -96,9 +96,10 @@ int f2_emit(f2_inst *fi, f2_reading *rd, sluice_batch *out, const char *datapoin
     rd->emitted++;
     return 0;
 full:
-    snprintf(err, errlen,
-             "output batch full after %zu measurements of this reading "
-             "(raise the pipeline's batch.max_records or batch.max_bytes)",
+    /* Not a failure of the reading: process returns SLUICE_FULL and the
+     * host starts it over in an emptied batch. */
+    rd->full = 1;
+    snprintf(err, errlen, "output batch full after %zu measurements of this reading",
              rd->emitted);
     return -1;
 }

@@ -105,7 +105,7 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
             if (!topic) {
                 snprintf(err, SLUICE_ERRLEN, "output batch full");
                 json_decref(inner);
-                return fail(j, SLUICE_ERR);
+                return fail(j, SLUICE_FULL);
             }
         }
         json_decref(j);
@@ -200,7 +200,7 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
     }
     json_decref(j);
     if (rc != 0)
-        return SLUICE_ERR;
+        return rd.full ? SLUICE_FULL : SLUICE_ERR;
     api->metric_add(fi->m.readings, 1);
     api->metric_add(fi->m.measurements, (double)rd.emitted);
     return SLUICE_OK;

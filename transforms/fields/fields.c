@@ -203,8 +203,12 @@ static sluice_status fields_process(void *p, const sluice_record *in, sluice_bat
     }
     return SLUICE_OK;
 oom:
-    snprintf(err, SLUICE_ERRLEN, "output batch full or out of memory (raise batch.max_bytes)");
-    return SLUICE_ERR;
+    /* Every allocation above is from `out`: flow control, not a failure.
+     * The host empties `out` and calls again with the same record; a
+     * parse_json that ran out of room returns SLUICE_ERR above, and the
+     * host, which saw the refused allocation, treats it the same way. */
+    snprintf(err, SLUICE_ERRLEN, "output batch full");
+    return SLUICE_FULL;
 }
 
 static const sluice_transform_ops transform_ops = {

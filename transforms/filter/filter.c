@@ -191,8 +191,9 @@ static sluice_status filter_process(void *p, const sluice_record *in, sluice_bat
         return SLUICE_OK;
     }
     if (!f->api->record_copy(out, in)) {
-        snprintf(err, SLUICE_ERRLEN, "output batch full or out of memory (raise batch.max_bytes)");
-        return SLUICE_ERR;
+        /* Flow control: the host empties `out` and calls again. */
+        snprintf(err, SLUICE_ERRLEN, "output batch full");
+        return SLUICE_FULL;
     }
     return SLUICE_OK;
 }

@@ -35,6 +35,9 @@
  *     SLUICE_API_HAS(api, spool_append)) before calling them.  1.1 also
  *     appended api->http_json (an instance serves a JSON document on the
  *     HTTP endpoint), likewise checked with SLUICE_API_HAS(api, http_json).
+ *     1.1 also added the status SLUICE_FULL (transform.process: out is full,
+ *     flow control).  A 1.0 host refuses a 1.1 plugin (newer minor), so a
+ *     transform may return it without checking.
  *
  * Threads
  *   Each pipeline runs its source on one thread and its transforms and sink on
@@ -95,7 +98,15 @@ typedef enum sluice_status {
     SLUICE_PARTIAL = 3,
     /* source.poll only: the source is finished (a bounded generator, the end
      * of a file).  The pipeline drains what it has and stops cleanly. */
-    SLUICE_EOF = 4
+    SLUICE_EOF = 4,
+    /* transform.process only (ABI 1.1): `out` has no room left for this
+     * record's output.  Flow control, not a failure: the host drops what
+     * this call appended, sends what `out` held before it through the rest
+     * of the pipeline, empties `out` and calls process again with the same
+     * input record.  Only when `out` was already empty does the record fail
+     * ("does not fit an empty output batch; raise batch.max_records or
+     * batch.max_bytes").  See transform.process for the contract. */
+    SLUICE_FULL = 5
 } sluice_status;
 
 /* --------------------------------------------------------------------- */
@@ -439,7 +450,21 @@ typedef struct sluice_transform_ops {
     /* Maps one record to zero, one or many records appended to `out`.
      * SLUICE_ERR: this record failed (err says why) and goes to the error
      * policy; SLUICE_RETRY: a dependency is away, the host retries the same
-     * record after a backoff. */
+     * record after a backoff.
+     * SLUICE_FULL (1.1): record_new, record_copy or an arena allocation on
+     * `out` returned NULL/-1 for lack of room.  The host keeps none of the
+     * records this call appended and calls process again with the same
+     * input into an emptied `out`, so process must be restartable: the
+     * second call starts the record over, and any state it keeps must not
+     * count the first, abandoned attempt (bump counters only on OK).  A
+     * record whose output exceeds even an empty batch fails with a message
+     * naming batch.max_records and batch.max_bytes.  The host writes every
+     * part of a source batch before acknowledging it, so splitting a batch
+     * this way changes no delivery guarantee.
+     * A 1.0 transform, which cannot return SLUICE_FULL, gets the same
+     * treatment when it returns SLUICE_ERR after one of those allocations
+     * on `out` failed during the call: the host retries it once into an
+     * emptied batch before routing it to the error policy. */
     sluice_status (*process)(void *inst, const sluice_record *in, sluice_batch *out,
                              char *err);
     void (*destroy)(void *inst);

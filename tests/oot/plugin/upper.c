@@ -38,8 +38,9 @@ static sluice_status process(void *p, const sluice_record *in, sluice_batch *out
     sluice_record *r = u->api->record_copy(out, in);
     char *v = r ? u->api->alloc(out, in->value.len + u->suffix_len + 1) : NULL;
     if (!v) {
+        /* Flow control: the host empties out and calls again (ABI 1.1). */
         snprintf(err, SLUICE_ERRLEN, "batch full");
-        return SLUICE_ERR;
+        return SLUICE_FULL;
     }
     for (size_t i = 0; i < in->value.len; i++)
         v[i] = (char)toupper((unsigned char)in->value.ptr[i]);
