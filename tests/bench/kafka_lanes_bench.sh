@@ -4,8 +4,10 @@
 # same backlog: the bridge fills raw_iot_data (6 partitions) with READINGS
 # once, then each decoder run reads it from the start with a group of its
 # own and writes to a decoded topic of its own.  Per run: readings/s from
-# process start to the last record written, the CPU it used (user+system
-# seconds, and as % of one core over the run's wall time) and peak RSS.
+# process start to the last record written (and from the first record
+# written, which leaves out joining the group), readings read twice (the
+# lanes' start-up rebalance), the CPU it used (user+system seconds, and as
+# % of one core over the run's wall time) and peak RSS.
 # The runs alternate (1 2 1 2 ...) REPEAT times, so load from elsewhere on
 # a shared machine hits both; the load average is printed with the result.
 #
@@ -47,17 +49,19 @@ metric() { # PORT NAME: the sum of a metric's series over all lanes
     awk -v n="$2" 'index($0, n "{") == 1 || $1 == n { s += $2 } END { printf "%.0f\n", s }'
 }
 # settled PORT NAME: waits until the metric stops moving for 1.5 s (and
-# is > 0); prints the epoch time of its last change and its value.
+# is > 0); prints the epoch time of its last change, its value, and the
+# time it was first seen above 0.
 settled() {
-  local v prev=-1 since=0 tchange
+  local v prev=-1 since=0 tchange tfirst=
   tchange=$(date +%s.%N)
   while :; do
     v=$(metric "$1" "$2")
+    [ -z "$tfirst" ] && [ "$v" -gt 0 ] && tfirst=$(date +%s.%N)
     if [ "$v" != "$prev" ]; then prev=$v tchange=$(date +%s.%N) since=0
     elif [ "$v" -gt 0 ]; then since=$((since + 1)); [ $since -ge 15 ] && break; fi
     sleep 0.1
   done
-  echo "$tchange $v"
+  echo "$tchange $v $tfirst"
 }
 cpu_s() { # PID: user+system CPU seconds so far
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"
@@ -80,7 +84,7 @@ read -r _ nb <<<"$(settled "$hb" sluice_records_out_total)"
 kill -TERM $pb; wait $pb 2>/dev/null || true
 log "$nb readings in $RAW"
 
-declare -A RATE CPU PCT RSS
+declare -A RATE STEADY REPLAY CPU PCT RSS
 for r in $(seq 1 "$REPEAT"); do
   for l in $LANES; do
     k=$l-$r
@@ -92,25 +96,30 @@ for r in $(seq 1 "$REPEAT"); do
     load0=$(cut -d' ' -f1 /proc/loadavg)
     t0=$(date +%s.%N)
     "$S" run --log-level warn --http "127.0.0.1:$hd" "$T/dec-$k.yaml" >"$T/dec-$k.log" 2>&1 & pd=$!
-    read -r t1 m <<<"$(settled "$hd" sluice_records_out_total)"
+    read -r t1 m tf <<<"$(settled "$hd" sluice_records_out_total)"
     in=$(metric "$hd" sluice_records_in_total)
     c=$(cpu_s $pd)
     RSS[$k]=$(hwm $pd)
     kill -TERM $pd; wait $pd 2>/dev/null || true
-    RATE[$k]=$(awk -v n="$in" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+    # Readings/s count each reading once; the lanes' start-up rebalance
+    # may have a few read twice (REPLAY: records_in beyond the backlog).
+    RATE[$k]=$(awk -v n="$nb" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+    STEADY[$k]=$(awk -v n="$nb" -v a="$tf" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+    REPLAY[$k]=$((in - nb))
     CPU[$k]=$c
     PCT[$k]=$(awk -v c="$c" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", 100 * c / (b - a) }')
-    log "lanes $l, run $r: ${RATE[$k]} readings/s ($in readings, $m records), CPU ${c}s (${PCT[$k]}% of a core), load ${load0} -> $(cut -d' ' -f1 /proc/loadavg)"
+    log "lanes $l, run $r: ${RATE[$k]} readings/s from start, ${STEADY[$k]} from the first write ($in readings in, $m records out), CPU ${c}s (${PCT[$k]}% of a core), load ${load0} -> $(cut -d' ' -f1 /proc/loadavg)"
   done
 done
 
 printf '\nseed decode stage draining a backlog of %s readings (%s, 6 partitions), %s cores\n' \
   "$nb" "$RAW" "$(nproc)"
-printf '%-6s %-4s %12s %10s %12s %8s\n' lanes run readings/s "CPU s" "CPU % core" "RSS MB"
+printf '%-6s %-4s %12s %14s %8s %10s %12s %8s\n' lanes run readings/s "from 1st write" replayed "CPU s" "CPU % core" "RSS MB"
 for r in $(seq 1 "$REPEAT"); do
   for l in $LANES; do
     k=$l-$r
-    printf '%-6s %-4s %12s %10s %12s %8s\n' "$l" "$r" "${RATE[$k]}" "${CPU[$k]}" "${PCT[$k]}" "${RSS[$k]}"
+    printf '%-6s %-4s %12s %14s %8s %10s %12s %8s\n' "$l" "$r" "${RATE[$k]}" "${STEADY[$k]}" \
+      "${REPLAY[$k]}" "${CPU[$k]}" "${PCT[$k]}" "${RSS[$k]}"
   done
 done
 printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
