@@ -222,13 +222,20 @@ void sl_runner_reload(sl_runner *r)
         sl_log(SLUICE_LOG_ERROR, NULL, NULL, "reload abandoned; pipelines keep running");
         return;
     }
-    /* Stop pipelines whose file is gone. */
-    for (size_t i = r->n; i-- > 0;) {
-        int present = 0;
-        for (int j = 0; j < np; j++)
-            if (strcmp(paths[j], r->v[i]->conf->path) == 0)
-                present = 1;
-        if (!present) {
+    /* Stop pipelines whose file is gone: all asked first, so that the
+     * lanes of a file drain together. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = r->n; i-- > 0;) {
+            int present = 0;
+            for (int j = 0; j < np; j++)
+                if (strcmp(paths[j], r->v[i]->conf->path) == 0)
+                    present = 1;
+            if (present)
+                continue;
+            if (pass == 0) {
+                sl_pipeline_request_stop(r->v[i]);
+                continue;
+            }
             sl_log(SLUICE_LOG_INFO, r->v[i]->conf->name, NULL, "file removed: stopping");
             stop_and_join(r->v[i]);
             remove_at(r, i);

@@ -80,7 +80,7 @@ hb=$(free_port)
 "$S" run --log-level warn --http "127.0.0.1:$hb" "$T/bridge.yaml" >"$T/bridge.log" 2>&1 & pb=$!
 sleep 2
 "$S" run --log-level warn "$T/sim.yaml" >"$T/sim.log" 2>&1
-read -r _ nb <<<"$(settled "$hb" sluice_records_out_total)"
+read -r _ nb _ <<<"$(settled "$hb" sluice_records_out_total)"
 kill -TERM $pb; wait $pb 2>/dev/null || true
 log "$nb readings in $RAW"
 
