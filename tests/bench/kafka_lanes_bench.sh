@@ -13,6 +13,9 @@
 #
 #   tests/bench/kafka_lanes_bench.sh [READINGS]     default 200000
 #   LANES="1 2"   REPEAT=2   SLUICE_BUILD_DIR=build
+#   SINKS="kafka discard"  also (or only) runs where the decoder writes to a
+#                 discarding file sink instead of Kafka: consume + decode
+#                 only, no producer and no broker acknowledgements
 #   SLUICE_BENCH_KAFKA_PORT=PORT [SLUICE_BENCH_KAFKA_DIR=DIR]  use a running
 #     broker (else a private one is started under var/bench-kafka)
 set -euo pipefail
@@ -66,6 +69,9 @@ settled() {
 cpu_s() { # PID: user+system CPU seconds so far
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"
 }
+broker_cpu() { # the broker's CPU seconds, when its pid file is known
+  local p; p=$(cat "$KDIR/kafka.pid" 2>/dev/null) && [ -r "/proc/$p/stat" ] && cpu_s "$p" || echo 0
+}
 hwm() { awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
 seed() { # FILE: a seed file with this run's raw topic
   sed -e "s/raw_iot_data/$RAW/g; s/sluice_dlq/lb-dlq-$ID/g; s/sluice-f2-bridge/lb-bridge-$ID/" \
@@ -84,21 +90,29 @@ read -r _ nb _ <<<"$(settled "$hb" sluice_records_out_total)"
 kill -TERM $pb; wait $pb 2>/dev/null || true
 log "$nb readings in $RAW"
 
-declare -A RATE STEADY REPLAY CPU PCT RSS
+declare -A RATE STEADY REPLAY CPU PCT RSS KCPU
+SINKS=${SINKS:-kafka}
 for r in $(seq 1 "$REPEAT"); do
+  for snk in $SINKS; do
   for l in $LANES; do
-    k=$l-$r
+    k=$snk-$l-$r
     seed 20-decode.yaml |
       sed -e "s/decoded_iot_data/lb-dec-$ID-$k/; s/f2-decoders/lb-g-$ID-$k/" \
-          -e "s/^name: f2-decode$/name: f2-decode\nlanes: $l/" >"$T/dec-$k.yaml"
+          -e "s/^name: f2-decode$/name: f2-decode\nlanes: $l/" |
+      if [ "$snk" = discard ]; then
+        awk '/^sink:/ { print "sink: { plugin: file, discard: true }"; skip = 1; next }
+             skip && /^  / { next } { skip = 0; print }'
+      else cat; fi >"$T/dec-$k.yaml"
     "$KSH" topic "$KDIR" "$KPORT" "lb-dec-$ID-$k" 6 >&2
     hd=$(free_port)
     load0=$(cut -d' ' -f1 /proc/loadavg)
+    kb0=$(broker_cpu)
     t0=$(date +%s.%N)
     "$S" run --log-level warn --http "127.0.0.1:$hd" "$T/dec-$k.yaml" >"$T/dec-$k.log" 2>&1 & pd=$!
     read -r t1 m tf <<<"$(settled "$hd" sluice_records_out_total)"
     in=$(metric "$hd" sluice_records_in_total)
     c=$(cpu_s $pd)
+    KCPU[$k]=$(awk -v a="$kb0" -v b="$(broker_cpu)" 'BEGIN { printf "%.1f", b - a }')
     RSS[$k]=$(hwm $pd)
     kill -TERM $pd; wait $pd 2>/dev/null || true
     # Readings/s count each reading once; the lanes' start-up rebalance
@@ -108,18 +122,21 @@ for r in $(seq 1 "$REPEAT"); do
     REPLAY[$k]=$((in - nb))
     CPU[$k]=$c
     PCT[$k]=$(awk -v c="$c" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", 100 * c / (b - a) }')
-    log "lanes $l, run $r: ${RATE[$k]} readings/s from start, ${STEADY[$k]} from the first write ($in readings in, $m records out), CPU ${c}s (${PCT[$k]}% of a core), load ${load0} -> $(cut -d' ' -f1 /proc/loadavg)"
+    log "sink $snk, lanes $l, run $r: ${RATE[$k]} readings/s from start, ${STEADY[$k]} from the first write ($in readings in, $m records out), CPU ${c}s (${PCT[$k]}% of a core), load ${load0} -> $(cut -d' ' -f1 /proc/loadavg)"
+  done
   done
 done
 
 printf '\nseed decode stage draining a backlog of %s readings (%s, 6 partitions), %s cores\n' \
   "$nb" "$RAW" "$(nproc)"
-printf '%-6s %-4s %12s %14s %8s %10s %12s %8s\n' lanes run readings/s "from 1st write" replayed "CPU s" "CPU % core" "RSS MB"
+printf '%-8s %-6s %-4s %12s %14s %8s %10s %12s %8s %14s\n' sink lanes run readings/s "from 1st write" replayed "CPU s" "CPU % core" "RSS MB" "broker CPU s"
+for snk in $SINKS; do
 for r in $(seq 1 "$REPEAT"); do
   for l in $LANES; do
-    k=$l-$r
-    printf '%-6s %-4s %12s %14s %8s %10s %12s %8s\n' "$l" "$r" "${RATE[$k]}" "${STEADY[$k]}" \
-      "${REPLAY[$k]}" "${CPU[$k]}" "${PCT[$k]}" "${RSS[$k]}"
+    k=$snk-$l-$r
+    printf '%-8s %-6s %-4s %12s %14s %8s %10s %12s %8s %14s\n' "$snk" "$l" "$r" "${RATE[$k]}" "${STEADY[$k]}" \
+      "${REPLAY[$k]}" "${CPU[$k]}" "${PCT[$k]}" "${RSS[$k]}" "${KCPU[$k]}"
   done
+done
 done
 printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
