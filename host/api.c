@@ -6,6 +6,7 @@
 #include "json_conv.h"
 #include "log.h"
 #include "metrics.h"
+#include "spool/spool.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,6 +93,27 @@ static int api_from_json(sluice_batch *b, sluice_record *r, const char *json, si
     return sl_from_json(b, r, json, len, err, errlen);
 }
 
+static int api_spooled(sluice_ctx *ctx) { return ctx && ctx->spool ? 1 : 0; }
+
+static sluice_status api_spool_append(sluice_ctx *ctx, const sluice_record *r, char *err)
+{
+    if (!ctx || !ctx->spool) {
+        snprintf(err, SLUICE_ERRLEN, "spool_append: this pipeline has no disk buffer "
+                                     "(buffer.type: disk); check api->spooled first");
+        return SLUICE_ERR;
+    }
+    char e[SLUICE_ERRLEN] = "";
+    if (sl_spool_append(ctx->spool, r, e, sizeof e) != 0) {
+        snprintf(err, SLUICE_ERRLEN, "spool: %.480s", e[0] ? e : "append failed");
+        return SLUICE_ERR;
+    }
+    if (ctx->spool_in)
+        atomic_fetch_add(ctx->spool_in, 1);
+    if (ctx->spool_in_metric)
+        sl_metric_add(ctx->spool_in_metric, 1);
+    return SLUICE_OK;
+}
+
 static const sluice_api g_api = {
     .struct_size = sizeof(sluice_api),
     .abi_major = SLUICE_ABI_MAJOR,
@@ -130,6 +152,8 @@ static const sluice_api g_api = {
     .record_fail = sl_record_fail,
     .to_json = api_to_json,
     .from_json = api_from_json,
+    .spooled = api_spooled,
+    .spool_append = api_spool_append,
 };
 
 const sluice_api *sl_api(void) { return &g_api; }

@@ -1,4 +1,4 @@
-/* The command-line interface: `sluice run|validate|plugins|version`. */
+/* The command-line interface: `sluice run|validate|redrive|plugins|version`. */
 #ifndef SL_CLI_H
 #define SL_CLI_H
 
@@ -22,5 +22,6 @@ int sl_cli_plugin_opt(sl_cli_common *c, int argc, char **argv, int *i);
 int sl_cmd_run(int argc, char **argv);
 int sl_cmd_validate(int argc, char **argv);
 int sl_cmd_plugins(int argc, char **argv);
+int sl_cmd_redrive(int argc, char **argv);
 
 #endif

@@ -25,7 +25,8 @@ static void run_usage(FILE *f)
             "Runs every pipeline file given (a directory means its *.yaml/*.yml files)\n"
             "in one process until SIGTERM or SIGINT, which stop the sources, drain,\n"
             "flush the sinks and acknowledge, then exit 0.  SIGHUP re-reads the files\n"
-            "and restarts only the pipelines whose file changed.  When every pipeline\n"
+            "and restarts only the pipelines whose file changed (and makes a parked or\n"
+            "restarting pipeline retry now).  When every pipeline\n"
             "has finished (bounded sources), sluice exits by itself: 0, or 1 if a\n"
             "pipeline failed for good.\n"
             "\n"
@@ -253,10 +254,12 @@ int sl_cmd_run(int argc, char **argv)
         int64_t now = mono_ms();
         if (stop_deadline && !aborted && now > stop_deadline) {
             sl_log(SLUICE_LOG_ERROR, NULL, NULL, "shutdown deadline passed: abandoning retries; "
-                   "unacknowledged records will be replayed by sources that can replay");
+                   "unacknowledged records will be replayed by sources that can replay, and "
+                   "pipelines with a disk buffer keep theirs in the spool");
             sl_runner_abort(&r);
             aborted = 1;
         }
+        sl_runner_tick(&r);
         if (next_stats && now >= next_stats) {
             sl_runner_log_stats(&r, (double)stats_ms / 1000.0);
             next_stats = now + stats_ms;

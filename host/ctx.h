@@ -5,8 +5,10 @@
 
 #include <sluice/sluice.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 struct sl_metrics;
+struct sl_spool;
 
 struct sluice_ctx {
     char pipeline[128];
@@ -14,6 +16,12 @@ struct sluice_ctx {
     char plugin[64];
     _Atomic int ready;       /* set by the plugin's thread, read by /ready */
     struct sl_metrics *metrics;  /* registry the instance registers into */
+    /* A source of a pipeline with a disk buffer (api->spool_append): the
+     * spool, open for the instance's whole life, and the pipeline's count of
+     * records taken from the source. */
+    struct sl_spool *spool;
+    _Atomic uint64_t *spool_in;
+    sluice_metric *spool_in_metric;
 };
 
 /* A context for tests and tools that run a plugin outside a pipeline. */

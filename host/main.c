@@ -14,6 +14,9 @@ static void usage(FILE *f)
             "commands:\n"
             "  run FILE|DIR...        run pipelines until SIGTERM/SIGINT (SIGHUP reloads)\n"
             "  validate FILE|DIR...   check pipeline files without running them\n"
+            "  redrive DEAD_LETTER_FILE PIPELINE_FILE [--dead-letter OUT]\n"
+            "                         run a pipeline's transforms and sink again over\n"
+            "                         its dead letters (a file sink's envelopes)\n"
             "  plugins [--describe NAME]\n"
             "                         list the plugins found, or one plugin's options\n"
             "  version                print the version and plugin ABI\n"
@@ -32,6 +35,8 @@ int main(int argc, char **argv)
         return sl_crash_exit_ours(sl_cmd_run(argc - 1, argv + 1));
     if (!strcmp(cmd, "validate"))
         return sl_cmd_validate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "redrive"))
+        return sl_crash_exit_ours(sl_cmd_redrive(argc - 1, argv + 1));
     if (!strcmp(cmd, "plugins"))
         return sl_cmd_plugins(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -16,6 +16,7 @@ PACKAGES=(
   libyaml-dev libpq-dev libmosquitto-dev librdkafka-dev libavro-dev libjansson-dev libmicrohttpd-dev
   mosquitto mosquitto-clients postgresql postgresql-client valgrind prometheus
   openssl curl python3 time
+  clang libclang-rt-dev   # tests/fuzz: libFuzzer (libclang_rt.fuzzer) for clang
 )
 SERVICES=(mosquitto postgresql prometheus)
 

@@ -8,6 +8,7 @@
 #   scripts/test.sh              everything
 #   scripts/test.sh -L unit      only tests with a ctest label (passed to ctest)
 #   SLUICE_TEST_SANITIZE=0 ...   skip the sanitizer pass
+#   SLUICE_FUZZ_SECONDS=N ...    seconds per fuzz target (default 30; 0 skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -64,4 +65,50 @@ if [ "${SLUICE_TEST_SANITIZE:-1}" = 1 ]; then
   SLUICE_KEEP_PLUGINS_LOADED=1 \
     ctest --test-dir build-asan --output-on-failure -j"$JOBS" -LE nosan "$@" || rc=1
 fi
+
+# ---- fuzzing (tests/fuzz/README.md) ---------------------------------------
+# Every libFuzzer target of tests/fuzz runs SLUICE_FUZZ_SECONDS (default 30,
+# 0 skips) under ASan + UBSan, from its seed corpus plus what earlier runs
+# found (build-fuzz/corpus/).  A finding fails the run; its input is kept in
+# build-fuzz/findings/.  build-fuzz is a clang build of its own: the gcc
+# builds above never see -fsanitize=fuzzer.
+fuzz_targets() {
+  local secs=$1 dir=$ROOT/build-fuzz t fail=0
+  if ! cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_C_COMPILER=clang -DSLUICE_FUZZ=ON \
+       -DSLUICE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null; then
+    echo "test.sh: error: cannot configure the fuzz build (build-fuzz); it needs clang and" \
+         "libFuzzer (scripts/install-deps.sh installs clang and libclang-rt-dev)" >&2
+    return 1
+  fi
+  ninja -C "$dir" -j"$JOBS" fuzz || return 1
+  mkdir -p "$dir/findings"
+  for t in $(ls tests/fuzz/corpus); do
+    local log=$dir/fuzz-$t.log dict=()
+    [ -f "tests/fuzz/dict/$t.dict" ] && dict=(-dict="tests/fuzz/dict/$t.dict")
+    mkdir -p "$dir/corpus/$t"
+    if ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+       "$dir/bin/fuzz_$t" -max_total_time="$secs" -timeout=20 -print_final_stats=1 \
+         "${dict[@]}" -artifact_prefix="$dir/findings/$t-" \
+         "$dir/corpus/$t" "tests/fuzz/corpus/$t" </dev/null >"$log" 2>&1; then
+      printf 'fuzz_%-16s %12s executions  %8s exec/s  in %ss\n' "$t" \
+        "$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")" \
+        "$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")" "$secs"
+    else
+      tail -n 60 "$log"
+      echo "fuzz_$t: FINDING (full log: $log; input: $dir/findings/$t-*;" \
+           "see tests/fuzz/README.md to reproduce and minimise)" >&2
+      fail=1
+    fi
+  done
+  return $fail
+}
+FUZZ_SECONDS=${SLUICE_FUZZ_SECONDS:-30}
+[[ $FUZZ_SECONDS =~ ^[0-9]+$ ]] ||
+  { echo "test.sh: error: SLUICE_FUZZ_SECONDS=\"$FUZZ_SECONDS\" is not a number of seconds" >&2; exit 2; }
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+  log "fuzzing, ${FUZZ_SECONDS}s per target (ASan + UBSan)"
+  fuzz_targets "$FUZZ_SECONDS" || rc=1
+fi
+# ---- end of fuzzing ---------------------------------------------------------
 exit $rc

@@ -1,6 +1,7 @@
 /* The file source: one record per line, read in large chunks (one read(2)
  * per 64 KiB, not per line).  With follow it keeps reading what is appended,
  * like `tail -F`, and notices truncation and replacement (log rotation). */
+#include "envelope_read.h"
 #include "file.h"
 
 #include <errno.h>
@@ -19,8 +20,10 @@
 static const sluice_option source_options[] = {
     {"path", SLUICE_OPT_STRING, SLUICE_OPT_REQUIRED, NULL, "file to read", NULL},
     {"format", SLUICE_OPT_STRING, 0, "lines",
-     "lines: each line is a record value; json: each line is also parsed into fields",
-     "lines|json"},
+     "lines: each line is a record value; json: each line is also parsed into fields; "
+     "envelope: each line is a record the file sink wrote with format: envelope (dead "
+     "letters), restored with its origin, key, headers, value, timestamp and fields",
+     "lines|json|envelope"},
     {"follow", SLUICE_OPT_BOOL, 0, "false",
      "at end of file wait for appended lines (like tail -F) instead of ending", NULL},
     {"start_line", SLUICE_OPT_INT, 0, "1", "first line to emit (1-based); earlier lines are skipped",
@@ -34,7 +37,7 @@ typedef struct fsrc {
     const sluice_api *api;
     sluice_ctx *ctx;
     char *path;
-    int json, follow;
+    int json, envelope, follow;
     int64_t start_line;
     size_t max_line;
 
@@ -47,7 +50,9 @@ typedef struct fsrc {
     int64_t line;            /* number of the last line taken */
     int skip_rest;           /* dropping the tail of a truncated line */
     unsigned long truncations;
-    sluice_metric *json_errors, *truncated;
+    sluice_metric *json_errors, *truncated, *bad_envelopes;
+    char *scratch;           /* envelope: decoded strings of one line */
+    env_rec env;             /* envelope: the line being restored */
 } fsrc;
 
 static int open_file(fsrc *s, char *err)
@@ -84,6 +89,8 @@ static void src_destroy(void *p)
     if (s->fd >= 0)
         close(s->fd);
     free(s->buf);
+    free(s->scratch);
+    env_rec_free(&s->env);
     free(s->path);
     free(s);
 }
@@ -108,8 +115,10 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
         snprintf(err, SLUICE_ERRLEN, "path: required");
         goto fail;
     }
-    if (format && strcmp(format, "lines") != 0 && strcmp(format, "json") != 0) {
-        snprintf(err, SLUICE_ERRLEN, "format: \"%s\" is not one of lines, json", format);
+    if (format && strcmp(format, "lines") != 0 && strcmp(format, "json") != 0 &&
+        strcmp(format, "envelope") != 0) {
+        snprintf(err, SLUICE_ERRLEN, "format: \"%s\" is not one of lines, json, envelope",
+                 format);
         goto fail;
     }
     if (s->start_line < 1) {
@@ -123,11 +132,15 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
         goto fail;
     }
     s->json = format && strcmp(format, "json") == 0;
+    s->envelope = format && strcmp(format, "envelope") == 0;
     s->max_line = (size_t)max_line;
     s->cap = s->max_line + READ_CHUNK;
     s->path = strdup(path);
     s->buf = malloc(s->cap);
-    if (!s->path || !s->buf) {
+    /* Decoding never lengthens a string, so one line's worth is enough. */
+    if (s->envelope)
+        s->scratch = malloc(s->max_line + 1);
+    if (!s->path || !s->buf || (s->envelope && !s->scratch)) {
         snprintf(err, SLUICE_ERRLEN, "out of memory");
         goto fail;
     }
@@ -145,6 +158,11 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
                                  NULL);
     s->truncated = api->metric(a->ctx, SLUICE_METRIC_COUNTER, "sluice_file_truncated_lines_total",
                                "Lines longer than max_line, passed on truncated", NULL);
+    if (s->envelope)
+        s->bad_envelopes = api->metric(a->ctx, SLUICE_METRIC_COUNTER,
+                                       "sluice_file_bad_envelopes_total",
+                                       "Lines of an envelope-format file source that are not "
+                                       "an envelope (failed into the error policy)", NULL);
     *out = s;
     return SLUICE_OK;
 fail:
@@ -153,6 +171,113 @@ fail:
 }
 
 typedef enum emit_result { EMITTED, SKIPPED, NO_MEMORY } emit_result;
+
+/* The host adds these when it dead-letters a record; a re-failed record
+ * gets fresh ones, so the old ones are dropped rather than doubled. */
+static int host_error_header(const char *k, size_t n)
+{
+    return (n >= 13 && !memcmp(k, "sluice.error.", 13)) ||
+           (n >= 14 && !memcmp(k, "sluice.origin.", 14));
+}
+
+/* A line that is not an envelope: passed on as it is (value = the line,
+ * origin = file and line) and failed at once with the reason, so the error
+ * policy sends it on (the re-drive's new dead-letter file) and no transform
+ * sees it. */
+static emit_result fail_line(fsrc *s, sluice_batch *out, const char *p, size_t n,
+                             const char **topic, int64_t ts, const char *why)
+{
+    const sluice_api *api = s->api;
+    if (!*topic && !(*topic = api->strndup(out, s->path, strlen(s->path))))
+        return NO_MEMORY;
+    const char *v = api->strndup(out, p, n);
+    if (!v)
+        return NO_MEMORY;
+    sluice_record *r = api->record_new(out);
+    if (!r)
+        return NO_MEMORY;
+    s->line++;
+    r->value.ptr = v;
+    r->value.len = n;
+    r->timestamp = ts;
+    r->origin.topic = *topic;
+    r->origin.offset = s->line;
+    char reason[SLUICE_ERRLEN];
+    snprintf(reason, sizeof reason, "%s:%lld: not a dead-letter envelope: %s", s->path,
+             (long long)s->line, why);
+    api->record_fail(out, api->batch_count(out) - 1, reason);
+    api->metric_add(s->bad_envelopes, 1);
+    return EMITTED;
+}
+
+/* Restores the record an envelope line describes.  Its bytes are copied
+ * into the batch before the record is appended, so running out of batch
+ * memory leaves the line for the next batch. */
+static emit_result emit_envelope(fsrc *s, sluice_batch *out, const char *p, size_t n,
+                                 int truncated, const char **topic, int64_t ts)
+{
+    const sluice_api *api = s->api;
+    size_t k = 0;
+    while (k < n && (p[k] == ' ' || p[k] == '\t'))
+        k++;
+    if (k == n) {
+        s->line++;           /* a blank line holds no record */
+        return SKIPPED;
+    }
+    char why[SLUICE_ERRLEN - 200];
+    if (truncated) {
+        snprintf(why, sizeof why, "longer than max_line (%zu bytes); raise max_line", s->max_line);
+        return fail_line(s, out, p, n, topic, ts, why);
+    }
+    env_rec *e = &s->env;
+    int rc = env_parse(p, n, s->scratch, e, why, sizeof why);
+    if (rc != 0)
+        return fail_line(s, out, p, n, topic, ts, why);
+    const char *sc = s->scratch;
+    const char *value = NULL, *key = NULL, *otopic = NULL;
+    if ((!e->value.null && !(value = api->strndup(out, sc + e->value.off, e->value.len))) ||
+        (!e->key.null && !(key = api->strndup(out, sc + e->key.off, e->key.len))) ||
+        (!e->topic.null && !(otopic = api->strndup(out, sc + e->topic.off, e->topic.len))))
+        return NO_MEMORY;
+    sluice_record *r = api->record_new(out);
+    if (!r)
+        return NO_MEMORY;
+    s->line++;
+    r->value.ptr = value;
+    r->value.len = value ? e->value.len : 0;
+    r->key.ptr = key;
+    r->key.len = key ? e->key.len : 0;
+    r->origin.topic = otopic;
+    r->origin.partition = e->partition;
+    r->origin.offset = e->offset;
+    r->timestamp = e->timestamp;
+    const char *fail = NULL;
+    char scratch_key[256];
+    for (size_t i = 0; i < e->n_headers && !fail; i++) {
+        const env_header *h = &e->headers[i];
+        if (host_error_header(sc + h->key.off, h->key.len))
+            continue;
+        /* header_add wants a NUL-terminated key: the scratch's is not. */
+        const char *hk = h->key.len < sizeof scratch_key
+                             ? memcpy(scratch_key, sc + h->key.off, h->key.len)
+                             : api->strndup(out, sc + h->key.off, h->key.len);
+        if (hk == scratch_key)
+            scratch_key[h->key.len] = '\0';
+        if (!hk || api->header_add(out, r, hk, sc + h->value.off, h->value.len) != 0)
+            fail = "out of batch memory restoring its headers; raise batch.max_bytes";
+    }
+    char ferr[SLUICE_ERRLEN - 256];
+    if (!fail && e->fields &&
+        api->from_json(out, r, e->fields, e->fields_len, ferr, sizeof ferr) != 0)
+        fail = ferr;
+    if (fail) {
+        char reason[SLUICE_ERRLEN];
+        snprintf(reason, sizeof reason, "%s:%lld: cannot restore the envelope: %s", s->path,
+                 (long long)s->line, fail);
+        api->record_fail(out, api->batch_count(out) - 1, reason);
+    }
+    return EMITTED;
+}
 
 /* Appends line `s->line + 1`.  Nothing is consumed when memory runs out, so
  * the same line is offered again to the next batch. */
@@ -166,6 +291,8 @@ static emit_result emit(fsrc *s, sluice_batch *out, const char *p, size_t n, int
     }
     if (!truncated && n && p[n - 1] == '\r')
         n--;
+    if (s->envelope)
+        return emit_envelope(s, out, p, n, truncated, topic, ts);
     if (!*topic && !(*topic = api->strndup(out, s->path, strlen(s->path))))
         return NO_MEMORY;
     char *v = api->alloc(out, n + 1);

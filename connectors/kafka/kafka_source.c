@@ -95,7 +95,9 @@ static void describe(const rd_kafka_topic_partition_list_t *l, char *buf, size_t
  * are delivered again. */
 #define COMMIT_WAIT_MS 10000
 
-static void commit_sync(ksource *s, const char *why)
+/* Returns 0, or -1 when the coordinator gave no answer within the wait
+ * (then leaving the group would wait for it just as long). */
+static int commit_sync(ksource *s, const char *why)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_new(s->kc.rk);
     rd_kafka_resp_err_t e = rd_kafka_commit_queue(s->kc.rk, NULL, q, NULL, NULL);
@@ -111,13 +113,14 @@ static void commit_sync(ksource *s, const char *why)
     }
     rd_kafka_queue_destroy(q);
     if (e == RD_KAFKA_RESP_ERR__NO_OFFSET)
-        return;
+        return 0;
     if (e || what) {
         s->kc.api->metric_add(s->m_commit_errors, 1);
         s->kc.api->log(s->kc.ctx, SLUICE_LOG_WARN, "committing offsets %s failed: %s "
                        "(the uncommitted messages will be delivered again)", why,
                        what ? what : rd_kafka_err2str(e));
     }
+    return what ? -1 : 0;
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -559,9 +562,12 @@ static void src_destroy(void *inst)
     if (s->cq)
         rd_kafka_queue_destroy(s->cq);
     if (s->kc.rk) {
+        /* The broker may have gone since the last poll delivered its
+         * "all brokers down" event: a commit that got no answer says so. */
+        int answered = 1;
         if (!atomic_load(&s->kc.fatal))
-            commit_sync(s, "at shutdown");
-        if (atomic_load(&s->kc.up)) {
+            answered = commit_sync(s, "at shutdown") == 0;
+        if (answered && atomic_load(&s->kc.up)) {
             /* Leaves the group: the revoke commits once more and the
              * partitions move to the other members at once. */
             rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->kc.rk);

@@ -46,7 +46,9 @@ static int hex4(kj_in *in, unsigned *v)
     return 0;
 }
 
-static int string(kj_in *in)
+/* A key may not hold \u0000: the host's from_json refuses it (as jansson
+ * does), so a payload with one must travel as a string, not as JSON. */
+static int string(kj_in *in, int is_key)
 {
     in->i++; /* opening quote */
     for (;;) {
@@ -65,7 +67,7 @@ static int string(kj_in *in)
             c = in->s[in->i++];
             if (c == 'u') {
                 unsigned u;
-                if (hex4(in, &u) != 0)
+                if (hex4(in, &u) != 0 || (is_key && u == 0))
                     return -1;
                 if (u >= 0xDC00 && u <= 0xDFFF)
                     return -1;
@@ -175,7 +177,7 @@ static int container(kj_in *in, int depth, unsigned char close)
     for (;;) {
         skip_ws(in);
         if (close == '}') {
-            if (in->i >= in->n || in->s[in->i] != '"' || string(in) != 0)
+            if (in->i >= in->n || in->s[in->i] != '"' || string(in, 1) != 0)
                 return -1;
             skip_ws(in);
             if (in->i >= in->n || in->s[in->i] != ':')
@@ -203,7 +205,7 @@ static int value(kj_in *in, int depth)
     switch (in->s[in->i]) {
     case '{': return container(in, depth, '}');
     case '[': return container(in, depth, ']');
-    case '"': return string(in);
+    case '"': return string(in, 0);
     case 't': return literal(in, "true");
     case 'f': return literal(in, "false");
     case 'n': return literal(in, "null");

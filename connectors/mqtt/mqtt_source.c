@@ -3,8 +3,11 @@
  *
  * Delivery: libmosquitto acknowledges a QoS 1 message (PUBACK) before it
  * calls on_message, so from that moment the message exists only in this
- * process.  A clean stop drains the ring into the pipeline; a crash loses
- * what the ring holds.  The README says this in full. */
+ * process.  With a disk buffer (api->spooled), on_message appends each
+ * message to the pipeline's spool itself, on libmosquitto's thread, so the
+ * window is only that between PUBACK and the append's write().  Without one,
+ * a clean stop drains the ring into the pipeline; a crash loses what the
+ * ring holds.  The README says this in full. */
 #include "mqtt.h"
 #include "mqtt_conn.h"
 #include "mqtt_ring.h"
@@ -63,6 +66,8 @@ typedef struct mq_source {
     int key_segment;
     int sub_mid;             /* network thread: the current SUBSCRIBE */
     mq_conn *conn_for_cb;    /* network thread: s->conn may not be set yet */
+    int spooled;             /* the pipeline has a disk buffer: on_message spools */
+    _Atomic int spool_failed; /* an append failed: the ring takes over (logged once) */
     _Atomic int stopping;
     _Atomic unsigned long refused_puts;   /* ring closed: acknowledged, then lost */
     sluice_metric *m_received, *m_bytes, *m_dropped;
@@ -136,6 +141,38 @@ static void on_message(void *arg, const struct mosquitto_message *msg)
      * SUBACK behind a full ring would never end. */
     if (!mq_conn_is_up(s->conn_for_cb))
         mq_conn_established(s->conn_for_cb);
+    if (s->spooled && !atomic_load(&s->spool_failed)) {
+        /* The record exactly as append() builds it for poll, but on the
+         * stack: the spool copies it.  Blocks while the spool is full, which
+         * is backpressure onto the socket as with the ring. */
+        sluice_record r;
+        memset(&r, 0, sizeof r);
+        size_t tlen = strlen(msg->topic);
+        size_t plen = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+        r.value.ptr = plen ? msg->payload : "";
+        r.value.len = plen;
+        r.origin.topic = msg->topic;
+        r.origin.partition = -1;
+        r.origin.offset = -1;
+        r.timestamp = s->api->now_us();
+        size_t off, len;
+        if (mq_topic_segment(msg->topic, tlen, s->key_segment, &off, &len)) {
+            r.key.ptr = msg->topic + off;
+            r.key.len = len;
+        }
+        char err[SLUICE_ERRLEN];
+        if (s->api->spool_append(s->ctx, &r, err) == SLUICE_OK) {
+            s->api->metric_add(s->m_received, 1);
+            s->api->metric_add(s->m_bytes, (double)plen);
+            return;
+        }
+        /* The spool refused (an I/O error): the message is not lost yet;
+         * the ring hands it to poll, whose append fails the run in turn. */
+        atomic_store(&s->spool_failed, 1);
+        s->api->log(s->ctx, SLUICE_LOG_ERROR, "cannot spool a message on \"%.200s\": %s; "
+                    "handing messages over through memory until the pipeline restarts",
+                    msg->topic, err);
+    }
     /* Blocks while the ring is full: backpressure onto the socket. */
     if (mq_ring_put(&s->ring, msg->topic, strlen(msg->topic), msg->payload,
                     msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, msg->qos, msg->retain,
@@ -261,6 +298,13 @@ static sluice_status source_init(const sluice_init_args *a, void **out, char *er
                  "4KiB", (long long)buf_bytes);
         st = SLUICE_ERR;
         goto fail;
+    }
+    /* With a disk buffer the ring only stands in when the spool fails:
+     * keep it small. */
+    s->spooled = api->abi_minor >= 1 && api->spooled && api->spooled(a->ctx);
+    if (s->spooled) {
+        max_buf = max_buf < 256 ? max_buf : 256;
+        buf_bytes = buf_bytes < (256 << 10) ? buf_bytes : (256 << 10);
     }
     if (mq_ring_init(&s->ring, (size_t)max_buf, (size_t)buf_bytes)) {
         mq_errf(err, "buffer_bytes: cannot allocate %lld bytes",

@@ -78,7 +78,8 @@ static const char SQL_COLUMNS[] =
     "COALESCE(NULLIF(t.typbasetype, 0), a.atttypid)::int8, bt.typtype::text, "
     "a.attnotnull, a.atthasdef OR a.attidentity <> '', "
     "a.attgenerated = '' AND a.attidentity <> 'a', "
-    "COALESCE(a.attnum = ANY(pk.indkey), false) "
+    "COALESCE((SELECT k.n FROM unnest(pk.indkey::int2[]) WITH ORDINALITY k(a, n) "
+    "WHERE k.a = a.attnum), 0) "
     "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
     "JOIN pg_type bt ON bt.oid = COALESCE(NULLIF(t.typbasetype, 0), a.atttypid) "
     "LEFT JOIN pg_index pk ON pk.indrelid = a.attrelid AND pk.indisprimary "
@@ -166,7 +167,8 @@ int ts_catalog_load(ts_sink *s, const char *qualified, ts_table *t, ts_pgerr *e,
         c->not_null = is_true(r, i, 4);
         c->has_default = is_true(r, i, 5);
         c->writable = is_true(r, i, 6);
-        c->in_pk = is_true(r, i, 7);
+        c->pk_pos = atoi(PQgetvalue(r, i, 7));
+        c->in_pk = c->pk_pos > 0;
         if (c->in_pk)
             t->n_pk++;
     }

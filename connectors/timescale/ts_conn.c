@@ -186,7 +186,12 @@ ts_errclass ts_classify(PGconn *conn, const PGresult *res, ts_pgerr *e)
         copy_field(e->column, sizeof e->column, PQresultErrorField(res, PG_DIAG_COLUMN_NAME));
         parse_copy_context(PQresultErrorField(res, PG_DIAG_CONTEXT), e);
     }
-    if (PQstatus(conn) == CONNECTION_BAD || !state) {
+    if (strstr(e->msg, "must be preloaded")) {
+        /* TimescaleDB ends the session (FATAL) when its library is not in
+         * shared_preload_libraries; every retry would end the same way. */
+        e->cls = TS_E_FATAL;
+        e->conn_lost = 1;
+    } else if (PQstatus(conn) == CONNECTION_BAD || !state) {
         /* No SQLSTATE: libpq itself failed (a broken socket, memory). */
         e->cls = TS_E_RETRY;
         e->conn_lost = 1;
@@ -195,6 +200,12 @@ ts_errclass ts_classify(PGconn *conn, const PGresult *res, ts_pgerr *e)
          * standby after failover): the next connection may do better. */
         e->cls = TS_E_RETRY;
         e->conn_lost = 1;
+    } else if (!strcmp(state, "53400")) {
+        /* configuration_limit_exceeded: TimescaleDB's "tuple decompression
+         * limit exceeded" when an upsert would decompress too many rows of
+         * a compressed chunk.  The same batch hits the same limit on every
+         * retry: only a change of the setting (or of the chunk) helps. */
+        e->cls = TS_E_FATAL;
     } else if (starts(state, "53") || starts(state, "40") || starts(state, "58") ||
                !strcmp(state, "55P03") || !strcmp(state, "57014")) {
         /* Out of resources, serialization or deadlock, lock or statement
@@ -209,6 +220,85 @@ ts_errclass ts_classify(PGconn *conn, const PGresult *res, ts_pgerr *e)
         e->cls = TS_E_FATAL;
     }
     return e->cls;
+}
+
+static int is_digits_us(const char *p, const char *end, const char **after)
+{
+    /* <digits>_ */
+    const char *q = p;
+    while (q < end && isdigit((unsigned char)*q))
+        q++;
+    if (q == p || q >= end || *q != '_')
+        return 0;
+    *after = q + 1;
+    return 1;
+}
+
+static int own_name(const ts_sink *s, const char *p, size_t n)
+{
+    const sluice_buf *b = &s->own_names;
+    for (size_t o = 0; o < b->len;) {
+        size_t l = strlen(b->p + o);
+        if (l == n && !memcmp(b->p + o, p, n))
+            return 1;
+        o += l + 1;
+    }
+    return 0;
+}
+
+/* The quoted name [p, end) as the user knows it, or NULL to keep it. */
+static const char *unchunk_name(const ts_sink *s, const char *p, const char *end,
+                                size_t *len)
+{
+    const char *q = p, *a;
+    if ((size_t)(end - p) > 8 && !strncmp(p, "compress", 8))
+        q = p + 8;
+    if ((size_t)(end - q) > 13 && !strncmp(q, "_hyper_", 7) && is_digits_us(q + 7, end, &a) &&
+        is_digits_us(a, end, &a) && (size_t)(end - a) == 5 && !strncmp(a, "chunk", 5)) {
+        *len = strlen(s->table.name);
+        return s->table.name;
+    }
+    /* A chunk's copy of a constraint or index: "<n>_<name>" or
+     * "<n>_<m>_<name>", where <name> is one of the table's own. */
+    q = p;
+    for (int i = 0; i < 2 && is_digits_us(q, end, &a); i++) {
+        q = a;
+        if (own_name(s, q, (size_t)(end - q))) {
+            *len = (size_t)(end - q);
+            return q;
+        }
+    }
+    return NULL;
+}
+
+static void unchunk(const ts_sink *s, char *text, size_t cap)
+{
+    char out[sizeof ((ts_pgerr *)0)->msg];
+    size_t o = 0;
+    if (cap > sizeof out)
+        cap = sizeof out;
+    for (const char *p = text; *p && o + 1 < cap;) {
+        const char *end = *p == '"' ? strchr(p + 1, '"') : NULL;
+        size_t n;
+        const char *name = end ? unchunk_name(s, p + 1, end, &n) : NULL;
+        if (name) {
+            int w = snprintf(out + o, cap - o, "\"%.*s\"", (int)n, name);
+            o = w < 0 ? o : (size_t)w + o >= cap ? cap - 1 : o + (size_t)w;
+            p = end + 1;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    memcpy(text, out, o + 1);
+}
+
+void ts_pgerr_unchunk(const ts_sink *s, ts_pgerr *e)
+{
+    if (!s->is_hyper)
+        return;
+    unchunk(s, e->msg, sizeof e->msg);
+    unchunk(s, e->detail, sizeof e->detail);
 }
 
 void ts_pgerr_format(const ts_pgerr *e, const char *what, char *err, size_t len)

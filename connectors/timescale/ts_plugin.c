@@ -54,15 +54,19 @@ static const sluice_option ts_options[] = {
     {"column_types", SLUICE_OPT_MAP, 0, NULL,
      "column: SQL type, in table order, for create_table", NULL},
     {"primary_key", SLUICE_OPT_LIST, 0, NULL, "primary key columns, for create_table", NULL},
-    {"hypertable", SLUICE_OPT_BOOL, 0, "true",
-     "with the timescaledb extension, make the table a hypertable on time_column", NULL},
-    {"time_column", SLUICE_OPT_STRING, 0, "timestamp", "the hypertable's time column", NULL},
+    {"hypertable", SLUICE_OPT_BOOL, 0, "false",
+     "with TimescaleDB, convert a plain table into a hypertable on time_column (false: "
+     "never convert)", NULL},
+    {"time_column", SLUICE_OPT_STRING, 0, NULL,
+     "the hypertable's time column (default: the first timestamptz column of the primary "
+     "key)", NULL},
     {"chunk_interval", SLUICE_OPT_DURATION, 0, NULL,
-     "hypertable chunk interval (default: TimescaleDB's, 7 days)", NULL},
+     "hypertable chunk interval, set on every start (default: leave it; new hypertables: "
+     "7 days)", NULL},
     {"compress_after", SLUICE_OPT_DURATION, 0, NULL,
-     "TimescaleDB compression policy: compress chunks older than this", NULL},
+     "compression policy: compress chunks older than this, set on every start", NULL},
     {"retain", SLUICE_OPT_DURATION, 0, NULL,
-     "TimescaleDB retention policy: drop chunks older than this", NULL},
+     "retention policy: drop chunks older than this, set on every start", NULL},
     {"connect_timeout", SLUICE_OPT_DURATION, 0, "10s", "timeout for each connection attempt",
      NULL},
     {"statement_timeout", SLUICE_OPT_DURATION, 0, "60s",
@@ -91,6 +95,7 @@ static void ts_destroy(void *inst)
     sluice_buf_free(&s->fail_text);
     free(s->stack);
     sluice_buf_free(&s->scratch);
+    sluice_buf_free(&s->own_names);
     free(s);
 }
 
@@ -129,10 +134,10 @@ static int read_options(ts_sink *s, char *err)
     s->text_only = f && !strcmp(f, "text");
     s->direct = s->conflict == TS_CONFLICT_IGNORE;
     s->create_table = api->cfg_bool(s->cfg, "create_table", 0);
-    s->want_hypertable = api->cfg_bool(s->cfg, "hypertable", 1);
+    s->want_hypertable = api->cfg_bool(s->cfg, "hypertable", 0);
     s->hyper.time_column = api->cfg_string(s->cfg, "time_column");
-    if (!s->hyper.time_column || !s->hyper.time_column[0])
-        s->hyper.time_column = "timestamp";
+    if (s->hyper.time_column && !s->hyper.time_column[0])
+        s->hyper.time_column = NULL;
     s->hyper.chunk_ms = opt_ms(s, "chunk_interval");
     s->hyper.compress_ms = opt_ms(s, "compress_after");
     s->hyper.retain_ms = opt_ms(s, "retain");
@@ -262,15 +267,30 @@ static sluice_status detect_timescale(ts_sink *s, char *avail, size_t len, char 
     ts_pgerr e;
     PGresult *r = ts_query(s, "SELECT (SELECT extversion FROM pg_extension WHERE extname = "
                               "'timescaledb'), (SELECT default_version FROM "
-                              "pg_available_extensions WHERE name = 'timescaledb')", 0, NULL,
-                           &e);
+                              "pg_available_extensions WHERE name = 'timescaledb'), "
+                              /* a GUC of TimescaleDB's loader, which only a preload
+                               * defines (shared_preload_libraries itself is not
+                               * readable by every role) */
+                              "current_setting('timescaledb.bgw_launcher_poll_time', true) "
+                              "IS NOT NULL", 0, NULL, &e);
     if (!r) {
         ts_pgerr_format(&e, "looking for the timescaledb extension", err, SLUICE_ERRLEN);
         return e.cls == TS_E_RETRY ? SLUICE_RETRY : SLUICE_ERR;
     }
     snprintf(s->timescale_version, sizeof s->timescale_version, "%s", PQgetvalue(r, 0, 0));
     snprintf(avail, len, "%s", PQgetvalue(r, 0, 1));
+    int preloaded = PQgetvalue(r, 0, 2)[0] == 't';
     PQclear(r);
+    if (s->timescale_version[0] && !preloaded) {
+        /* Without the preload, TimescaleDB ends the session the moment a
+         * statement needs it: every write would fail the same way. */
+        snprintf(err, SLUICE_ERRLEN, "timescale: database \"%s\" has the timescaledb %s "
+                 "extension, but the server does not preload it: add timescaledb to "
+                 "shared_preload_libraries in postgresql.conf and restart PostgreSQL (or DROP "
+                 "EXTENSION timescaledb in that database to use it as plain PostgreSQL)",
+                 PQdb(s->conn), s->timescale_version);
+        return SLUICE_ERR;
+    }
     return SLUICE_OK;
 }
 
@@ -299,17 +319,12 @@ static sluice_status setup(ts_sink *s, char *err)
     char pg[32];
     snprintf(pg, sizeof pg, "%d.%d", s->server_version / 10000, s->server_version % 10000);
     int policies = s->hyper.chunk_ms > 0 || s->hyper.compress_ms > 0 || s->hyper.retain_ms > 0;
-    if (s->timescale_version[0] && s->want_hypertable) {
-        char summary[200];
+    if (s->timescale_version[0]) {
+        char summary[300];
         if ((st = ts_hyper_setup(s, summary, sizeof summary, err)) != SLUICE_OK)
             return st;
         api->log(s->ctx, SLUICE_LOG_INFO, "timescale: connected to PostgreSQL %s with "
-                 "timescaledb %s: table %s %s", pg, s->timescale_version, s->table.display,
-                 summary);
-    } else if (s->timescale_version[0]) {
-        api->log(s->ctx, SLUICE_LOG_INFO, "timescale: connected to PostgreSQL %s with "
-                 "timescaledb %s, hypertable: false: writing to table %s as it is", pg,
-                 s->timescale_version, s->table.display);
+                 "timescaledb %s: %s", pg, s->timescale_version, summary);
     } else {
         char hint[200] = "";
         if (avail[0])
@@ -319,9 +334,10 @@ static sluice_status setup(ts_sink *s, char *err)
         api->log(s->ctx, SLUICE_LOG_INFO, "timescale: connected to PostgreSQL %s without the "
                  "timescaledb extension: writing to a plain table %s%s", pg,
                  s->table.display, hint);
-        if (s->want_hypertable && policies)
-            api->log(s->ctx, SLUICE_LOG_WARN, "timescale: chunk_interval, compress_after and "
-                     "retain need TimescaleDB; ignored on plain PostgreSQL");
+        if (s->want_hypertable || policies)
+            api->log(s->ctx, SLUICE_LOG_WARN, "timescale: hypertable, chunk_interval, "
+                     "compress_after and retain need TimescaleDB; ignored on plain "
+                     "PostgreSQL");
     }
     return SLUICE_OK;
 }

@@ -41,6 +41,7 @@ typedef struct ts_column {
     int has_default;         /* DEFAULT, serial or identity BY DEFAULT */
     int in_pk;
     int writable;            /* not generated, not identity ALWAYS */
+    int pk_pos;              /* 1-based position in the primary key, 0 if not in it */
 } ts_column;
 
 typedef struct ts_table {
@@ -77,7 +78,7 @@ typedef struct ts_rows {
 } ts_rows;
 
 typedef struct ts_hyper_conf {
-    const char *time_column;
+    const char *time_column; /* NULL: the first timestamptz column of the key */
     int64_t chunk_ms;        /* -1: not given */
     int64_t compress_ms;
     int64_t retain_ms;
@@ -118,8 +119,10 @@ typedef struct ts_sink {
     int direct;              /* conflict: ignore, and the last batch had no
                                 conflict: COPY straight into the table first */
     int create_table;
-    int want_hypertable;
+    int want_hypertable;     /* hypertable: true: convert a plain table */
     ts_hyper_conf hyper;
+    int is_hyper;            /* the target is a hypertable: its errors name chunks */
+    sluice_buf own_names;    /* its constraints and indexes, NUL-separated */
     int64_t connect_timeout_ms;
     int64_t statement_timeout_ms;
 
@@ -164,6 +167,10 @@ ts_errclass ts_exec(ts_sink *s, const char *sql, ts_pgerr *e);
 /* Runs a statement with text parameters; returns the result or NULL with e. */
 PGresult *ts_query(ts_sink *s, const char *sql, int n, const char *const *params,
                    ts_pgerr *e);
+/* Rewrites TimescaleDB's chunk-level names in e's message and detail
+ * (relation "_hyper_4_11_chunk", constraint "3_3_m3_pkey") into the
+ * table's own (relation "m3", constraint "m3_pkey"). */
+void ts_pgerr_unchunk(const ts_sink *s, ts_pgerr *e);
 /* Writes a one-line description of e into err. */
 void ts_pgerr_format(const ts_pgerr *e, const char *what, char *err, size_t len);
 /* snprintf for messages that may be cut short on purpose (bounded error
@@ -200,6 +207,8 @@ extern const char ts_copy_binary_trailer[2];
 sluice_status ts_write_batch(ts_sink *s, sluice_batch *b, char *err);
 /* Sends rows [a, b) through COPY; TS_E_NONE or the failure. */
 ts_errclass ts_copy_rows(ts_sink *s, size_t a, size_t b, ts_pgerr *e);
+/* Sends the rows of ranges r[0..n) in one COPY. */
+ts_errclass ts_copy_ranges(ts_sink *s, const ts_range *r, size_t n, ts_pgerr *e);
 int ts_fail_add(ts_sink *s, size_t idx, const ts_pgerr *e);
 
 /* ts_isolate.c: writes the batch in one transaction, failing only the rows

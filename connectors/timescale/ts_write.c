@@ -19,6 +19,12 @@ static void rollback(ts_sink *s)
 
 ts_errclass ts_copy_rows(ts_sink *s, size_t a, size_t b, ts_pgerr *e)
 {
+    ts_range r = {a, b};
+    return ts_copy_ranges(s, &r, 1, e);
+}
+
+ts_errclass ts_copy_ranges(ts_sink *s, const ts_range *rg, size_t nr, ts_pgerr *e)
+{
     PGconn *c = s->conn;
     const ts_rows *rows = &s->rows;
     PGresult *r = PQexec(c, s->sql_copy[rows->staging][rows->binary]);
@@ -31,14 +37,16 @@ ts_errclass ts_copy_rows(ts_sink *s, size_t a, size_t b, ts_pgerr *e)
     int ok = 1;
     if (rows->binary)
         ok = PQputCopyData(c, ts_copy_binary_header, sizeof ts_copy_binary_header) == 1;
-    const char *p = rows->data.p + rows->off[a];
-    size_t len = rows->off[b] - rows->off[a];
-    /* In slices, so libpq's own buffer stays small whatever the batch. */
-    while (ok && len) {
-        size_t k = len < COPY_CHUNK ? len : COPY_CHUNK;
-        ok = PQputCopyData(c, p, (int)k) == 1;
-        p += k;
-        len -= k;
+    for (size_t i = 0; ok && i < nr; i++) {
+        const char *p = rows->data.p + rows->off[rg[i].a];
+        size_t len = rows->off[rg[i].b] - rows->off[rg[i].a];
+        /* In slices, so libpq's own buffer stays small whatever the batch. */
+        while (ok && len) {
+            size_t k = len < COPY_CHUNK ? len : COPY_CHUNK;
+            ok = PQputCopyData(c, p, (int)k) == 1;
+            p += k;
+            len -= k;
+        }
     }
     if (ok && rows->binary)
         ok = PQputCopyData(c, ts_copy_binary_trailer, sizeof ts_copy_binary_trailer) == 1;
@@ -99,8 +107,56 @@ static ts_errclass staging_path(ts_sink *s, size_t n, size_t *written, ts_pgerr 
     return ts_exec(s, "COMMIT", e);
 }
 
-int ts_fail_add(ts_sink *s, size_t idx, const ts_pgerr *e)
+/* conflict: ignore straight into the table.  A COPY that meets a taken key
+ * (in the table or earlier in the batch) fails with 23505, writes nothing,
+ * and names the row it stopped at; that row is left out and the COPY sent
+ * again without it.  Each COPY is atomic on its own, so the batch goes in
+ * whole by exactly one of them.  A batch with a few such rows thus keeps
+ * COPY's bulk insert (INSERT ... ON CONFLICT from staging inserts row by
+ * row); after PROBE_SKIPS of them (a replay, most likely) the caller sends
+ * the batch through staging instead. */
+#define PROBE_SKIPS 8
+
+static ts_errclass probe_path(ts_sink *s, size_t n, size_t *written, ts_pgerr *e)
 {
+    size_t skip[PROBE_SKIPS], nskip = 0;
+    ts_range send[PROBE_SKIPS + 1];
+    for (;;) {
+        size_t ng = 0, from = 0;
+        for (size_t i = 0; i < nskip; i++) {
+            if (skip[i] > from)
+                send[ng++] = (ts_range){from, skip[i]};
+            from = skip[i] + 1;
+        }
+        if (from < n)
+            send[ng++] = (ts_range){from, n};
+        ts_errclass cls = ng ? ts_copy_ranges(s, send, ng, e) : TS_E_NONE;
+        if (cls == TS_E_NONE) {
+            *written = n - nskip;
+            return cls;
+        }
+        if (cls != TS_E_DATA || strcmp(e->sqlstate, "23505") || e->line <= 0 ||
+            nskip == PROBE_SKIPS)
+            return cls;
+        /* The line-th row sent: the rows before it did not conflict, so it
+         * lies after every row skipped so far and the list stays sorted. */
+        size_t left = (size_t)e->line - 1, row = SIZE_MAX;
+        for (size_t i = 0; i < ng && row == SIZE_MAX; i++) {
+            if (left < send[i].b - send[i].a)
+                row = send[i].a + left;
+            else
+                left -= send[i].b - send[i].a;
+        }
+        if (row == SIZE_MAX || (nskip && row <= skip[nskip - 1]))
+            return cls;
+        skip[nskip++] = row;
+    }
+}
+
+int ts_fail_add(ts_sink *s, size_t idx, const ts_pgerr *pe)
+{
+    ts_pgerr ue = *pe, *e = &ue;
+    ts_pgerr_unchunk(s, e);
     if (s->n_fail == s->cap_fail) {
         size_t cap = s->cap_fail ? 2 * s->cap_fail : 16;
         size_t *a = realloc(s->fail_idx, cap * sizeof *a);
@@ -134,13 +190,26 @@ int ts_fail_add(ts_sink *s, size_t idx, const ts_pgerr *e)
     return 0;
 }
 
-static sluice_status failed(ts_sink *s, const ts_pgerr *e, char *err)
+static sluice_status failed(ts_sink *s, const ts_pgerr *pe, char *err)
 {
+    ts_pgerr ue = *pe, *e = &ue;
+    ts_pgerr_unchunk(s, e);
     char what[160];
     snprintf(what, sizeof what, "writing to table %s", s->table.display);
     ts_pgerr_format(e, what, err, SLUICE_ERRLEN);
-    if (e->cls != TS_E_RETRY)
+    if (!strcmp(e->sqlstate, "53400")) {
+        /* Say what to do: the limit is a setting, and retrying cannot help. */
+        size_t l = strlen(err);
+        ts_fmt(err + l, SLUICE_ERRLEN - l, "; the batch's upserts would decompress more rows "
+               "of a compressed chunk than TimescaleDB allows in one transaction: raise "
+               "timescaledb.max_tuples_decompressed_per_dml_transaction for the sink's role "
+               "(0: no limit), or decompress the chunk, then restart the pipeline");
+    }
+    if (e->cls != TS_E_RETRY) {
+        if (e->conn_lost)
+            ts_disconnect(s);
         return SLUICE_ERR;
+    }
     if (e->conn_lost) {
         s->api->log(s->ctx, SLUICE_LOG_WARN, "timescale: lost the connection to PostgreSQL "
                     "(%s); reconnecting on the next write", e->msg);
@@ -192,19 +261,26 @@ static sluice_status write_rows(ts_sink *s, sluice_batch *b, size_t n, size_t *w
     int direct = !staging || s->direct;
     if ((st = encode(s, b, !direct, err)) != SLUICE_OK)
         return st;
-    ts_errclass cls = direct ? direct_path(s, n, written, e) : staging_path(s, n, written, e);
+    ts_errclass cls;
+    if (!direct)
+        cls = staging_path(s, n, written, e);
+    else if (s->conflict == TS_CONFLICT_IGNORE)
+        cls = probe_path(s, n, written, e);
+    else
+        cls = direct_path(s, n, written, e);
     if (cls == TS_E_DATA && direct && staging && !strcmp(e->sqlstate, "23505")) {
         s->direct = 0;
-        s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: batch of %zu rows has keys already "
-                    "in table %s: writing through staging", n, s->table.display);
+        s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: batch of %zu rows has more than %d "
+                    "keys already in table %s: writing through staging", n, PROBE_SKIPS,
+                    s->table.display);
         if ((st = encode(s, b, 1, err)) != SLUICE_OK)
             return st;
         cls = staging_path(s, n, written, e);
-    } else if (cls == TS_E_NONE && !direct && *written == n &&
+    } else if (cls == TS_E_NONE && !direct && n - *written <= PROBE_SKIPS &&
                s->conflict == TS_CONFLICT_IGNORE) {
         s->direct = 1;
-        s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: a batch without conflicts: "
-                    "back to COPY straight into table %s", s->table.display);
+        s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: a batch with %zu conflicts: "
+                    "back to COPY straight into table %s", n - *written, s->table.display);
     }
     if (cls == TS_E_DATA) {
         if (staging && !s->rows.staging && (st = encode(s, b, 1, err)) != SLUICE_OK)

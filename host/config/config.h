@@ -6,6 +6,7 @@
 #include <sluice/sluice.h>
 #include <stdint.h>
 #include "../plugin_registry.h"
+#include "../spool/spool.h"
 
 /* Diagnostics collected while loading; each message is one line of the form
  * "FILE:LINE:COL: what is wrong; what was expected". */
@@ -81,6 +82,12 @@ typedef struct sl_pipeline_conf {
     int64_t batch_linger_ms;   /* batch.linger, default 100ms */
     size_t batch_arena_bytes;  /* batch.max_bytes, default 8MiB: arena per batch */
     size_t queue_batches;      /* buffer.max_batches, default 4 */
+    int spool;                 /* buffer.type: disk */
+    char *spool_path;          /* buffer.path */
+    uint64_t spool_max_bytes;  /* buffer.max_size, default 1GiB */
+    uint64_t spool_segment_bytes; /* buffer.segment_size, default 64MiB */
+    sl_spool_fsync spool_fsync;   /* buffer.fsync, default batch */
+    int64_t spool_fsync_interval_ms; /* buffer.fsync_interval, default 1s */
 
     int64_t retry_initial_ms;  /* retry.initial, default 100ms */
     int64_t retry_max_ms;      /* retry.max, default 30s */
@@ -97,7 +104,8 @@ typedef struct sl_pipeline_conf {
 sl_pipeline_conf *sl_conf_load(const char *path, const sl_registry *reg, sl_diag *diag);
 void sl_conf_free(sl_pipeline_conf *c);
 /* Makes c lane `lane` (1..c->lanes) of its file: c->group keeps the file's
- * name and c->name becomes "NAME#LANE".  0, or -1 when out of memory. */
+ * name, c->name becomes "NAME#LANE" and a disk buffer's path PATH/LANE.
+ * 0, or -1 when out of memory. */
 int sl_conf_set_lane(sl_pipeline_conf *c, int lane);
 
 /* Expands FILE|DIR arguments into a sorted list of pipeline files (*.yaml,

@@ -10,6 +10,7 @@
 #include "ynode.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,27 @@ static const sl_optrange batch_ranges[] = {{1, 1000000, "1..1000000"},
 
 static const sluice_option buffer_opts[] = {
     {"max_batches", SLUICE_OPT_INT, 0, "4", "batches queued between source and sink", NULL},
+    {"type", SLUICE_OPT_STRING, 0, "memory", "memory: batches only; disk: a durable spool",
+     "memory|disk"},
+    {"path", SLUICE_OPT_STRING, 0, NULL, "the spool's directory (type disk)", NULL},
+    {"max_size", SLUICE_OPT_SIZE, 0, "1GiB", "held bytes at most; beyond, the source pauses",
+     NULL},
+    {"segment_size", SLUICE_OPT_SIZE, 0, "64MiB", "size of one spool segment file", NULL},
+    {"when_full", SLUICE_OPT_STRING, 0, "block", "pause the source, never drop", "block"},
+    {"fsync", SLUICE_OPT_STRING, 0, "batch", "when appended records are made durable",
+     "batch|interval|never"},
+    {"fsync_interval", SLUICE_OPT_DURATION, 0, "1s", "with fsync: interval", NULL},
     SLUICE_OPTIONS_END};
-static const sl_optrange buffer_ranges[] = {{1, 1024, "1..1024"}};
+/* Sizes: a spool smaller than one segment would only ever hold one; a
+ * segment below 64KiB would mean a file per few records. */
+static const sl_optrange buffer_ranges[] = {{1, 1024, "1..1024"},
+                                            {0, 0, NULL},
+                                            {0, 0, NULL},
+                                            {4096, INT64_MAX, "at least 4KiB"},
+                                            {4096, (int64_t)1 << 40, "4KiB..1TiB"},
+                                            {0, 0, NULL},
+                                            {0, 0, NULL},
+                                            {1, 3600000, "1ms..1h"}};
 
 static const sluice_option retry_opts[] = {
     {"initial", SLUICE_OPT_DURATION, 0, "100ms", "first backoff", NULL},
@@ -371,6 +391,51 @@ static void check_backoff(loader *l, const sl_ynode *root, const char *sec, int6
                 (long long)initial);
 }
 
+static void load_buffer(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
+{
+    sluice_config *s = load_section(l, root, "buffer", buffer_opts, buffer_ranges, NULL);
+    c->queue_batches = (size_t)sl_cfg_int(s, "max_batches", 4);
+    const char *type = sl_cfg_string(s, "type");
+    c->spool = type && strcmp(type, "disk") == 0;
+    const char *fs = sl_cfg_string(s, "fsync");
+    c->spool_fsync = !fs || !strcmp(fs, "batch") ? SL_SPOOL_FSYNC_BATCH
+                     : !strcmp(fs, "interval")   ? SL_SPOOL_FSYNC_INTERVAL
+                                                 : SL_SPOOL_FSYNC_NEVER;
+    c->spool_fsync_interval_ms = sl_cfg_int(s, "fsync_interval", 1000);
+    c->spool_max_bytes = (uint64_t)sl_cfg_int(s, "max_size", (int64_t)1 << 30);
+    c->spool_segment_bytes = (uint64_t)sl_cfg_int(s, "segment_size", 64 << 20);
+    const char *path = sl_cfg_string(s, "path");
+    const sl_ynode *at = section_value(root, "buffer", "type", root);
+    if (c->spool && (!path || !*path)) {
+        sl_diag_add(l->d, l->file, at->line, at->col,
+                    "buffer.path is required with \"type: disk\" (one directory per pipeline, "
+                    "e.g. path: ${SLUICE_SPOOL_DIR:-var/spool}/NAME)");
+    } else if (!c->spool && path && sl_ymap_get(sl_ymap_get(root, "buffer"), "path")) {
+        const sl_ynode *pn = section_value(root, "buffer", "path", root);
+        sl_diag_add(l->d, l->file, pn->line, pn->col,
+                    "buffer.path is only used with \"type: disk\"; set buffer.type: disk or "
+                    "remove the path");
+    } else if (c->spool) {
+        /* Relative paths are from the working directory, like the CLI's. */
+        c->spool_path = strdup(path);
+    }
+    if (c->spool && c->spool_segment_bytes > c->spool_max_bytes) {
+        const sl_ynode *sn = section_value(root, "buffer", "segment_size", root);
+        sl_diag_add(l->d, l->file, sn->line, sn->col,
+                    "buffer.segment_size (%llu bytes) is larger than buffer.max_size (%llu "
+                    "bytes); a segment must fit in the spool",
+                    (unsigned long long)c->spool_segment_bytes,
+                    (unsigned long long)c->spool_max_bytes);
+    }
+    if (c->spool && c->spool_fsync != SL_SPOOL_FSYNC_INTERVAL &&
+        sl_ymap_get(sl_ymap_get(root, "buffer"), "fsync_interval")) {
+        const sl_ynode *fn = section_value(root, "buffer", "fsync_interval", root);
+        sl_diag_add(l->d, l->file, fn->line, fn->col,
+                    "buffer.fsync_interval is only used with \"fsync: interval\"");
+    }
+    sl_config_free(s);
+}
+
 static void load_sections(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
 {
     sluice_config *s = load_section(l, root, "batch", batch_opts, batch_ranges, NULL);
@@ -379,9 +444,7 @@ static void load_sections(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
     c->batch_arena_bytes = (size_t)sl_cfg_int(s, "max_bytes", 8 << 20);
     sl_config_free(s);
 
-    s = load_section(l, root, "buffer", buffer_opts, buffer_ranges, NULL);
-    c->queue_batches = (size_t)sl_cfg_int(s, "max_batches", 4);
-    sl_config_free(s);
+    load_buffer(l, root, c);
 
     s = load_section(l, root, "retry", retry_opts, retry_ranges, NULL);
     c->retry_initial_ms = sl_cfg_int(s, "initial", 100);
@@ -525,6 +588,7 @@ void sl_conf_free(sl_pipeline_conf *c)
     free(c->name);
     free(c->group);
     free(c->path);
+    free(c->spool_path);
     free(c);
 }
 
@@ -534,6 +598,17 @@ int sl_conf_set_lane(sl_pipeline_conf *c, int lane)
     if (!name)
         return -1;
     sprintf(name, "%s#%d", c->name, lane);
+    if (c->spool_path) {
+        /* A spool is one lane's: each lane gets a directory of its own. */
+        char *sp = malloc(strlen(c->spool_path) + 16);
+        if (!sp) {
+            free(name);
+            return -1;
+        }
+        sprintf(sp, "%s/%d", c->spool_path, lane);
+        free(c->spool_path);
+        c->spool_path = sp;
+    }
     free(c->group);
     c->group = c->name;
     c->name = name;

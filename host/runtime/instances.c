@@ -22,6 +22,11 @@ static sluice_status create_one(sl_pipeline *p, sl_instance *in, const sl_stage_
         snprintf(err, errlen, "%s (plugin \"%s\"): out of memory", label, c->plugin);
         return SLUICE_ERR;
     }
+    if (c->kind == SL_SOURCE && p->spool) {
+        ctx->spool = p->spool;
+        ctx->spool_in = &p->n_in;
+        ctx->spool_in_metric = p->m.in;
+    }
     sluice_init_args a = {
         .struct_size = sizeof(a),
         .api = sl_api(),

@@ -5,6 +5,7 @@
 
 #include "../batch.h"
 #include "../ctx.h"
+#include "../spool/spool.h"
 #include "../log.h"
 #include "../metrics.h"
 
@@ -15,8 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const state_names[] = {"starting", "running",  "restarting", "stopping",
-                                          "stopped",  "finished", "failed"};
+static const char *const state_names[] = {"starting", "running", "restarting", "stopping",
+                                          "stopped",  "finished", "failed",   "parked"};
 
 const char *sl_pipe_state_name(sl_pipe_state s)
 {
@@ -41,6 +42,58 @@ int64_t sl_backoff_next(int64_t cur, int64_t initial, int64_t max)
         return initial > 0 ? initial : 1;
     int64_t n = cur * 2;
     return n > max ? max : n;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Like sl_pipeline_sleep, but SIGHUP (kick) also ends it: 1 if stopped. */
+static int backoff_sleep(sl_pipeline *p, int64_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->wait_mu);
+    while (!atomic_load(&p->stop) && !atomic_load(&p->kick)) {
+        if (pthread_cond_timedwait(&p->wait_cv, &p->wait_mu, &until) == ETIMEDOUT)
+            break;
+    }
+    int stopped = atomic_load(&p->stop);
+    if (atomic_exchange(&p->kick, 0) && !stopped)
+        PLOG(p, SLUICE_LOG_INFO, "SIGHUP: retrying now");
+    pthread_mutex_unlock(&p->wait_mu);
+    return stopped;
+}
+
+int64_t sl_pipeline_next_try_ms(sl_pipeline *p)
+{
+    pthread_mutex_lock(&p->err_mu);
+    int64_t t = p->next_try_ms;
+    pthread_mutex_unlock(&p->err_mu);
+    if (!t)
+        return -1;
+    int64_t left = t - mono_ms();
+    return left > 0 ? left : 0;
+}
+
+void sl_pipeline_retry_now(sl_pipeline *p)
+{
+    sl_pipe_state s = sl_pipeline_state(p);
+    if (s != SL_PIPE_PARKED && s != SL_PIPE_RESTARTING && s != SL_PIPE_STARTING)
+        return;
+    pthread_mutex_lock(&p->wait_mu);
+    atomic_store(&p->kick, 1);
+    pthread_cond_broadcast(&p->wait_cv);
+    pthread_mutex_unlock(&p->wait_mu);
 }
 
 int sl_pipeline_sleep(sl_pipeline *p, int64_t ms)
@@ -83,7 +136,9 @@ static void slots_free(sl_pipeline *p)
 static int slots_alloc(sl_pipeline *p)
 {
     sl_pipeline_conf *c = p->conf;
-    p->n_slots = c->queue_batches + 2;
+    /* With a disk buffer the spool is the queue: one batch being filled and
+     * one being written, whatever the spool holds. */
+    p->n_slots = c->spool ? 2 : c->queue_batches + 2;
     p->slots = calloc(p->n_slots, sizeof(*p->slots));
     if (!p->slots)
         return -1;
@@ -121,6 +176,8 @@ sl_pipeline *sl_pipeline_new(sl_pipeline_conf *conf)
     pthread_mutex_init(&p->err_mu, NULL);
     pthread_mutex_init(&p->inst_mu, NULL);
     pthread_mutex_init(&p->wait_mu, NULL);
+    pthread_mutex_init(&p->spool_mu, NULL);
+    pthread_mutex_init(&p->dlq_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -143,10 +200,111 @@ fail:
     return NULL;
 }
 
+/* Records of a batch a failed run drops, if its source cannot replay them:
+ * the records it failed itself were already routed. */
+static uint64_t unreplayable(sl_pipeline *p, const sluice_batch *b)
+{
+    if (p->conf->source.entry->desc->source->ack)
+        return 0;
+    return b->n - b->n_failed;
+}
+
+static void flush_sinks(sl_pipeline *p)
+{
+    char err[SLUICE_ERRLEN] = "";
+    const sluice_sink_ops *ops = p->conf->sink.entry->desc->sink;
+    SL_GUARD_ENTER(p, p->sink.label, p->conf->sink.plugin, "flush");
+    if (ops->flush && ops->flush(p->sink.inst, err) != SLUICE_OK)
+        PLOG(p, SLUICE_LOG_WARN, "sink flush failed: %s", err);
+    SL_GUARD_LEAVE();
+    if (p->has_dlq) {
+        const sluice_sink_ops *dops = p->conf->dead_letter.entry->desc->sink;
+        err[0] = '\0';
+        SL_GUARD_ENTER(p, p->dlq.label, p->conf->dead_letter.plugin, "flush");
+        if (dops->flush && dops->flush(p->dlq.inst, err) != SLUICE_OK)
+            PLOG(p, SLUICE_LOG_WARN, "dead-letter sink flush failed: %s", err);
+        SL_GUARD_LEAVE();
+    }
+}
+
+/* One run of a pipeline with a disk buffer.  The source thread appends to
+ * the spool; this (sink) side reads what is there, processes it like any
+ * batch and releases it.  A stop ends the run after the batch being
+ * written: the rest stays in the spool for the next start.  A source that
+ * ended (EOF) is drained completely first. */
+static int run_once_spooled(sl_pipeline *p)
+{
+    atomic_store(&p->failed, 0);
+    atomic_store(&p->source_done, 0);
+    atomic_store(&p->source_eof, 0);
+    for (size_t i = 0; i < p->n_slots; i++)
+        sl_batch_reset(p->slots[i].src);
+    sl_pipeline_spool_tick(p, 1);
+    pthread_mutex_lock(&p->spool_mu);
+    uint64_t held = p->spool_view.last.records;
+    pthread_mutex_unlock(&p->spool_mu);
+    if (pthread_create(&p->source_thread, NULL, sl_spool_source_thread, p) != 0) {
+        sl_pipeline_set_error(p, "cannot start the source thread");
+        return -1;
+    }
+    atomic_store(&p->state, SL_PIPE_RUNNING);
+    sl_metric_set(p->m.up, 1);
+    PLOG(p, SLUICE_LOG_INFO, "running: %s -> spool %s (%llu records held) -> %zu transform(s) "
+         "-> %s%s%s", p->conf->source.plugin, p->conf->spool_path, (unsigned long long)held,
+         p->conf->n_transforms, p->conf->sink.plugin, p->has_dlq ? ", dead letters -> " : "",
+         p->has_dlq ? p->conf->dead_letter.plugin : "");
+
+    sl_slot *s = &p->slots[1];
+    for (;;) {
+        if (atomic_load(&p->failed))
+            break;
+        int done = atomic_load(&p->source_done);
+        int drain = done && atomic_load(&p->source_eof);
+        if (atomic_load(&p->stop) || (done && !drain))
+            break;
+        sl_batch_reset(s->src);
+        char err[SLUICE_ERRLEN] = "";
+        /* Short waits keep the stop flag responsive; whatever is there is
+         * taken at once, so batches grow only while the sink is busy. */
+        long n = sl_spool_read(p->spool, s->src, drain ? 0 : 200, err, sizeof err);
+        if (n < 0) {
+            sl_pipeline_set_error(p, "spool %s: %s", p->conf->spool_path, err);
+            atomic_store(&p->failed, 1);
+            break;
+        }
+        if (n == 0) {
+            sl_pipeline_spool_tick(p, 0);
+            if (drain)
+                break;
+            continue;
+        }
+        if (sl_slot_process(p, s) != 0) {
+            int expected = 0;
+            atomic_compare_exchange_strong(&p->failed, &expected, 1);
+            break;
+        }
+        sl_pipeline_spool_tick(p, 0);
+    }
+    sl_batch_reset(s->src);
+    /* A source waiting for room, now or in its final drain, appends past
+     * max_size from here on: its records have no other place. */
+    sl_spool_wake(p->spool);
+    pthread_join(p->source_thread, NULL);
+    sl_metric_set(p->m.up, 0);
+    if (!atomic_load(&p->failed))
+        flush_sinks(p);
+    if (atomic_load(&p->failed))
+        return -1;
+    return atomic_load(&p->source_eof) && !atomic_load(&p->stop) ? 1 : 0;
+}
+
 /* One run: queues, source thread, sink loop.  Returns 0 when it ended
  * cleanly (stopped or finished), -1 when it failed. */
 static int run_once(sl_pipeline *p)
 {
+    if (p->conf->spool)
+        return run_once_spooled(p);
+    uint64_t lost = 0;
     atomic_store(&p->failed, 0);
     atomic_store(&p->source_done, 0);
     atomic_store(&p->source_eof, 0);
@@ -181,10 +339,12 @@ static int run_once(sl_pipeline *p)
             continue;
         }
         if (atomic_load(&p->failed)) {
+            lost += unreplayable(p, s->src);
             sl_queue_push(&p->free_q, s);
             continue;
         }
         if (sl_slot_process(p, s) != 0) {
+            lost += unreplayable(p, s->src);
             /* Keep a more specific reason (2: a record failed under
              * tolerance none) that the slot processing already set. */
             int expected = 0;
@@ -201,26 +361,124 @@ static int run_once(sl_pipeline *p)
     sl_queue_destroy(&p->ready_q);
     sl_queue_destroy(&p->free_q);
     sl_metric_set(p->m.up, 0);
-
-    if (!atomic_load(&p->failed)) {
-        char err[SLUICE_ERRLEN] = "";
-        const sluice_sink_ops *ops = p->conf->sink.entry->desc->sink;
-        SL_GUARD_ENTER(p, p->sink.label, p->conf->sink.plugin, "flush");
-        if (ops->flush && ops->flush(p->sink.inst, err) != SLUICE_OK)
-            PLOG(p, SLUICE_LOG_WARN, "sink flush failed: %s", err);
-        SL_GUARD_LEAVE();
-        if (p->has_dlq) {
-            const sluice_sink_ops *dops = p->conf->dead_letter.entry->desc->sink;
-            err[0] = '\0';
-            SL_GUARD_ENTER(p, p->dlq.label, p->conf->dead_letter.plugin, "flush");
-            if (dops->flush && dops->flush(p->dlq.inst, err) != SLUICE_OK)
-                PLOG(p, SLUICE_LOG_WARN, "dead-letter sink flush failed: %s", err);
-            SL_GUARD_LEAVE();
-        }
+    if (lost) {
+        /* Without a disk buffer and without a source that replays, the
+         * batches this run could not finish had no other copy. */
+        atomic_fetch_add(&p->n_lost, lost);
+        sl_metric_add(p->m.lost, (double)lost);
+        PLOG(p, SLUICE_LOG_ERROR,
+             "%llu records of this run's unfinished batches are lost: the source (plugin "
+             "\"%s\") cannot replay them and the pipeline has no disk buffer (buffer.type: "
+             "disk); counted in sluice_records_lost_total",
+             (unsigned long long)lost, p->conf->source.plugin);
     }
+
+    if (!atomic_load(&p->failed))
+        flush_sinks(p);
     if (atomic_load(&p->failed))
         return -1;
     return atomic_load(&p->source_eof) ? 1 : 0;
+}
+
+/* Opens the disk buffer for a run.  0, or -1 with err. */
+static int spool_open(sl_pipeline *p, char *err, size_t errlen)
+{
+    sl_pipeline_conf *c = p->conf;
+    sl_spool_opts o = {.dir = c->spool_path,
+                       .max_bytes = c->spool_max_bytes,
+                       .segment_bytes = c->spool_segment_bytes,
+                       .fsync = c->spool_fsync,
+                       .fsync_interval_ms = c->spool_fsync_interval_ms};
+    sl_spool *sp = NULL;
+    char e[900] = "";
+    if (sl_spool_open(&o, &sp, e, sizeof e) != 0) {
+        snprintf(err, errlen, "disk buffer (buffer.path of %s): %s", c->path,
+                 e[0] ? e : "cannot open the spool");
+        return -1;
+    }
+    pthread_mutex_lock(&p->spool_mu);
+    p->spool = sp;
+    sl_spool_view *v = &p->spool_view;
+    v->seen_appended = v->seen_released = v->seen_replayed = v->seen_torn = 0;
+    v->next_tick_ms = 0;
+    pthread_mutex_unlock(&p->spool_mu);
+    sl_pipeline_spool_tick(p, 1);
+    pthread_mutex_lock(&p->spool_mu);
+    pthread_mutex_unlock(&p->spool_mu);
+    /* The spool itself logs what it replays and what it cut off. */
+    return 0;
+}
+
+/* Closes the disk buffer after a run (its instances are destroyed, so no
+ * source thread appends any more).  `why`: NULL after a failed run (the
+ * park line says how many are kept), else the reason it ended. */
+static void spool_close(sl_pipeline *p, const char *why)
+{
+    if (!p->spool)
+        return;
+    sl_pipeline_spool_tick(p, 1);
+    pthread_mutex_lock(&p->spool_mu);
+    sl_spool *sp = p->spool;
+    p->spool = NULL;
+    sl_spool_stats st = p->spool_view.last;
+    if (p->spool_view.paused) {
+        p->spool_view.paused = 0;
+        sl_metric_set(p->m.sp_full, 0);
+    }
+    pthread_mutex_unlock(&p->spool_mu);
+    sl_spool_close(sp);
+    if (why)
+        PLOG(p, SLUICE_LOG_INFO, "%s: %llu records left in the spool for the next start%s", why,
+             (unsigned long long)st.records,
+             atomic_load(&p->abort) && st.records
+                 ? " (the shutdown deadline cut the sink's retries; the batch it was writing "
+                   "is kept too)"
+                 : "");
+}
+
+void sl_pipeline_spool_tick(sl_pipeline *p, int force)
+{
+    if (!p->conf->spool)
+        return;
+    pthread_mutex_lock(&p->spool_mu);
+    sl_spool_view *v = &p->spool_view;
+    int64_t now = mono_ms();
+    if (!p->spool || (!force && now < v->next_tick_ms)) {
+        pthread_mutex_unlock(&p->spool_mu);
+        return;
+    }
+    v->next_tick_ms = now + 250;
+    sl_spool_stats st;
+    sl_spool_stats_get(p->spool, &st);
+    v->last = st;
+    /* The spool's counters restart at each open; the metrics do not. */
+#define DELTA(field, seen, total, metric)                                                      \
+    if (st.field > v->seen) {                                                                  \
+        v->total += st.field - v->seen;                                                        \
+        sl_metric_add(p->m.metric, (double)(st.field - v->seen));                              \
+        v->seen = st.field;                                                                    \
+    }
+    DELTA(appended_total, seen_appended, appended, sp_appended)
+    DELTA(released_total, seen_released, released, sp_released)
+    DELTA(replayed, seen_replayed, replayed, sp_replayed)
+    DELTA(torn, seen_torn, torn, sp_torn)
+#undef DELTA
+    sl_metric_set(p->m.sp_bytes, (double)st.bytes);
+    sl_metric_set(p->m.sp_records, (double)st.records);
+    int64_t now_us = sl_api()->now_us();
+    sl_metric_set(p->m.sp_oldest,
+                  st.oldest_us > 0 && now_us > st.oldest_us ? (double)(now_us - st.oldest_us) / 1e6
+                                                            : 0.0);
+    /* The gauge says whether the source is paused on a full spool, with the
+     * spool's own hysteresis (it logs the pause once, and the resume once
+     * half of max_size is free again), so a spool hovering at its limit
+     * shows as one pause, as in the log. */
+    if (st.full && !v->paused)
+        v->paused = 1;
+    else if (!st.full && v->paused && st.bytes <= p->conf->spool_max_bytes / 2)
+        v->paused = 0;
+    sl_metric_set(p->m.sp_full, v->paused);
+    pthread_mutex_unlock(&p->spool_mu);
 }
 
 static void *supervisor(void *arg)
@@ -232,7 +490,18 @@ static void *supervisor(void *arg)
         atomic_store(&p->state, SL_PIPE_STARTING);
         char err[1024];
         int retriable;
-        if (sl_instances_create(p, &retriable, err, sizeof err) != 0) {
+        int rc = 0;
+        /* The spool first: the source's instance learns at init that it may
+         * append to it (api->spooled), and a refusal (another process holds
+         * the directory) is a start failure like a plugin's. */
+        if (c->spool && spool_open(p, err, sizeof err) != 0) {
+            retriable = atomic_load(&p->first_start) != 1;
+            rc = -1;
+        } else if (sl_instances_create(p, &retriable, err, sizeof err) != 0) {
+            spool_close(p, NULL);
+            rc = -1;
+        }
+        if (rc != 0) {
             sl_pipeline_set_error(p, "%s", err);
             if (!retriable && atomic_load(&p->first_start) == 1) {
                 /* A plugin refused its configuration: no retry will help. */
@@ -245,15 +514,20 @@ static void *supervisor(void *arg)
                 atomic_store(&p->first_start, 2); /* waiting for a server */
             init_backoff = sl_backoff_next(init_backoff, c->retry_initial_ms, c->retry_max_ms);
             PLOG(p, SLUICE_LOG_WARN, "%s; retrying in %lld ms", err, (long long)init_backoff);
-            if (sl_pipeline_sleep(p, init_backoff))
+            if (backoff_sleep(p, init_backoff))
                 break;
             continue;
         }
         init_backoff = 0;
         atomic_store(&p->first_start, 0);
+        pthread_mutex_lock(&p->err_mu);
+        p->park_reason[0] = '\0';
+        p->next_try_ms = 0;
+        pthread_mutex_unlock(&p->err_mu);
         int r = run_once(p);
         sl_instances_destroy(p);
         if (r >= 0) {
+            spool_close(p, r == 1 ? "finished" : "stopped");
             atomic_store(&p->state, r == 1 ? SL_PIPE_FINISHED : SL_PIPE_STOPPED);
             PLOG(p, SLUICE_LOG_INFO, "%s: %llu in, %llu out, %llu failed, %llu dead-lettered",
                  r == 1 ? "finished" : "stopped", (unsigned long long)atomic_load(&p->n_in),
@@ -262,27 +536,59 @@ static void *supervisor(void *arg)
                  (unsigned long long)atomic_load(&p->n_dead));
             return NULL;
         }
-        if (c->tolerance == SL_TOLERANCE_NONE && atomic_load(&p->failed) == 2) {
+        if (atomic_load(&p->stop)) {
+            spool_close(p, "stopped");
+            PLOG(p, SLUICE_LOG_INFO, "stopped: %llu in, %llu out, %llu failed, %llu dead-lettered",
+                 (unsigned long long)atomic_load(&p->n_in),
+                 (unsigned long long)atomic_load(&p->n_out),
+                 (unsigned long long)atomic_load(&p->n_failed),
+                 (unsigned long long)atomic_load(&p->n_dead));
+            break;
+        }
+        spool_close(p, NULL);
+        if (!c->spool && c->tolerance == SL_TOLERANCE_NONE && atomic_load(&p->failed) == 2) {
             /* A record failed and the policy says stop: replaying it would
-             * fail the same way, so the pipeline stays down. */
+             * fail the same way, so the pipeline stays down.  (With a disk
+             * buffer it parks instead: the records are kept, and a change of
+             * the file or of the data behind the sink may let it through.) */
             atomic_store(&p->state, SL_PIPE_FAILED);
             pthread_mutex_lock(&p->err_mu);
             PLOG(p, SLUICE_LOG_ERROR, "stopped (errors.tolerance: none): %s", p->last_error);
             pthread_mutex_unlock(&p->err_mu);
             return NULL;
         }
-        if (atomic_load(&p->stop))
-            break;
-        atomic_store(&p->state, SL_PIPE_RESTARTING);
         atomic_fetch_add(&p->n_restarts, 1);
         sl_metric_add(p->m.restarts, 1);
         restart_backoff = sl_backoff_next(restart_backoff, c->restart_initial_ms, c->restart_max_ms);
         pthread_mutex_lock(&p->err_mu);
-        PLOG(p, SLUICE_LOG_ERROR, "failed: %s; restarting in %lld ms", p->last_error,
-             (long long)restart_backoff);
+        p->next_try_ms = mono_ms() + restart_backoff;
+        if (c->spool) {
+            pthread_mutex_lock(&p->spool_mu);
+            uint64_t kept = p->spool_view.last.records;
+            pthread_mutex_unlock(&p->spool_mu);
+            snprintf(p->park_reason, sizeof p->park_reason,
+                     "parked: %s%s; %llu records kept in the spool", p->last_error,
+                     atomic_load(&p->failed) == 2 ? " (errors.tolerance: none)" : "",
+                     (unsigned long long)kept);
+            atomic_store(&p->state, SL_PIPE_PARKED);
+            PLOG(p, SLUICE_LOG_ERROR, "%s; next try in %lld ms or on SIGHUP", p->park_reason,
+                 (long long)restart_backoff);
+        } else {
+            atomic_store(&p->state, SL_PIPE_RESTARTING);
+            PLOG(p, SLUICE_LOG_ERROR, "failed: %s; restarting in %lld ms", p->last_error,
+                 (long long)restart_backoff);
+        }
         pthread_mutex_unlock(&p->err_mu);
-        if (sl_pipeline_sleep(p, restart_backoff))
+        if (backoff_sleep(p, restart_backoff)) {
+            if (c->spool) {
+                pthread_mutex_lock(&p->spool_mu);
+                uint64_t kept = p->spool_view.last.records;
+                pthread_mutex_unlock(&p->spool_mu);
+                PLOG(p, SLUICE_LOG_INFO, "stopped while parked: %llu records left in the spool "
+                     "for the next start", (unsigned long long)kept);
+            }
             break;
+        }
     }
     atomic_store(&p->state, SL_PIPE_STOPPED);
     return NULL;
@@ -318,6 +624,12 @@ void sl_pipeline_request_stop(sl_pipeline *p)
     sl_pipe_state s = sl_pipeline_state(p);
     if (s == SL_PIPE_RUNNING || s == SL_PIPE_STARTING)
         atomic_store(&p->state, SL_PIPE_STOPPING);
+    /* A source waiting for room in a full spool must not wait any more: it
+     * is to hand over what it holds and stop. */
+    pthread_mutex_lock(&p->spool_mu);
+    if (p->spool)
+        sl_spool_wake(p->spool);
+    pthread_mutex_unlock(&p->spool_mu);
 }
 
 void sl_pipeline_abort(sl_pipeline *p)
@@ -368,6 +680,8 @@ void sl_pipeline_free(sl_pipeline *p)
     pthread_mutex_destroy(&p->err_mu);
     pthread_mutex_destroy(&p->inst_mu);
     pthread_mutex_destroy(&p->wait_mu);
+    pthread_mutex_destroy(&p->spool_mu);
+    pthread_mutex_destroy(&p->dlq_mu);
     pthread_cond_destroy(&p->wait_cv);
     sl_conf_free(p->conf);
     free(p);

@@ -10,6 +10,7 @@
 
 #include "../config/config.h"
 #include "guard.h"
+#include "../spool/spool.h"
 #include "queue.h"
 
 typedef enum sl_pipe_state {
@@ -19,7 +20,10 @@ typedef enum sl_pipe_state {
     SL_PIPE_STOPPING,
     SL_PIPE_STOPPED,         /* stopped on request */
     SL_PIPE_FINISHED,        /* the source ended and everything was written */
-    SL_PIPE_FAILED           /* stopped for good (tolerance none, or bad init) */
+    SL_PIPE_FAILED,          /* stopped for good (tolerance none, or bad init) */
+    SL_PIPE_PARKED           /* disk buffer: a run failed with its records kept
+                                in the spool; waiting for the restart backoff
+                                or SIGHUP */
 } sl_pipe_state;
 
 const char *sl_pipe_state_name(sl_pipe_state s);
@@ -44,8 +48,22 @@ typedef struct sl_slot {
 typedef struct sl_pipe_metrics {
     sluice_metric *in, *out, *failed_source, *failed_transform, *failed_sink, *dead_letter, *rejected;
     sluice_metric *batches, *write_seconds, *queue_depth, *retries, *restarts;
-    sluice_metric *latency, *up;
+    sluice_metric *latency, *up, *lost;
+    /* disk buffer only (NULL otherwise) */
+    sluice_metric *failed_spool, *sp_bytes, *sp_records, *sp_oldest, *sp_replayed, *sp_torn,
+        *sp_full, *sp_appended, *sp_released;
 } sl_pipe_metrics;
+
+/* What the pipeline last saw of its spool: the counters of the spool's
+ * current open (they restart at each open), to turn them into the process's
+ * cumulative metrics, and a snapshot that outlives the open for /status. */
+typedef struct sl_spool_view {
+    sl_spool_stats last;     /* the last stats read (kept while closed) */
+    uint64_t seen_appended, seen_released, seen_replayed, seen_torn; /* this open */
+    uint64_t appended, released, replayed, torn; /* cumulative, this process */
+    int paused;              /* the source is paused on a full spool */
+    int64_t next_tick_ms;
+} sl_spool_view;
 
 typedef struct sl_pipeline {
     sl_pipeline_conf *conf;
@@ -72,13 +90,27 @@ typedef struct sl_pipeline {
     pthread_mutex_t wait_mu; /* for interruptible sleeps */
     pthread_cond_t wait_cv;
 
+    /* Disk buffer: open from the start of a run until its instances are
+     * destroyed (a source may append from its own thread until then). */
+    sl_spool *spool;
+    pthread_mutex_t spool_mu;  /* guards spool (the pointer) and spool_view for
+                                  readers on other threads (/status, ticks) */
+    sl_spool_view spool_view;
+    /* Dead letters and per-record error logs are shared by the sink thread
+     * and, with a disk buffer, the source thread (source-failed records are
+     * routed before the spool). */
+    pthread_mutex_t dlq_mu;
+    _Atomic int kick;        /* SIGHUP: end a restart backoff now */
+    int64_t next_try_ms;     /* monotonic time of the next restart, 0: none */
+    char park_reason[1400];  /* "parked: ...", shown by /status while parked */
+
     pthread_mutex_t err_mu;
     pthread_mutex_t inst_mu; /* guards instance ctx pointers read by /ready */
     char last_error[1024];
     char init_error[1024];
 
     uint64_t stats_prev_in, stats_prev_out; /* for the periodic stats line */
-    _Atomic uint64_t n_in, n_out, n_failed, n_dead, n_rejected, n_restarts;
+    _Atomic uint64_t n_in, n_out, n_failed, n_dead, n_rejected, n_restarts, n_lost;
     sl_pipe_metrics m;
     sl_guard_pipe guard;     /* the watchdog's view (guard.h) */
     int64_t log_window_ns;   /* rate limit for per-record error logs */
@@ -99,6 +131,13 @@ void sl_pipeline_free(sl_pipeline *p);
 sl_pipe_state sl_pipeline_state(const sl_pipeline *p);
 int sl_pipeline_ready(sl_pipeline *p);
 void sl_pipeline_set_error(sl_pipeline *p, const char *fmt, ...) SLUICE_PRINTF(2, 3);
+/* SIGHUP: a pipeline waiting to restart (parked or restarting) retries now. */
+void sl_pipeline_retry_now(sl_pipeline *p);
+/* ms until the next restart while parked or restarting, -1 if none. */
+int64_t sl_pipeline_next_try_ms(sl_pipeline *p);
+/* Reads the spool's numbers into the metrics.  Cheap; called by the sink
+ * loop and a timer; does nothing more often than every 250 ms unless force. */
+void sl_pipeline_spool_tick(sl_pipeline *p, int force);
 
 /* Internals shared by the pipeline's files. */
 int sl_pipeline_sleep(sl_pipeline *p, int64_t ms);   /* 1 if woken by stop */
@@ -106,7 +145,14 @@ int64_t sl_backoff_next(int64_t cur, int64_t initial, int64_t max);
 int sl_instances_create(sl_pipeline *p, int *retriable, char *err, size_t errlen);
 void sl_instances_destroy(sl_pipeline *p);
 void *sl_source_thread(void *arg);
-/* Processes one slot: transforms, sink, dead letters, acknowledgement.
+void *sl_spool_source_thread(void *arg);
+/* Acknowledges a batch to the source (ops->ack), retrying a few times. */
+void sl_source_ack(sl_pipeline *p, const sluice_batch *b);
+/* Routes the records the source failed in b by the error policy (disk
+ * buffer: before the spool).  -1 when the pipeline must stop. */
+int sl_route_source_failures(sl_pipeline *p, const sluice_batch *b);
+/* Processes one slot: transforms, sink, dead letters, then acknowledgement
+ * (to the source, or with a disk buffer the spool's release).
  * Returns 0, or -1 on a fatal error (the pipeline fails without acking). */
 int sl_slot_process(sl_pipeline *p, sl_slot *s);
 void sl_pipe_metrics_register(sl_pipeline *p);

@@ -1,5 +1,6 @@
 #include "runner.h"
 
+#include "../ctx.h"
 #include "../log.h"
 #include "../redact.h"
 #include "guard.h"
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 void sl_runner_init(sl_runner *r, const sl_registry *reg, char **args, int nargs)
@@ -124,10 +126,37 @@ static int expand_lanes(sl_runner *r, sl_pipeline_conf *c, sl_pipeline_conf **la
     return n;
 }
 
+/* Records in the spool of a lane that no longer exists (the file had more
+ * lanes, or had lanes and has none now) are delivered by nobody: say so. */
+static void warn_orphan_spools(const sl_pipeline_conf *c)
+{
+    if (!c->spool_path)
+        return;
+    char dir[4200];
+    struct stat st;
+    snprintf(dir, sizeof dir, "%s/lock", c->spool_path);
+    if (c->lanes > 1 && stat(dir, &st) == 0)
+        sl_log(SLUICE_LOG_WARN, c->name, NULL,
+               "%s is the disk buffer this file used without lanes; with lanes: %d each lane "
+               "has its own (%s/1 ...), and records left in it are not delivered: set lanes: 1 "
+               "until it is empty, then remove its files",
+               c->spool_path, c->lanes, c->spool_path);
+    for (int k = c->lanes > 1 ? c->lanes + 1 : 1; k <= SL_MAX_LANES; k++) {
+        snprintf(dir, sizeof dir, "%s/%d", c->spool_path, k);
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            sl_log(SLUICE_LOG_WARN, c->name, NULL,
+                   "%s is the disk buffer of lane %d, which this file (lanes: %d) no longer "
+                   "runs; records left in it are not delivered: set lanes: back to %d or more "
+                   "until it is empty, then remove it",
+                   dir, k, c->lanes, k < 2 ? 2 : k);
+    }
+}
+
 /* Starts the lanes of one file; returns -1 if any could not start. */
 static int start_file(sl_runner *r, sl_pipeline_conf *c)
 {
     sl_pipeline_conf *lanes[SL_MAX_LANES];
+    warn_orphan_spools(c);
     int n = expand_lanes(r, c, lanes);
     if (n < 0)
         return -1;
@@ -259,6 +288,11 @@ void sl_runner_reload(sl_runner *r)
                 sl_pipeline_state(r->v[i]) == SL_PIPE_FAILED)
                 any_failed = 1;
         if (old && old->conf->digest == c->digest && !any_failed) {
+            /* ... and a lane waiting to restart (parked on a sink that
+             * refused, or restarting) tries again now. */
+            for (size_t i = 0; i < r->n; i++)
+                if (strcmp(r->v[i]->conf->path, paths[j]) == 0)
+                    sl_pipeline_retry_now(r->v[i]);
             sl_conf_free(c);
             continue;
         }
@@ -361,6 +395,33 @@ static json_t *stage_json(const sl_stage_conf *c)
     return json_pack("{s:s,s:s}", "plugin", c->plugin, "options", desc);
 }
 
+static json_t *spool_json(sl_pipeline *p)
+{
+    pthread_mutex_lock(&p->spool_mu);
+    sl_spool_view v = p->spool_view;
+    int open = p->spool != NULL;
+    pthread_mutex_unlock(&p->spool_mu);
+    int64_t now = sl_api()->now_us();
+    double age = v.last.oldest_us > 0 && now > v.last.oldest_us
+                     ? (double)(now - v.last.oldest_us) / 1e6
+                     : 0.0;
+    return json_pack("{s:s,s:b,s:I,s:I,s:I,s:f,s:b,s:I,s:I,s:I,s:I}", "path",
+                     p->conf->spool_path, "open", open, "bytes", (json_int_t)v.last.bytes,
+                     "records", (json_int_t)v.last.records, "max_bytes",
+                     (json_int_t)p->conf->spool_max_bytes, "oldest_age_seconds", age, "full",
+                     v.paused, "appended", (json_int_t)v.appended, "released",
+                     (json_int_t)v.released, "replayed", (json_int_t)v.replayed, "torn",
+                     (json_int_t)v.torn);
+}
+
+void sl_runner_tick(sl_runner *r)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++)
+        sl_pipeline_spool_tick(r->v[i], 0);
+    pthread_mutex_unlock(&r->mu);
+}
+
 char *sl_runner_status_json(void *arg)
 {
     sl_runner *r = arg;
@@ -376,6 +437,32 @@ char *sl_runner_status_json(void *arg)
         snprintf(err, sizeof err, "%s", p->last_error);
         pthread_mutex_unlock(&p->err_mu);
         sl_secret_scrub(err, sizeof err);
+        json_t *reason = NULL;
+        sl_pipe_state ps = sl_pipeline_state(p);
+        int64_t next = sl_pipeline_next_try_ms(p);
+        if (ps == SL_PIPE_STARTING) {
+            /* Retrying after a park: the reason stays visible meanwhile. */
+            char why[1500] = "";
+            pthread_mutex_lock(&p->err_mu);
+            if (p->park_reason[0])
+                snprintf(why, sizeof why, "retrying now after %s", p->park_reason);
+            pthread_mutex_unlock(&p->err_mu);
+            sl_secret_scrub(why, sizeof why);
+            if (why[0])
+                reason = json_string(why);
+        } else if (ps == SL_PIPE_PARKED || ps == SL_PIPE_RESTARTING) {
+            char why[1600];
+            pthread_mutex_lock(&p->err_mu);
+            if (ps == SL_PIPE_PARKED)
+                snprintf(why, sizeof why, "%s; next try in %lld s or on SIGHUP", p->park_reason,
+                         (long long)((next + 999) / 1000));
+            else
+                snprintf(why, sizeof why, "restarting: %s; next try in %lld s or on SIGHUP",
+                         p->last_error, (long long)((next + 999) / 1000));
+            pthread_mutex_unlock(&p->err_mu);
+            sl_secret_scrub(why, sizeof why);
+            reason = json_string(why);
+        }
         json_t *o = json_pack(
             "{s:s,s:s,s:s,s:b,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:s?}", "name", p->conf->name,
             "file", p->conf->path, "state", sl_pipe_state_name(sl_pipeline_state(p)), "ready",
@@ -388,6 +475,14 @@ char *sl_runner_status_json(void *arg)
             (json_int_t)atomic_load(&p->n_restarts), "last_error", err[0] ? err : NULL);
         if (o && p->has_dlq)
             json_object_set_new(o, "dead_letter", stage_json(&p->conf->dead_letter));
+        if (o) {
+            json_object_set_new(o, "records_lost", json_integer((json_int_t)atomic_load(&p->n_lost)));
+            json_object_set_new(o, "reason", reason ? reason : json_null());
+            reason = NULL;
+        }
+        json_decref(reason);
+        if (o && p->conf->spool)
+            json_object_set_new(o, "spool", spool_json(p));
         /* Lanes of one file are listed next to each other; "group" ties them. */
         if (o && p->conf->lane) {
             json_object_set_new(o, "group", json_string(p->conf->group));

@@ -34,6 +34,9 @@ void sl_runner_free(sl_runner *r);
 
 int sl_runner_ready(void *runner);
 char *sl_runner_status_json(void *runner);
+/* Spool metrics and full-spool log lines of every pipeline (cheap; call
+ * often, it rate-limits itself). */
+void sl_runner_tick(sl_runner *r);
 /* One log line per pipeline with counts and rates since the last call. */
 void sl_runner_log_stats(sl_runner *r, double interval_s);
 

@@ -102,7 +102,7 @@ static sluice_status write_with_retry(sl_pipeline *p, sl_instance *in, sluice_ba
     }
 }
 
-static int flush_dead_letters(sl_pipeline *p)
+static int flush_dead_letters_locked(sl_pipeline *p)
 {
     sluice_batch *d = p->dlq_batch;
     if (!d->n)
@@ -130,10 +130,18 @@ static int flush_dead_letters(sl_pipeline *p)
     return 0;
 }
 
+static int flush_dead_letters(sl_pipeline *p)
+{
+    pthread_mutex_lock(&p->dlq_mu);
+    int r = flush_dead_letters_locked(p);
+    pthread_mutex_unlock(&p->dlq_mu);
+    return r;
+}
+
 /* Routes one failed record by the error policy.  Returns -1 when the
  * pipeline must stop. */
-static int record_failed(sl_pipeline *p, const sluice_record *r, const char *stage,
-                         const char *plugin, const char *reason)
+static int record_failed_locked(sl_pipeline *p, const sluice_record *r, const char *stage,
+                                const char *plugin, const char *reason)
 {
     char origin[512];
     describe_origin(r, origin, sizeof origin);
@@ -156,7 +164,7 @@ static int record_failed(sl_pipeline *p, const sluice_record *r, const char *sta
         log_record_error(p, "dead-lettering a record from %s at %s (plugin \"%s\"): %s",
                          origin, stage, plugin, reason);
     sluice_batch *d = p->dlq_batch;
-    if (sl_batch_room(d) == 0 && flush_dead_letters(p) != 0)
+    if (sl_batch_room(d) == 0 && flush_dead_letters_locked(p) != 0)
         return -1;
     sluice_record *c = sl_record_copy(d, r);
     char part[24], off[24];
@@ -173,7 +181,7 @@ static int record_failed(sl_pipeline *p, const sluice_record *r, const char *sta
         /* The dead-letter batch's arena is full: write it out and retry once. */
         if (c)
             d->n--;
-        if (flush_dead_letters(p) != 0)
+        if (flush_dead_letters_locked(p) != 0)
             return -1;
         c = sl_record_copy(d, r);
         if (!c || sl_header_add(d, c, "sluice.error.reason", reason, strlen(reason)) ||
@@ -184,6 +192,15 @@ static int record_failed(sl_pipeline *p, const sluice_record *r, const char *sta
         }
     }
     return 0;
+}
+
+static int record_failed(sl_pipeline *p, const sluice_record *r, const char *stage,
+                         const char *plugin, const char *reason)
+{
+    pthread_mutex_lock(&p->dlq_mu);
+    int rc = record_failed_locked(p, r, stage, plugin, reason);
+    pthread_mutex_unlock(&p->dlq_mu);
+    return rc;
 }
 
 static int run_transform(sl_pipeline *p, size_t t, sluice_batch *in, sluice_batch *out)
@@ -241,12 +258,17 @@ static sluice_batch *source_failures(sl_pipeline *p, sl_slot *s, int *err)
     *err = 0;
     if (!src->n_failed)
         return src;
+    /* With a disk buffer the source's own failures were routed before the
+     * spool; what arrives failed from the spool is a record the spool could
+     * not hand over (too large for a batch): a stage of its own, so that the
+     * counter identity stays exact. */
+    int spooled = p->conf->spool;
     for (size_t i = 0; i < src->n; i++) {
         if (!src->recs[i].failure_)
             continue;
-        sl_metric_add(p->m.failed_source, 1);
-        if (record_failed(p, &src->recs[i], "source", p->conf->source.plugin,
-                          src->recs[i].failure_) != 0) {
+        sl_metric_add(spooled ? p->m.failed_spool : p->m.failed_source, 1);
+        if (record_failed(p, &src->recs[i], spooled ? "spool" : "source",
+                          p->conf->source.plugin, src->recs[i].failure_) != 0) {
             *err = -1;
             return NULL;
         }
@@ -311,26 +333,62 @@ int sl_slot_process(sl_pipeline *p, sl_slot *s)
     if (flush_dead_letters(p) != 0)
         return -1;
 
-    const sluice_source_ops *sops = p->conf->source.entry->desc->source;
-    if (sops->ack) {
-        int64_t backoff = 0;
-        for (int attempt = 0; attempt < 5; attempt++) {
-            char err[SLUICE_ERRLEN] = "";
-            SL_GUARD_ENTER(p, p->source.label, p->conf->source.plugin, "ack");
-            sluice_status st = sops->ack(p->source.inst, s->src, err);
-            SL_GUARD_LEAVE();
-            if (st == SLUICE_OK)
-                break;
-            /* The records are written; a lost acknowledgement only means
-             * they may be replayed, which sinks tolerate. */
-            sl_log(SLUICE_LOG_WARN, p->conf->name, "source", "acknowledgement failed: %s", err);
-            if (st != SLUICE_RETRY)
-                break;
-            backoff = sl_backoff_next(backoff, p->conf->retry_initial_ms, p->conf->retry_max_ms);
-            abortable_sleep(p, backoff);
-        }
+    if (!p->spool) {
+        sl_source_ack(p, s->src);
+        return 0;
+    }
+    /* Every record read is in the sink or the dead-letter sink (or counted
+     * as rejected): the spool may forget them. */
+    char err[SLUICE_ERRLEN] = "";
+    if (sl_spool_release(p->spool, err, sizeof err) != 0) {
+        sl_pipeline_set_error(p, "spool %s: %s", p->conf->spool_path, err);
+        return -1;
     }
     return 0;
+}
+
+void sl_source_ack(sl_pipeline *p, const sluice_batch *b)
+{
+    const sluice_source_ops *sops = p->conf->source.entry->desc->source;
+    if (!sops->ack)
+        return;
+    int64_t backoff = 0;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        char err[SLUICE_ERRLEN] = "";
+        SL_GUARD_ENTER(p, p->source.label, p->conf->source.plugin, "ack");
+        sluice_status st = sops->ack(p->source.inst, b, err);
+        SL_GUARD_LEAVE();
+        if (st == SLUICE_OK)
+            break;
+        /* The records are written (or spooled); a lost acknowledgement only
+         * means they may be replayed, which sinks tolerate. */
+        sl_log(SLUICE_LOG_WARN, p->conf->name, "source", "acknowledgement failed: %s", err);
+        if (st != SLUICE_RETRY)
+            break;
+        backoff = sl_backoff_next(backoff, p->conf->retry_initial_ms, p->conf->retry_max_ms);
+        abortable_sleep(p, backoff);
+    }
+}
+
+int sl_route_source_failures(sl_pipeline *p, const sluice_batch *b)
+{
+    if (!b->n_failed)
+        return 0;
+    pthread_mutex_lock(&p->dlq_mu);
+    int rc = 0;
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        if (!b->recs[i].failure_)
+            continue;
+        sl_metric_add(p->m.failed_source, 1);
+        rc = record_failed_locked(p, &b->recs[i], "source", p->conf->source.plugin,
+                                  b->recs[i].failure_);
+    }
+    /* The dead-letter copies point into b, which the source thread reuses
+     * as soon as this returns: write them now. */
+    if (rc == 0)
+        rc = flush_dead_letters_locked(p);
+    pthread_mutex_unlock(&p->dlq_mu);
+    return rc;
 }
 
 void sl_pipe_metrics_register(sl_pipeline *p)
@@ -368,5 +426,31 @@ void sl_pipe_metrics_register(sl_pipeline *p)
                        "pipeline");
     p->m.up = REG(SLUICE_METRIC_GAUGE, "sluice_pipeline_up", "1 while the pipeline runs",
                   "pipeline");
+    p->m.lost = REG(SLUICE_METRIC_COUNTER, "sluice_records_lost_total",
+                    "Records of a failed run that its source cannot replay (no disk buffer)",
+                    "pipeline");
+    if (p->conf->spool) {
+        p->m.failed_spool = REG(SLUICE_METRIC_COUNTER, "sluice_records_failed_total",
+                                "Records that failed, by stage", "spool");
+        p->m.sp_bytes = REG(SLUICE_METRIC_GAUGE, "sluice_spool_bytes",
+                            "Bytes held in the spool (appended, not yet released)", "spool");
+        p->m.sp_records = REG(SLUICE_METRIC_GAUGE, "sluice_spool_records",
+                              "Records held in the spool (appended, not yet released)", "spool");
+        p->m.sp_oldest = REG(SLUICE_METRIC_GAUGE, "sluice_spool_oldest_age_seconds",
+                             "Age of the oldest record held in the spool (0 when empty)",
+                             "spool");
+        p->m.sp_replayed = REG(SLUICE_METRIC_COUNTER, "sluice_spool_replayed_total",
+                               "Held records found when the spool was opened", "spool");
+        p->m.sp_torn = REG(SLUICE_METRIC_COUNTER, "sluice_spool_torn_total",
+                           "Torn or corrupt records cut off when the spool was opened",
+                           "spool");
+        p->m.sp_full = REG(SLUICE_METRIC_GAUGE, "sluice_spool_full",
+                           "1 while the source is paused on a full spool", "spool");
+        p->m.sp_appended = REG(SLUICE_METRIC_COUNTER, "sluice_spool_appended_total",
+                               "Records appended to the spool", "spool");
+        p->m.sp_released = REG(SLUICE_METRIC_COUNTER, "sluice_spool_released_total",
+                               "Records released from the spool (in the sink or the "
+                               "dead-letter sink, or rejected)", "spool");
+    }
 #undef REG
 }

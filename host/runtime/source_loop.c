@@ -19,8 +19,10 @@ static int64_t mono_ms(void)
 }
 
 /* Polls until the batch is full, the linger time since its first record
- * has passed, or the source stops.  Returns the poll status that ended it. */
-static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining)
+ * has passed, or the source stops.  Returns the poll status that ended it.
+ * `idle_return`: also return after a poll that brought nothing (a spooled
+ * pipeline syncs then what a source appended from its own thread). */
+static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining, int idle_return)
 {
     const sluice_source_ops *ops = p->conf->source.entry->desc->source;
     int64_t deadline = 0, backoff = 0;
@@ -48,6 +50,8 @@ static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining)
             backoff = 0;
             if (draining && b->n == before)
                 return SLUICE_EOF;   /* nothing more buffered */
+            if (idle_return && !b->n)
+                return SLUICE_OK;
             break;
         case SLUICE_RETRY:
             sl_metric_add(p->m.retries, 1);
@@ -70,6 +74,17 @@ static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining)
             return SLUICE_ERR;
         }
     }
+}
+
+/* Lost with the run: records of a batch the run could not finish, when the
+ * source cannot replay them.  Counted and logged, never silent. */
+static void count_lost(sl_pipeline *p, const sluice_batch *b)
+{
+    if (p->conf->source.entry->desc->source->ack || !b->n)
+        return;
+    size_t n = b->n - b->n_failed;
+    atomic_fetch_add(&p->n_lost, n);
+    sl_metric_add(p->m.lost, (double)n);
 }
 
 static void deliver(sl_pipeline *p, sl_slot *s)
@@ -108,8 +123,13 @@ void *sl_source_thread(void *arg)
             sl_queue_push(&p->free_q, s);
             break;
         }
-        sluice_status st = fill(p, s->src, draining);
+        sluice_status st = fill(p, s->src, draining, 0);
         if (st == SLUICE_ERR) {
+            /* What the failing poll's predecessors put in the batch goes
+             * with the run: counted, like the batches the sink drops. */
+            atomic_fetch_add(&p->n_in, s->src->n);
+            sl_metric_add(p->m.in, (double)s->src->n);
+            count_lost(p, s->src);
             atomic_store(&p->failed, 1);
             sl_queue_push(&p->free_q, s);
             break;
@@ -127,5 +147,77 @@ void *sl_source_thread(void *arg)
     atomic_store(&p->source_done, 1);
     /* Wake the sink thread now instead of at its next poll timeout. */
     sl_queue_close(&p->ready_q);
+    return NULL;
+}
+
+/* The source thread of a pipeline with a disk buffer: each polled batch is
+ * appended to the spool and made durable (per buffer.fsync) before the
+ * source is acknowledged, and the batch is reused at once.  The sink side
+ * reads the spool on its own; nothing here waits for it, except the spool
+ * itself when full. */
+void *sl_spool_source_thread(void *arg)
+{
+    sl_pipeline *p = arg;
+    const sluice_source_ops *ops = p->conf->source.entry->desc->source;
+    sluice_batch *b = p->slots[0].src;
+    int stopped = 0;
+    char err[SLUICE_ERRLEN];
+    for (;;) {
+        if (atomic_load(&p->failed))
+            break;
+        int draining = stopped;
+        if (!stopped && atomic_load(&p->stop)) {
+            if (!ops->stop)
+                break;
+            /* What the source still holds goes to the spool, past max_size
+             * if need be (the spool was woken): the records have no other
+             * place.  No deadline cuts this short, it only writes a file. */
+            SL_GUARD_ENTER(p, p->source.label, p->conf->source.plugin, "stop");
+            ops->stop(p->source.inst);
+            SL_GUARD_LEAVE();
+            stopped = draining = 1;
+        }
+        sl_batch_reset(b);
+        sluice_status st = fill(p, b, draining, 1);
+        /* A failing poll ends the run, but what the batch already holds is
+         * spooled first. */
+        if (st == SLUICE_EOF && !draining)
+            atomic_store(&p->source_eof, 1);
+        if (b->n) {
+            atomic_fetch_add(&p->n_in, b->n);
+            sl_metric_add(p->m.in, (double)b->n);
+            if (sl_route_source_failures(p, b) != 0) {
+                int expected = 0;
+                atomic_compare_exchange_strong(&p->failed, &expected, 1);
+                count_lost(p, b);
+                break;
+            }
+            err[0] = '\0';
+            if (sl_spool_append_batch(p->spool, b, err, sizeof err) != 0) {
+                sl_pipeline_set_error(p, "spool %s: %s", p->conf->spool_path, err);
+                atomic_store(&p->failed, 1);
+                count_lost(p, b);
+                break;
+            }
+        }
+        /* Also makes durable what the source appended from its own thread
+         * (api->spool_append) since the last round: one group commit. */
+        err[0] = '\0';
+        if (sl_spool_sync(p->spool, err, sizeof err) != 0) {
+            sl_pipeline_set_error(p, "spool %s: %s", p->conf->spool_path, err);
+            atomic_store(&p->failed, 1);
+            break;
+        }
+        if (b->n)
+            sl_source_ack(p, b);
+        if (st == SLUICE_ERR) {
+            atomic_store(&p->failed, 1);
+            break;
+        }
+        if (st == SLUICE_EOF)
+            break;
+    }
+    sl_batch_reset(b);
+    atomic_store(&p->source_done, 1);
     return NULL;
 }

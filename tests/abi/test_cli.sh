@@ -6,10 +6,11 @@ S=$SLUICE_BIN
 FX=$ABI_FIXTURES
 
 expect_exit 0 -- "$S" version
-expect_out "plugin ABI 1.0"
+expect_out "plugin ABI 1.1"
 expect_exit 0 -- "$S" --help
 expect_out "usage: sluice <command>"
-for c in run validate plugins; do
+expect_out "redrive DEAD_LETTER_FILE PIPELINE_FILE"
+for c in run validate redrive plugins; do
   expect_exit 0 -- "$S" $c --help
   expect_out "usage: sluice $c"
 done
@@ -38,7 +39,7 @@ sink: { plugin: abi_good }
 Y
 # A plugin built for another ABI: refused by name and versions, run refuses.
 expect_exit 1 -- "$S" run -P "$FX/good" -P "$FX/major" "$T/p.yaml"
-expect_out "abi_major.so\": ABI version mismatch: host 1.0, plugin 99.0"
+expect_out "abi_major.so\": ABI version mismatch: host 1.1, plugin 99.1"
 expect_exit 1 -- "$S" validate -P "$FX/good" -P "$FX/noentry" "$T/p.yaml"
 expect_out "no entry function"
 expect_exit 1 -- "$S" plugins -P "$FX/good" -P "$FX/dup"

@@ -40,12 +40,16 @@ int main(void)
     const sl_plugin_entry *e = sl_registry_find(r, "abi_good");
     CHECK(e && e->desc->source && e->desc->sink && !e->desc->transform);
 
+    /* A plugin built against ABI 1.0 (before api->spool_append) loads. */
+    CHECK_INT_EQ(sl_registry_load_file(r, fx("old"), err, sizeof err), 0);
+    CHECK(sl_registry_find(r, "abi_old") != NULL);
+
     err[0] = 0;
     CHECK_INT_EQ(sl_registry_load_file(r, fx("major"), err, sizeof err), -1);
-    CHECK_STR_CONTAINS(err, "abi_major.so\": ABI version mismatch: host 1.0, plugin 99.0");
+    CHECK_STR_CONTAINS(err, "abi_major.so\": ABI version mismatch: host 1.1, plugin 99.1");
 
     CHECK_INT_EQ(sl_registry_load_file(r, fx("minor"), err, sizeof err), -1);
-    CHECK_STR_CONTAINS(err, "ABI version mismatch: host 1.0, plugin 1.99");
+    CHECK_STR_CONTAINS(err, "ABI version mismatch: host 1.1, plugin 1.99");
     CHECK_STR_CONTAINS(err, "needs a newer sluice");
 
     /* The note says 1.0, the descriptor 99.0: refused once it can be read. */
@@ -81,7 +85,7 @@ int main(void)
     CHECK_INT_EQ(sl_registry_load_file(r, "/nonexistent/x.so", err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "/nonexistent/x.so\": No such file or directory");
 
-    CHECK_INT_EQ(sl_registry_count(r), 1);
+    CHECK_INT_EQ(sl_registry_count(r), 2); /* abi_good and abi_old */
 
     /* Only the good plugin, the liar (note 1.0), the duplicate and the
      * misnamed one got as far as dlopen; the wrong-ABI and note-less files

@@ -160,6 +160,34 @@ static void sections(void)
     sl_diag_free(&d);
 }
 
+static void spool(void)
+{
+    const char *p;
+    sl_diag d = refused("spool_errors.yaml", &p);
+    CHECK_DIAG(&d, p, 4, 9, "buffer.type: \"tape\" is not one of: memory, disk");
+    CHECK_DIAG(&d, p, 5, 13, "buffer.max_size: 100 is out of range; expected at least 4KiB");
+    CHECK_DIAG(&d, p, 6, 17, "buffer.segment_size: 1KiB is out of range; expected 4KiB..1TiB");
+    CHECK_DIAG(&d, p, 7, 14, "buffer.when_full: \"drop\" is not one of: block");
+    CHECK_DIAG(&d, p, 8, 10, "buffer.fsync: \"always\" is not one of: batch, interval, never");
+    CHECK_DIAG(&d, p, 9, 19, "buffer.fsync_interval: 0ms is out of range; expected 1ms..1h");
+    CHECK_DIAG(&d, p, 10, 3, "unknown key \"pth\" in buffer; did you mean \"path\"?");
+    CHECK_INT_EQ(d.n, 7);
+    sl_diag_free(&d);
+
+    d = refused("spool_nopath.yaml", &p);
+    CHECK_DIAG(&d, p, 4, 9, "buffer.path is required with \"type: disk\"");
+    CHECK_DIAG(&d, p, 6, 17, "buffer.segment_size (2097152 bytes) is larger than buffer.max_size "
+                             "(1048576 bytes)");
+    CHECK_DIAG(&d, p, 7, 19, "buffer.fsync_interval is only used with \"fsync: interval\"");
+    CHECK_INT_EQ(d.n, 3);
+    sl_diag_free(&d);
+
+    d = refused("spool_memory_path.yaml", &p);
+    CHECK_DIAG(&d, p, 3, 17, "buffer.path is only used with \"type: disk\"");
+    CHECK_INT_EQ(d.n, 1);
+    sl_diag_free(&d);
+}
+
 static void plugin_bug(void)
 {
     static const char *const names[] = {"cfg_io", "cfg_baddef", NULL};
@@ -331,6 +359,7 @@ int main(void)
     structure();
     options();
     sections();
+    spool();
     plugin_bug();
     hostile_input();
     lanes_key();

@@ -148,6 +148,12 @@ static void defaults(sl_registry *r)
     CHECK_INT_EQ(c->batch_linger_ms, 100);
     CHECK_INT_EQ(c->batch_arena_bytes, 8 * 1024 * 1024);
     CHECK_INT_EQ(c->queue_batches, 4);
+    CHECK_INT_EQ(c->spool, 0);
+    CHECK(c->spool_path == NULL);
+    CHECK_INT_EQ(c->spool_max_bytes, 1024LL * 1024 * 1024);
+    CHECK_INT_EQ(c->spool_segment_bytes, 64 * 1024 * 1024);
+    CHECK(c->spool_fsync == SL_SPOOL_FSYNC_BATCH);
+    CHECK_INT_EQ(c->spool_fsync_interval_ms, 1000);
     CHECK_INT_EQ(c->retry_initial_ms, 100);
     CHECK_INT_EQ(c->retry_max_ms, 30000);
     CHECK_INT_EQ(c->retry_max_attempts, 0);
@@ -199,6 +205,45 @@ static void nulls_and_no_options(void)
 }
 
 /* A pipe is read to its end: process substitution works. */
+/* Every buffer key of a disk buffer, read into the pipeline's settings. */
+static void spool_keys(sl_registry *r)
+{
+    sl_diag d = {0};
+    sl_pipeline_conf *c = sl_conf_load(fixture("spool.yaml"), r, &d);
+    CHECK(c != NULL);
+    dump_diag(&d);
+    if (c) {
+        CHECK_INT_EQ(c->spool, 1);
+        CHECK(c->spool_path && strcmp(c->spool_path, "var/spool/spooled") == 0);
+        CHECK_INT_EQ(c->spool_max_bytes, 2LL * 1024 * 1024 * 1024);
+        CHECK_INT_EQ(c->spool_segment_bytes, 16 * 1024 * 1024);
+        CHECK(c->spool_fsync == SL_SPOOL_FSYNC_INTERVAL);
+        CHECK_INT_EQ(c->spool_fsync_interval_ms, 250);
+    }
+    sl_conf_free(c);
+    sl_diag_free(&d);
+    /* fsync: never, defaults otherwise. */
+    const char *y = "source: { plugin: cfg_io, host: h }\nsink: { plugin: cfg_io, path: x }\n"
+                    "buffer: { type: disk, path: /s, fsync: never }\n";
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    CHECK(write(fds[1], y, strlen(y)) == (ssize_t)strlen(y));
+    close(fds[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
+    c = sl_conf_load(path, r, &d);
+    CHECK(c != NULL);
+    dump_diag(&d);
+    if (c) {
+        CHECK(c->spool_fsync == SL_SPOOL_FSYNC_NEVER);
+        CHECK_INT_EQ(c->spool_max_bytes, 1024LL * 1024 * 1024);
+        CHECK(strcmp(c->spool_path, "/s") == 0);
+    }
+    sl_conf_free(c);
+    sl_diag_free(&d);
+    close(fds[0]);
+}
+
 static void from_pipe(sl_registry *r)
 {
     int fds[2];
@@ -226,6 +271,7 @@ int main(void)
     defaults(r);
     nulls_and_no_options();
     from_pipe(r);
+    spool_keys(r);
     /* A NULL diag is allowed: the caller wants only the verdict. */
     sl_pipeline_conf *c = sl_conf_load(fixture("minimal.yaml"), r, NULL);
     CHECK(c != NULL);

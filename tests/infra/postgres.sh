@@ -7,6 +7,12 @@
 #
 # SLUICE_PG_BIN overrides the binary directory (default: the highest
 # /usr/lib/postgresql/*/bin).
+#
+# SLUICE_TEST_TIMESCALEDB=1 makes it a TimescaleDB server: timescaledb in
+# shared_preload_libraries (start fails when timescaledb.so is not
+# installed).  Without it the server is plain PostgreSQL whether or not the
+# extension happens to be installed on the machine, so that test outcomes
+# never depend on the machine.  The setting is read on every start.
 set -euo pipefail
 PROG=postgres.sh
 USAGE="usage: $PROG start|stop|restart|status|destroy DIR PORT"
@@ -79,6 +85,9 @@ init_cluster() {
 # sluice.conf: rewritten on every start, so the port and paths follow the
 # arguments.
 write_conf() {
+  if [ "${SLUICE_TEST_TIMESCALEDB:-0}" = 1 ] && [ ! -f "$PGBIN/../lib/timescaledb.so" ]; then
+    die "SLUICE_TEST_TIMESCALEDB=1 but timescaledb.so is not installed for PostgreSQL $MAJOR"
+  fi
   {
     echo "# written by tests/infra/postgres.sh on every start"
     echo "listen_addresses = '127.0.0.1'"
@@ -88,8 +97,7 @@ write_conf() {
     echo "fsync = on"
     echo "logging_collector = off"
     echo "log_line_prefix = '%m [%p] %q%u@%d '"
-    # TimescaleDB is used when its extension is installed; plain PostgreSQL otherwise.
-    if [ -f "$PGBIN/../lib/timescaledb.so" ]; then
+    if [ "${SLUICE_TEST_TIMESCALEDB:-0}" = 1 ]; then
       echo "shared_preload_libraries = 'timescaledb'"
       echo "timescaledb.telemetry_level = off"
     fi

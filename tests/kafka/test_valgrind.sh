@@ -9,7 +9,7 @@
 command -v valgrind >/dev/null || { fail "valgrind is not installed (scripts/install-deps.sh installs it)"; finish; }
 (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null \
   || { echo "FAIL: no Kafka broker on 127.0.0.1:$KAFKA_PORT (SLUICE_TEST_KAFKA_PORT)" >&2; exit 1; }
-VG=(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 -q
+VG=(valgrind --keep-debuginfo=yes --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 -q
     --suppressions="$SLUICE_SOURCE_DIR/tests/kafka/valgrind.supp")
 export SLUICE_KEEP_PLUGINS_LOADED=1
 B=127.0.0.1:$KAFKA_PORT

@@ -127,6 +127,8 @@ static void test_source_restart(void)
     CHECK(wait_ready(&per, 0, 5000));
     mt_broker_restart(&b);
     CHECK(wait_ready(&per, 1, 10000));
+    /* The clean session receives only once it has subscribed anew. */
+    CHECK(wait_ready(&cln, 1, 10000));
     publish_range(b.port, topic, 300, 400);
     collect_all(&per, &gp, 300, 400, 20000);
     collect_all(&cln, &gc, 300, 400, 20000);

@@ -325,6 +325,185 @@ static void garbage(void)
     sl_batch_free(b);
 }
 
+static const sluice_header *hdr(const sluice_record *r, const char *key)
+{
+    for (uint32_t i = 0; i < r->n_headers; i++)
+        if (!strcmp(r->headers[i].key, key))
+            return &r->headers[i];
+    return NULL;
+}
+
+/* What the file sink writes with format: envelope reads back as the same
+ * record: origin, timestamp, key and value (binary ones via base64),
+ * headers (a binary one too) and fields; the host's sluice.error.* and
+ * sluice.origin.* headers are dropped (a re-failed record gets fresh ones). */
+static void envelope_round_trip(void)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "source: { plugin: file, path: \"%s\", format: envelope }\n"
+             "sink: { plugin: file, path: \"%s\", format: envelope, append: false }\n",
+             ph_path("rt.env"), ph_path("rt.env"));
+    sl_pipeline_conf *c = ph_conf("rt", yaml);
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    ph_inst sink;
+    CHECK_INT_EQ(ph_init(&sink, &c->sink, err), SLUICE_OK);
+    sluice_batch *b = sl_batch_new(10, 1 << 20);
+    sluice_record *r = api->record_new(b);
+    r->origin.topic = "f2/02f2000100aa/data";
+    r->origin.partition = 3;
+    r->origin.offset = 123456789012LL;
+    r->timestamp = 1685027590543400;
+    api->set_key(b, r, "k\xff\x00z", 4);
+    api->set_value(b, r, "caf\xc3\xa9 \"q\"\n\t\\ \xf0\x9f\x98\x80", 17);
+    api->header_add(b, r, "app", "x", 1);
+    api->header_add(b, r, "bin", "\x01\xfe", 2);
+    api->header_add(b, r, "sluice.error.reason", "old reason", 10);
+    api->header_add(b, r, "sluice.origin.offset", "12", 2);
+    api->field_add(b, r, "id", SLUICE_INT)->v.i = -7;
+    api->field_set_string(b, api->field_add(b, r, "name", SLUICE_STRING), "n", 1);
+    r = api->record_new(b);        /* nothing set: nulls everywhere */
+    r = api->record_new(b);
+    api->set_value(b, r, "\x00\x01\x02", 3);
+    r->timestamp = -1500000;       /* before the epoch, with a sign-free year */
+    CHECK_INT_EQ(sink.st->entry->desc->sink->write(sink.inst, b, err), SLUICE_OK);
+    ph_destroy(&sink);
+    /* A blank line holds no record and is skipped. */
+    append("rt.env", "\n  \n");
+
+    ph_inst s;
+    CHECK_INT_EQ(ph_init(&s, &c->source, err), SLUICE_OK);
+    sluice_batch *o = sl_batch_new(10, 1 << 20);
+    CHECK_INT_EQ(poll(&s, o, 100), SLUICE_EOF);
+    CHECK_INT_EQ(api->batch_count(o), 3);
+    if (api->batch_count(o) == 3) {
+        const sluice_record *a = api->batch_at(o, 0);
+        CHECK(a->failure_ == NULL);
+        CHECK_STR_EQ(a->origin.topic, "f2/02f2000100aa/data");
+        CHECK_INT_EQ(a->origin.partition, 3);
+        CHECK_INT_EQ(a->origin.offset, 123456789012LL);
+        CHECK_INT_EQ(a->timestamp, 1685027590543400LL);
+        CHECK_INT_EQ(a->key.len, 4);
+        CHECK(a->key.ptr && !memcmp(a->key.ptr, "k\xff\x00z", 4));
+        CHECK_INT_EQ(a->value.len, 17);
+        CHECK(a->value.ptr && !memcmp(a->value.ptr, "caf\xc3\xa9 \"q\"\n\t\\ \xf0\x9f\x98\x80", 17));
+        CHECK_INT_EQ(a->n_headers, 2);
+        const sluice_header *h = hdr(a, "app");
+        CHECK(h && h->value.len == 1 && !memcmp(h->value.ptr, "x", 1));
+        h = hdr(a, "bin");
+        CHECK(h && h->value.len == 2 && !memcmp(h->value.ptr, "\x01\xfe", 2));
+        CHECK(hdr(a, "sluice.error.reason") == NULL);
+        CHECK(hdr(a, "sluice.origin.offset") == NULL);
+        CHECK_INT_EQ(a->n_fields, 2);
+        const sluice_field *f = sluice_field_get(a, "id");
+        CHECK(f && f->type == SLUICE_INT && f->v.i == -7);
+        f = sluice_field_get(a, "name");
+        CHECK(f && f->type == SLUICE_STRING && f->v.s.len == 1);
+
+        const sluice_record *n = api->batch_at(o, 1);
+        CHECK(n->failure_ == NULL);
+        CHECK(n->origin.topic == NULL);
+        CHECK_INT_EQ(n->origin.partition, -1);
+        CHECK_INT_EQ(n->origin.offset, -1);
+        CHECK_INT_EQ(n->timestamp, 0);
+        CHECK(n->key.ptr == NULL && n->value.ptr == NULL);
+        CHECK_INT_EQ(n->n_headers, 0);
+        CHECK_INT_EQ(n->n_fields, 0);
+
+        const sluice_record *z = api->batch_at(o, 2);
+        CHECK_INT_EQ(z->value.len, 3);
+        CHECK(z->value.ptr && !memcmp(z->value.ptr, "\x00\x01\x02", 3));
+        CHECK_INT_EQ(z->timestamp, -1500000LL);
+    }
+    ph_destroy(&s);
+    sl_batch_free(b);
+    sl_batch_free(o);
+}
+
+/* Lines that are not envelopes are passed on failed, with file:line and
+ * the column in the reason, value = the line; they never stop the source. */
+static void envelope_bad(void)
+{
+    static const struct {
+        const char *line, *why;
+    } cases[] = {
+        {"garbage", "column 1: not an envelope: expected a JSON object"},
+        {"{\"a\":1}", "not an envelope: no \"origin\" member"},
+        {"{\"origin\":{}}", "no \"value\" member"},
+        {"{\"origin\":{},\"value\":\"x\"} tail", "text after the envelope's closing '}'"},
+        {"{\"origin\":{},\"value\":\"x", "line ends inside a string"},
+        {"{\"origin\":{\"offset\":1.5},\"value\":\"x\"}", "expected an integer"},
+        {"{\"origin\":{\"partition\":4294967296},\"value\":\"x\"}", "integer out of range"},
+        {"{\"origin\":{},\"value\":\"x\",\"timestamp\":\"yesterday\"}", "timestamp: expected"},
+        {"{\"origin\":{},\"value\":\"@@\",\"value_encoding\":\"base64\"}", "not valid base64"},
+        {"{\"origin\":{},\"value\":\"x\",\"value_encoding\":\"hex\"}", "only \"base64\""},
+        {"{\"origin\":{},\"value\":\"\\ud800\"}", "without its low half"},
+        {"{\"origin\":{},\"value\":\"\\q\"}", "unknown escape \\q"},
+        {"{\"origin\":{},\"value\":\"x\",\"headers\":{\"h\":1}}", "expected a string"},
+        {"{\"origin\":{},\"value\":\"x\",\"headers\":{\"h\":{\"hex\":\"00\"}}}",
+         "{\"base64\": \"...\"}"},
+        {"{\"origin\":{},\"value\":\"x\",\"fields\":[1]}", "fields: expected an object or null"},
+        {"{\"origin\":{},\"value\":\"x\",\"extra\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+         "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+         "]]]]]]]]]]]}", "nested deeper than"},
+        {"{\"origin\":{},\"value\":\"a\x01\"}", "control character 0x01"},
+        {"{\"origin\":{},\"value\":\"\xc3\x28\"}", "invalid UTF-8"},
+    };
+    size_t n = sizeof cases / sizeof *cases;
+    char text[8192] = "";
+    for (size_t i = 0; i < n; i++) {
+        strcat(text, cases[i].line);
+        strcat(text, "\n");
+    }
+    /* ... and a good one after them, with unknown members and escapes. */
+    strcat(text, "{\"future\":{\"a\":[1,2.5e3,true,null]},\"origin\":{\"topic\":\"t\\u00e9\","
+                 "\"offset\":9},\"value\":\"\\ud83d\\ude00\\/\",\"headers\":{},\"fields\":null,"
+                 "\"timestamp\":\"2024-02-29T23:59:59Z\"}\n");
+    ph_write_file("bad.env", text);
+    ph_inst s;
+    if (start(&s, "envbad", "bad.env", "format: envelope") != 0)
+        return;
+    sluice_batch *b = sl_batch_new(100, 1 << 20);
+    CHECK_INT_EQ(poll(&s, b, 100), SLUICE_EOF);
+    CHECK_INT_EQ(api->batch_count(b), n + 1);
+    for (size_t i = 0; i < n && i < api->batch_count(b); i++) {
+        const sluice_record *r = api->batch_at(b, i);
+        char want[256];
+        snprintf(want, sizeof want, "bad.env:%zu: not a dead-letter envelope: ", i + 1);
+        CHECK_STR_CONTAINS(r->failure_, want);
+        CHECK_STR_CONTAINS(r->failure_, cases[i].why);
+        CHECK_BYTES_EQ(r->value, cases[i].line);
+        CHECK_INT_EQ(r->origin.offset, (long long)i + 1);
+        CHECK_STR_EQ(r->origin.topic, ph_path("bad.env"));
+    }
+    if (api->batch_count(b) == n + 1) {
+        const sluice_record *r = api->batch_at(b, n);
+        CHECK(r->failure_ == NULL);
+        CHECK_STR_EQ(r->origin.topic, "t\xc3\xa9");
+        CHECK_INT_EQ(r->origin.offset, 9);
+        CHECK_BYTES_EQ(r->value, "\xf0\x9f\x98\x80/");
+        CHECK_INT_EQ(r->timestamp, 1709251199000000LL);
+    }
+    CHECK_INT_EQ((long long)ph_counter(&s, "sluice_file_bad_envelopes_total"), (long long)n);
+    ph_destroy(&s);
+
+    /* A line longer than max_line cannot be a whole envelope. */
+    ph_write_file("long.env", "{\"origin\":{},\"value\":\"0123456789012345678901234567890\"}\n");
+    if (start(&s, "envlong", "long.env", "format: envelope, max_line: 16") == 0) {
+        sl_batch_reset(b);
+        CHECK_INT_EQ(poll(&s, b, 100), SLUICE_EOF);
+        CHECK_INT_EQ(api->batch_count(b), 1);
+        if (api->batch_count(b) == 1)
+            CHECK_STR_CONTAINS(api->batch_at(b, 0)->failure_,
+                               "long.env:1: not a dead-letter envelope: longer than max_line "
+                               "(16 bytes)");
+        ph_destroy(&s);
+    }
+    sl_batch_free(b);
+}
+
 static void errors(void)
 {
     ph_inst s;
@@ -350,6 +529,8 @@ int main(void)
     max_line();
     follow();
     garbage();
+    envelope_round_trip();
+    envelope_bad();
     errors();
     return PH_DONE();
 }

@@ -3,7 +3,8 @@
 # listed together in /status; SIGHUP stops and starts the lanes of a file
 # together (2 -> 3 -> 1 lanes), leaves them alone when the file is
 # unchanged, and keeps them when the new file does not validate; SIGTERM
-# stops every lane cleanly.
+# stops every lane cleanly.  With a disk buffer, each lane spools in a
+# directory of its own, and leftovers of lanes no longer run are reported.
 . "$SLUICE_SOURCE_DIR/tests/lib/testlib.sh"
 S=$SLUICE_BIN
 HTTP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -55,4 +56,32 @@ wait_for 20 status_is "p/None/None/None running " && pass ||
 kill -TERM $pid
 rc=0; wait $pid || rc=$?
 expect_eq "$rc" 0 "exit status"
+
+# A disk buffer is one lane's: lane K spools in PATH/K.  Going back to one
+# lane (which spools in PATH) warns about the lanes' directories.
+spooled() { # LANES
+  printf 'name: p\nlanes: %s\nsource: { plugin: generator, rate: 200 }\nsink: { plugin: file, discard: true }\nbuffer: { type: disk, path: "%s" }\n' \
+    "$1" "$T/spool" >"$T/p.yaml"
+}
+spool_paths() {
+  curl -sf "http://127.0.0.1:$HTTP/status" | python3 -c '
+import json, sys
+print(" ".join(p["spool"]["path"] for p in json.load(sys.stdin)["pipelines"]))'
+}
+spooled 2
+: >"$T/out"
+"$S" run --http "127.0.0.1:$HTTP" "$T/p.yaml" >"$T/out" 2>&1 &
+pid=$!
+wait_for 20 status_is "$want2" && pass || fail "two spooled lanes: $(lanes_in_status | tr '\n' ' ')"
+expect_eq "$(spool_paths)" "$T/spool/1 $T/spool/2" "one spool directory per lane"
+[ -f "$T/spool/1/lock" ] && [ -f "$T/spool/2/lock" ] && pass || fail "lane spools not created: $(ls -R "$T/spool")"
+spooled 1
+kill -HUP $pid
+wait_for 20 status_is "p/None/None/None running " && pass ||
+  fail "one spooled lane: $(lanes_in_status | tr '\n' ' ')"
+grep -q "$T/spool/2 is the disk buffer of lane 2, which this file (lanes: 1) no longer runs" "$T/out" &&
+  pass || fail "no warning about the spool of lane 2"
+kill -TERM $pid
+rc=0; wait $pid || rc=$?
+expect_eq "$rc" 0 "exit status (spooled)"
 finish

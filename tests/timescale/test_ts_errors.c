@@ -149,11 +149,47 @@ static void test_tables(void)
     tt_close(&s);
 }
 
+/* Failures no retry cures, on a running sink: SLUICE_ERR, not RETRY (the
+ * host parks the pipeline with its records kept instead of retrying
+ * forever). */
+static void test_permanent_on_write(void)
+{
+    tt_sql(&env, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                 "'ts_errors_writer') THEN CREATE ROLE ts_errors_writer LOGIN; END IF; END$$");
+    tt_sql(&env, "CREATE TABLE " SCHEMA ".perm (t timestamptz PRIMARY KEY, v float8, w float8)");
+    tt_sql(&env, "GRANT USAGE ON SCHEMA " SCHEMA " TO ts_errors_writer");
+    tt_sql(&env, "GRANT SELECT, INSERT ON " SCHEMA ".perm TO ts_errors_writer");
+    char dsn[300];
+    snprintf(dsn, sizeof dsn, "dsn=host=127.0.0.1 port=%d user=ts_errors_writer dbname=postgres",
+             env.port);
+    const char *kv[] = {dsn, "table=" SCHEMA ".perm", NULL};
+    tt_sink s;
+    CHECK_INT_EQ(tt_open(&env, &s, "t_perm", kv), SLUICE_OK);
+    sluice_batch *b = tt_batch(1);
+    sluice_record *r = tt_rec(b);
+    tt_ts(b, r, "t", 0);
+    tt_dbl(b, r, "v", 1);
+    tt_dbl(b, r, "w", 2);
+    CHECK_INT_EQ(tt_write(&s, b), SLUICE_OK);
+    tt_sql(&env, "REVOKE INSERT ON " SCHEMA ".perm FROM ts_errors_writer");
+    CHECK_INT_EQ(tt_write(&s, b), SLUICE_ERR);   /* 42501 */
+    CHECK_STR_CONTAINS(s.err, "permission denied for table perm SQLSTATE 42501");
+    tt_sql(&env, "GRANT INSERT ON " SCHEMA ".perm TO ts_errors_writer");
+    tt_sql(&env, "ALTER TABLE " SCHEMA ".perm DROP COLUMN w");
+    CHECK_INT_EQ(tt_write(&s, b), SLUICE_ERR);   /* 42703 */
+    CHECK_STR_CONTAINS(s.err, "column \"w\" of relation \"perm\" does not exist SQLSTATE 42703");
+    sl_batch_free(b);
+    tt_close(&s);
+    tt_sql(&env, "DROP TABLE " SCHEMA ".perm");
+    tt_sql(&env, "REVOKE ALL ON SCHEMA " SCHEMA " FROM ts_errors_writer");
+}
+
 int main(void)
 {
     tt_setup(&env, SCHEMA, 0);
     test_connection();
     test_tables();
+    test_permanent_on_write();
     tt_teardown(&env);
     return CHECK_DONE();
 }

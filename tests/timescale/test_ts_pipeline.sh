@@ -66,7 +66,7 @@ batch: { max_records: 300, linger: 10ms }
 Y
 expect_exit 0 -- "$S" run "$T/run.yaml"
 expect_out "finished: 2000 in, 2000 out, 0 failed"
-expect_out "without the timescaledb extension: writing to a plain table ts_pipe.events"
+expect_out "writing to a plain table ts_pipe.events"
 expect_out "writing columns seq, note of table ts_pipe.events"
 expect_eq "$(sql "SELECT count(*), sum(seq), count(*) FILTER (WHERE note = 'n' || seq) FROM ts_pipe.events")" \
   "2000|1999000|2000" "rows written"

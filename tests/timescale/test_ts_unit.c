@@ -70,11 +70,11 @@ static void test_parse_qualified(void)
 
 /* A table shaped like iot_measurements, without a server. */
 static ts_column cols[] = {
-    {"timestamp", "timestamp with time zone", TS_K_TIMESTAMPTZ, 1, 0, 1, 1},
-    {"device_id", "text", TS_K_TEXT, 1, 0, 1, 1},
-    {"datapoint", "text", TS_K_TEXT, 1, 0, 1, 1},
-    {"value", "double precision", TS_K_FLOAT8, 0, 0, 0, 1},
-    {"unit", "text", TS_K_TEXT, 0, 0, 0, 1},
+    {"timestamp", "timestamp with time zone", TS_K_TIMESTAMPTZ, 1, 0, 1, 1, 1},
+    {"device_id", "text", TS_K_TEXT, 1, 0, 1, 1, 2},
+    {"datapoint", "text", TS_K_TEXT, 1, 0, 1, 1, 3},
+    {"value", "double precision", TS_K_FLOAT8, 0, 0, 0, 1, 0},
+    {"unit", "text", TS_K_TEXT, 0, 0, 0, 1, 0},
 };
 static ts_table table = {"public", "iot", "\"public\".\"iot\"", "public.iot", cols, 5, 3, 1};
 
@@ -148,18 +148,22 @@ static void test_statements(void)
 
 static void test_hypertable_plan(void)
 {
-    ts_hyper_conf c = {"timestamp", 86400000, 7 * 86400000LL, 90 * 86400000LL};
+    ts_hyper_conf c = {NULL, 86400000, 7 * 86400000LL, 90 * 86400000LL};
+    ts_hyper_state none = {0, 0, "", -1, -1, -1};
     ts_hyper_plan p;
     char err[512] = "";
-    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &c, 0, 0, err, sizeof err), 0);
+    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &c, &none, err, sizeof err), 0);
     CHECK_INT_EQ(p.n, 4);
+    /* The key starts with the time column: no extra (time DESC) index. */
     CHECK(!strcmp(p.step[0].sql, "SELECT create_hypertable($1::regclass, $2::name, "
                                  "chunk_time_interval => $3::interval, if_not_exists => TRUE, "
-                                 "migrate_data => TRUE)"));
+                                 "migrate_data => TRUE, create_default_indexes => FALSE)"));
     CHECK_INT_EQ(p.step[0].n_params, 3);
     CHECK(!strcmp(p.step[0].params[0], "\"public\".\"iot\""));
     CHECK(!strcmp(p.step[0].params[1], "timestamp"));
-    CHECK(!strcmp(p.step[0].params[2], "86400000 milliseconds"));
+    CHECK(!strcmp(p.step[0].params[2], "1 day"));
+    CHECK(!strcmp(p.step[0].change, "converted into a hypertable on \"timestamp\", "
+                                    "chunk_interval 1 day"));
     CHECK(!strcmp(p.step[1].sql, "ALTER TABLE \"public\".\"iot\" SET (timescaledb.compress, "
                                  "timescaledb.compress_orderby = '\"timestamp\" DESC', "
                                  "timescaledb.compress_segmentby = '\"device_id\", "
@@ -167,43 +171,78 @@ static void test_hypertable_plan(void)
     CHECK_INT_EQ(p.step[1].n_params, 0);
     CHECK(!strcmp(p.step[2].sql, "SELECT add_compression_policy($1::regclass, $2::interval, "
                                  "if_not_exists => TRUE)"));
-    CHECK(!strcmp(p.step[2].params[1], "604800000 milliseconds"));
+    CHECK(!strcmp(p.step[2].params[1], "7 days"));
+    CHECK(!strcmp(p.step[2].change, "compression policy: compress chunks older than 7 days "
+                                    "(was: none)"));
     CHECK(!strcmp(p.step[3].sql, "SELECT add_retention_policy($1::regclass, $2::interval, "
                                  "if_not_exists => TRUE)"));
-    CHECK(!strcmp(p.step[3].params[1], "7776000000 milliseconds"));
+    CHECK(!strcmp(p.step[3].params[1], "90 days"));
     ts_hyper_plan_free(&p);
 
-    /* Already a hypertable with compression on, no chunk interval: only
-     * the (idempotent) policies are issued again. */
-    ts_hyper_conf c2 = {"timestamp", -1, 3600000, -1};
-    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &c2, 1, 1, err, sizeof err), 0);
-    CHECK_INT_EQ(p.n, 1);
-    CHECK(!strcmp(p.step[0].what, "add_compression_policy"));
+    /* Already a hypertable with exactly these settings: nothing to do. */
+    ts_hyper_state same = {1, 1, "timestamp", 86400000, 7 * 86400000LL, 90 * 86400000LL};
+    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &c, &same, err, sizeof err), 0);
+    CHECK_INT_EQ(p.n, 0);
     ts_hyper_plan_free(&p);
 
-    /* Not yet a hypertable, nothing else asked: create_hypertable alone,
-     * without a chunk interval. */
-    ts_hyper_conf c3 = {"timestamp", -1, -1, -1};
-    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &c3, 0, 0, err, sizeof err), 0);
+    /* Changed options: each difference, and only it, is changed. */
+    ts_hyper_state old = {1, 1, "timestamp", 7 * 86400000LL, 3600000, 90 * 86400000LL};
+    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &c, &old, err, sizeof err), 0);
+    CHECK_INT_EQ(p.n, 3);
+    CHECK(!strcmp(p.step[0].sql, "SELECT set_chunk_time_interval($1::regclass, $2::interval)"));
+    CHECK(!strcmp(p.step[0].change, "chunk_interval 1 day (was: 7 days; applies to chunks "
+                                    "created from now on)"));
+    CHECK(!strcmp(p.step[1].sql, "SELECT remove_compression_policy($1::regclass, if_exists => "
+                                 "TRUE)"));
+    CHECK(!strcmp(p.step[2].sql, "SELECT add_compression_policy($1::regclass, $2::interval, "
+                                 "if_not_exists => TRUE)"));
+    CHECK(!strcmp(p.step[2].change, "compression policy: compress chunks older than 7 days "
+                                    "(was: 1 hour)"));
+    ts_hyper_plan_free(&p);
+
+    /* Options not given leave the table's settings alone. */
+    ts_hyper_conf c3 = {NULL, -1, -1, -1};
+    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &c3, &old, err, sizeof err), 0);
+    CHECK_INT_EQ(p.n, 0);
+    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &c3, &none, err, sizeof err), 0);
     CHECK_INT_EQ(p.n, 1);
     CHECK(!strcmp(p.step[0].sql, "SELECT create_hypertable($1::regclass, $2::name, "
-                                 "if_not_exists => TRUE, migrate_data => TRUE)"));
+                                 "if_not_exists => TRUE, migrate_data => TRUE, "
+                                 "create_default_indexes => FALSE)"));
     CHECK_INT_EQ(p.step[0].n_params, 2);
     ts_hyper_plan_free(&p);
 
     ts_hyper_conf bad = {"nope", -1, -1, -1};
-    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &bad, 0, 0, err, sizeof err), -1);
+    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &bad, &none, err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "time_column: table public.iot has no column \"nope\"");
     ts_hyper_conf text = {"unit", -1, -1, -1};
-    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &text, 0, 0, err, sizeof err), -1);
+    CHECK_INT_EQ(ts_hyper_plan_build(&p, &table, &text, &none, err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "time_column \"unit\" of table public.iot is text");
     /* A key without the time column cannot partition by time. */
-    ts_column c4[2] = {{"t", "timestamp with time zone", TS_K_TIMESTAMPTZ, 1, 0, 0, 1},
-                       {"id", "bigint", TS_K_INT8, 1, 0, 1, 1}};
-    ts_table t4 = {"public", "x", "\"public\".\"x\"", "public.x", c4, 2, 1, 1};
+    ts_column c4[3] = {{"t", "timestamp with time zone", TS_K_TIMESTAMPTZ, 1, 0, 0, 1, 0},
+                       {"id", "bigint", TS_K_INT8, 1, 0, 1, 1, 1},
+                       {"u", "timestamp with time zone", TS_K_TIMESTAMPTZ, 1, 0, 1, 1, 2}};
+    ts_table t4 = {"public", "x", "\"public\".\"x\"", "public.x", c4, 3, 2, 1};
     ts_hyper_conf ok4 = {"t", -1, -1, -1};
-    CHECK_INT_EQ(ts_hyper_plan_build(&p, &t4, &ok4, 0, 0, err, sizeof err), -1);
+    CHECK_INT_EQ(ts_hyper_plan_build(&p, &t4, &ok4, &none, err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "primary key of a hypertable to include its time column \"t\"");
+    /* Without time_column: the key's first timestamptz column, here the
+     * second key column (so TimescaleDB's time index stays). */
+    const ts_column *tc = ts_hyper_time_column(&t4, NULL, err, sizeof err);
+    CHECK(tc && !strcmp(tc->name, "u"));
+    CHECK_INT_EQ(ts_hyper_plan_build(&p, &t4, &c3, &none, err, sizeof err), 0);
+    CHECK(!strcmp(p.step[0].params[1], "u"));
+    CHECK(strstr(p.step[0].sql, "create_default_indexes") == NULL);
+    ts_hyper_plan_free(&p);
+    t4.cols[2].kind = TS_K_INT8;
+    CHECK(ts_hyper_time_column(&t4, NULL, err, sizeof err) == NULL);
+    CHECK_STR_CONTAINS(err, "the primary key of table public.x has no timestamptz column to "
+                            "partition by: name one with time_column");
+    char iv[48];
+    ts_hyper_interval_text(iv, sizeof iv, 90 * 60000);
+    CHECK(!strcmp(iv, "90 minutes"));
+    ts_hyper_interval_text(iv, sizeof iv, 1500);
+    CHECK(!strcmp(iv, "1500 milliseconds"));
 }
 
 static void test_render(void)
@@ -331,6 +370,32 @@ static void test_one_line(void)
     CHECK(strcmp(b, "abc; de") == 0);
 }
 
+/* TimescaleDB's chunk-level names in a message, back to the table's. */
+static void test_unchunk(void)
+{
+    ts_sink s;
+    memset(&s, 0, sizeof s);
+    s.table = table;
+    s.table.name = "m3";
+    s.is_hyper = 1;
+    sluice_buf_put(&s.own_names, "m3_pkey\0m3_value_check\0", 23);
+    ts_pgerr e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.msg, sizeof e.msg, "duplicate key value violates unique constraint \"3_3_m3_pkey\"");
+    snprintf(e.detail, sizeof e.detail, "new row for relation \"_hyper_4_11_chunk\" in "
+             "\"compress_hyper_5_12_chunk\", \"1_m3_pkey\", \"2_other\", \"_hyper_x_chunk\"");
+    ts_pgerr_unchunk(&s, &e);
+    CHECK(!strcmp(e.msg, "duplicate key value violates unique constraint \"m3_pkey\""));
+    CHECK(!strcmp(e.detail, "new row for relation \"m3\" in \"m3\", \"m3_pkey\", \"2_other\", "
+                            "\"_hyper_x_chunk\""));
+    /* Not a hypertable: names are left alone. */
+    s.is_hyper = 0;
+    snprintf(e.msg, sizeof e.msg, "constraint \"3_3_m3_pkey\"");
+    ts_pgerr_unchunk(&s, &e);
+    CHECK(!strcmp(e.msg, "constraint \"3_3_m3_pkey\""));
+    sluice_buf_free(&s.own_names);
+}
+
 int main(void)
 {
     test_one_line();
@@ -338,6 +403,7 @@ int main(void)
     test_parse_qualified();
     test_statements();
     test_hypertable_plan();
+    test_unchunk();
     test_render();
     test_encode();
     return CHECK_DONE();

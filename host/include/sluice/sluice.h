@@ -29,13 +29,18 @@
  *     only the fields the other side knows.  A plugin built for an older minor
  *     loads into a newer host; a plugin should check api->abi_minor (or
  *     api->struct_size) before calling an api function added after its minor.
+ *   - 1.1 appended api->spooled and api->spool_append (a source spools from
+ *     its own thread).  A 1.0 plugin keeps working unchanged in a 1.1 host.
+ *     A plugin built against 1.1 checks api->abi_minor >= 1 (or
+ *     SLUICE_API_HAS(api, spool_append)) before calling them.
  *
  * Threads
  *   Each pipeline runs its source on one thread and its transforms and sink on
  *   another.  Callbacks of one instance are never called concurrently, except
  *   source.ack, which runs on the sink thread while source.poll may be running
  *   on the source thread: a source that keeps state for acks must protect it.
- *   The api functions are thread-safe.
+ *   (With a disk buffer, ack runs on the source thread, after the batch is in
+ *   the spool.)  The api functions are thread-safe.
  *
  * Errors
  *   Every callback returns a sluice_status.  On failure it writes a one-line,
@@ -55,7 +60,7 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 0
+#define SLUICE_ABI_MINOR 1
 
 /* Size of every error buffer the host passes to a callback. */
 #define SLUICE_ERRLEN 512
@@ -313,7 +318,44 @@ typedef struct sluice_api {
      * nested values become their JSON text as STRING).  0, or -1 with err. */
     int (*from_json)(sluice_batch *b, sluice_record *r, const char *json, size_t len,
                      char *err, size_t errlen);
+
+    /* ---- ABI 1.1 ------------------------------------------------------
+     * Spooling from a source's own thread.  A pipeline with a disk buffer
+     * (`buffer: { type: disk }`) appends every record its source hands over
+     * to a durable spool before the source counts as acknowledged.  A
+     * source whose input is acknowledged behind its back (MQTT: PUBACK goes
+     * out before the client library hands the message over) can close that
+     * window by appending each message itself, from the thread that
+     * receives it, instead of returning it from poll.
+     *
+     * spooled: 1 if this instance's pipeline has a disk buffer, so that
+     *   spool_append may be used; 0 otherwise.  Constant for the instance's
+     *   life (known at init).  Only a source's ctx is ever spooled.
+     * spool_append: appends one record to the spool.  Callable from any
+     *   thread of the source instance, from init until destroy returns.
+     *   The record is read, not kept: build it on the stack (zero it first;
+     *   key, value, headers, origin and timestamp are stored, fields are
+     *   not).  Once it returns SLUICE_OK the record is the host's: it is
+     *   counted as taken from the source and will reach the sink (after a
+     *   restart if need be), so poll must not also return it.  It is in the
+     *   operating system's hands at once (a crash of the process loses
+     *   nothing) and durable on disk within one poll round under
+     *   `fsync: batch` (the host syncs after each poll; see the pipeline
+     *   reference for the other choices).  It blocks while the spool is full
+     *   (backpressure: leave the message unconsumed upstream meanwhile) and
+     *   appends past the limit once the pipeline is stopping, so a stop
+     *   never waits for it.  SLUICE_ERR, with err, on an I/O error of the
+     *   spool or when the pipeline is not spooled; the record is then not
+     *   taken and the plugin keeps it (e.g. returns it from poll). */
+    int (*spooled)(sluice_ctx *ctx);
+    sluice_status (*spool_append)(sluice_ctx *ctx, const sluice_record *r, char *err);
 } sluice_api;
+
+/* True if the host's api table has member `fn` (it was built with a minor
+ * that has it): use before calling a function added after ABI 1.0. */
+#define SLUICE_API_HAS(api, fn)                                               \
+    ((api)->struct_size >= offsetof(sluice_api, fn) + sizeof((api)->fn) &&   \
+     (api)->fn != NULL)
 
 /* Field lookup by name; inline so that transforms pay no call. */
 static inline const sluice_field *sluice_field_get(const sluice_record *r, const char *name)
