@@ -70,8 +70,12 @@ int sl_cmd_validate(int argc, char **argv)
         if (!conf) {
             rc = 1;
         } else if (!quiet) {
-            printf("%s: ok (pipeline \"%s\": %s -> %zu transform(s) -> %s)\n", paths[i],
-                   conf->name, conf->source.plugin, conf->n_transforms, conf->sink.plugin);
+            char lanes[32] = "";
+            if (conf->lanes > 1)
+                snprintf(lanes, sizeof lanes, ", %d lanes", conf->lanes);
+            printf("%s: ok (pipeline \"%s\": %s -> %zu transform(s) -> %s%s)\n", paths[i],
+                   conf->name, conf->source.plugin, conf->n_transforms, conf->sink.plugin,
+                   lanes);
         }
         sl_conf_free(conf);
         free(paths[i]);

@@ -11,7 +11,7 @@ const sluice_option kafka_source_options[] = {
     {"start", SLUICE_OPT_STRING, 0, "earliest",
      "where a group without committed offsets starts", "earliest|latest"},
     {"consumers", SLUICE_OPT_INT, 0, "1",
-     "consumers in this pipeline; only 1 (scale out with more pipelines or processes)", NULL},
+     "only 1: for N consumers in one process set the pipeline's top-level lanes: N", NULL},
     {"value_converter", SLUICE_OPT_STRING, 0, "json",
      "how values are read into fields", "json|avro|bytes"},
     {"avro_schema", SLUICE_OPT_STRING, 0, NULL,

@@ -216,9 +216,12 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
     const sluice_api *api = a->api;
     const sluice_config *cfg = a->cfg;
     if (api->cfg_int(cfg, "consumers", 1) != 1) {
-        snprintf(err, SLUICE_ERRLEN, "consumers: only 1 is supported; to consume in parallel, "
-                 "run the pipeline in more processes (or more pipeline files) with the same "
-                 "group, and Kafka splits the partitions between them");
+        snprintf(err, SLUICE_ERRLEN, "consumers: %lld consumers are set with the pipeline's "
+                 "top-level \"lanes: %lld\" (one consumer per lane, all in this group, "
+                 "each lane with its own partitions, transforms and sink); remove "
+                 "\"consumers:\" or set it to 1",
+                 (long long)api->cfg_int(cfg, "consumers", 1),
+                 (long long)api->cfg_int(cfg, "consumers", 1));
         return SLUICE_ERR;
     }
     size_t n_topics = api->cfg_list_len(cfg, "topics");

@@ -52,10 +52,19 @@ typedef struct sl_stage_conf {
     int line, col;           /* where the stage's mapping starts */
 } sl_stage_conf;
 
+/* Lanes per pipeline file: each is a full copy with its own threads and
+ * connections, so the bound keeps a typo from opening thousands. */
+#define SL_MAX_LANES 64
+
 typedef enum sl_tolerance { SL_TOLERANCE_NONE, SL_TOLERANCE_ALL } sl_tolerance;
 
 typedef struct sl_pipeline_conf {
-    char *name;              /* `name:`, default: file name without extension */
+    char *name;              /* `name:`, default: file name without extension;
+                                a lane's name is "NAME#K" (sl_conf_set_lane) */
+    char *group;             /* the file's own name when lanes > 1, else NULL */
+    int lanes;               /* `lanes:`, default 1: copies of the pipeline run
+                                side by side, each with its own instances */
+    int lane;                /* 1..lanes for a lane of a laned file, else 0 */
     char *path;
     uint64_t digest;         /* hash of the file's bytes and the values of the
                                 variables it expands, for SIGHUP reloads */
@@ -94,6 +103,10 @@ typedef struct sl_pipeline_conf {
  * `diag` (it does not stop at the first). */
 sl_pipeline_conf *sl_conf_load(const char *path, const sl_registry *reg, sl_diag *diag);
 void sl_conf_free(sl_pipeline_conf *c);
+/* Makes c lane `lane` (1..c->lanes) of its file: c->group keeps the file's
+ * name, c->name becomes "NAME#LANE" and a disk buffer's path PATH/LANE.
+ * 0, or -1 when out of memory. */
+int sl_conf_set_lane(sl_pipeline_conf *c, int lane);
 
 /* Expands FILE|DIR arguments into a sorted list of pipeline files (*.yaml,
  * *.yml in directories, not recursive).  Returns count, or -1 with diag. */

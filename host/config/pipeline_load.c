@@ -92,7 +92,7 @@ static const sl_optrange watchdog_ranges[] = {{1000, 7 * 86400000LL, "1s..7d"}};
 
 static const char *const top_keys[] = {"name",   "description", "source", "transforms", "sink",
                                        "errors", "batch",       "buffer", "retry",      "restart",
-                                       "watchdog", NULL};
+                                       "watchdog", "lanes", NULL};
 
 static const char *kind_name(sl_stage_kind k)
 {
@@ -304,6 +304,33 @@ static void load_name(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
     }
     if (!c->name)
         sl_diag_add(l->d, l->file, 0, 0, "out of memory");
+}
+
+/* The number of lanes: a top-level scalar, so parsed here rather than as a
+ * section. */
+static void load_lanes(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
+{
+    c->lanes = 1;
+    const sl_ynode *n = sl_ymap_get(root, "lanes");
+    if (sl_ynode_absent(n) || n->bad)
+        return;
+    char *end = NULL;
+    long v = -1;
+    if (n->kind == SL_Y_SCALAR) {
+        errno = 0;
+        v = strtol(n->text, &end, 10);
+        if (errno || end == n->text || *end)
+            v = -1;
+    }
+    if (v < 1 || v > SL_MAX_LANES) {
+        char q[96];
+        sl_quote(q, sizeof q, n->kind == SL_Y_SCALAR ? n->text : sl_ykind_name(n));
+        sl_diag_add(l->d, l->file, n->line, n->col,
+                    "lanes: %s is not a number of lanes; expected an integer in 1..%d", q,
+                    SL_MAX_LANES);
+        return;
+    }
+    c->lanes = (int)v;
 }
 
 static void load_transforms(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
@@ -559,9 +586,34 @@ void sl_conf_free(sl_pipeline_conf *c)
     }
     free(c->transforms);
     free(c->name);
+    free(c->group);
     free(c->path);
     free(c->spool_path);
     free(c);
+}
+
+int sl_conf_set_lane(sl_pipeline_conf *c, int lane)
+{
+    char *name = malloc(strlen(c->name) + 16);
+    if (!name)
+        return -1;
+    sprintf(name, "%s#%d", c->name, lane);
+    if (c->spool_path) {
+        /* A spool is one lane's: each lane gets a directory of its own. */
+        char *sp = malloc(strlen(c->spool_path) + 16);
+        if (!sp) {
+            free(name);
+            return -1;
+        }
+        sprintf(sp, "%s/%d", c->spool_path, lane);
+        free(c->spool_path);
+        c->spool_path = sp;
+    }
+    free(c->group);
+    c->group = c->name;
+    c->name = name;
+    c->lane = lane;
+    return 0;
 }
 
 sl_pipeline_conf *sl_conf_load(const char *path, const sl_registry *reg, sl_diag *diag)
@@ -601,6 +653,7 @@ sl_pipeline_conf *sl_conf_load(const char *path, const sl_registry *reg, sl_diag
 
     check_top_keys(&l, root);
     load_name(&l, root, c);
+    load_lanes(&l, root, c);
     const sl_ynode *src = sl_ymap_get(root, "source");
     if (sl_ynode_absent(src))
         sl_diag_add(diag, path, root->line, root->col,

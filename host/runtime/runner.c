@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 void sl_runner_init(sl_runner *r, const sl_registry *reg, char **args, int nargs)
@@ -89,6 +90,97 @@ static int load_all(sl_runner *r, sl_pipeline_conf ***out, size_t *nout)
     return 0;
 }
 
+/* A file with `lanes: N` runs as N pipelines, each from its own load of the
+ * file, so that no configuration is shared between lanes and each frees its
+ * own.  Takes ownership of c; fills lanes[0..c->lanes-1] and returns the
+ * count, or -1 (errors printed, everything freed). */
+static int expand_lanes(sl_runner *r, sl_pipeline_conf *c, sl_pipeline_conf **lanes)
+{
+    int n = c->lanes;
+    lanes[0] = c;
+    if (n == 1)
+        return 1;
+    for (int k = 1; k < n; k++) {
+        sl_diag d = {0};
+        lanes[k] = sl_conf_load(c->path, r->reg, &d);
+        if (!lanes[k] || lanes[k]->digest != c->digest) {
+            if (d.n)
+                print_diag(&d);
+            sl_log(SLUICE_LOG_ERROR, c->name, NULL,
+                   "%s: the file changed while its %d lanes were being loaded; not started "
+                   "(reload again with SIGHUP)", c->path, n);
+            sl_diag_free(&d);
+            for (int j = 0; j <= k; j++)
+                sl_conf_free(lanes[j]);
+            return -1;
+        }
+        sl_diag_free(&d);
+    }
+    for (int k = 0; k < n; k++)
+        if (sl_conf_set_lane(lanes[k], k + 1) != 0) {
+            sl_log(SLUICE_LOG_ERROR, NULL, NULL, "out of memory starting %s", c->path);
+            for (int j = 0; j < n; j++)
+                sl_conf_free(lanes[j]);
+            return -1;
+        }
+    return n;
+}
+
+/* Records in the spool of a lane that no longer exists (the file had more
+ * lanes, or had lanes and has none now) are delivered by nobody: say so. */
+static void warn_orphan_spools(const sl_pipeline_conf *c)
+{
+    if (!c->spool_path)
+        return;
+    char dir[4200];
+    struct stat st;
+    snprintf(dir, sizeof dir, "%s/lock", c->spool_path);
+    if (c->lanes > 1 && stat(dir, &st) == 0)
+        sl_log(SLUICE_LOG_WARN, c->name, NULL,
+               "%s is the disk buffer this file used without lanes; with lanes: %d each lane "
+               "has its own (%s/1 ...), and records left in it are not delivered: set lanes: 1 "
+               "until it is empty, then remove its files",
+               c->spool_path, c->lanes, c->spool_path);
+    for (int k = c->lanes > 1 ? c->lanes + 1 : 1; k <= SL_MAX_LANES; k++) {
+        snprintf(dir, sizeof dir, "%s/%d", c->spool_path, k);
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            sl_log(SLUICE_LOG_WARN, c->name, NULL,
+                   "%s is the disk buffer of lane %d, which this file (lanes: %d) no longer "
+                   "runs; records left in it are not delivered: set lanes: back to %d or more "
+                   "until it is empty, then remove it",
+                   dir, k, c->lanes, k < 2 ? 2 : k);
+    }
+}
+
+/* Starts the lanes of one file; returns -1 if any could not start. */
+static int start_file(sl_runner *r, sl_pipeline_conf *c)
+{
+    sl_pipeline_conf *lanes[SL_MAX_LANES];
+    warn_orphan_spools(c);
+    int n = expand_lanes(r, c, lanes);
+    if (n < 0)
+        return -1;
+    int rc = 0;
+    for (int k = 0; k < n; k++) {
+        sl_pipeline *p = sl_pipeline_new(lanes[k]);
+        if (!p || add(r, p) != 0) {
+            sl_log(SLUICE_LOG_ERROR, NULL, NULL, "out of memory starting %s", lanes[k]->path);
+            if (!p)
+                sl_conf_free(lanes[k]);
+            else
+                sl_pipeline_free(p);
+            rc = -1;
+            continue;
+        }
+        char err[1200];
+        if (sl_pipeline_start(p, err, sizeof err) != 0) {
+            sl_log(SLUICE_LOG_ERROR, NULL, NULL, "%s", err);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
 int sl_runner_start(sl_runner *r)
 {
     sl_pipeline_conf **confs;
@@ -101,19 +193,7 @@ int sl_runner_start(sl_runner *r)
             sl_conf_free(confs[i]);
             continue;
         }
-        sl_pipeline *p = sl_pipeline_new(confs[i]);
-        if (!p || add(r, p) != 0) {
-            sl_log(SLUICE_LOG_ERROR, NULL, NULL, "out of memory starting %s", confs[i]->path);
-            if (!p)
-                sl_conf_free(confs[i]);
-            rc = -1;
-            continue;
-        }
-        char err[1200];
-        if (sl_pipeline_start(p, err, sizeof err) != 0) {
-            sl_log(SLUICE_LOG_ERROR, NULL, NULL, "%s", err);
-            rc = -1;
-        }
+        rc = start_file(r, confs[i]);
     }
     free(confs);
     return rc;
@@ -171,13 +251,20 @@ void sl_runner_reload(sl_runner *r)
         sl_log(SLUICE_LOG_ERROR, NULL, NULL, "reload abandoned; pipelines keep running");
         return;
     }
-    /* Stop pipelines whose file is gone. */
-    for (size_t i = r->n; i-- > 0;) {
-        int present = 0;
-        for (int j = 0; j < np; j++)
-            if (strcmp(paths[j], r->v[i]->conf->path) == 0)
-                present = 1;
-        if (!present) {
+    /* Stop pipelines whose file is gone: all asked first, so that the
+     * lanes of a file drain together. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = r->n; i-- > 0;) {
+            int present = 0;
+            for (int j = 0; j < np; j++)
+                if (strcmp(paths[j], r->v[i]->conf->path) == 0)
+                    present = 1;
+            if (present)
+                continue;
+            if (pass == 0) {
+                sl_pipeline_request_stop(r->v[i]);
+                continue;
+            }
             sl_log(SLUICE_LOG_INFO, r->v[i]->conf->name, NULL, "file removed: stopping");
             stop_and_join(r->v[i]);
             remove_at(r, i);
@@ -193,36 +280,42 @@ void sl_runner_reload(sl_runner *r)
                    old ? "; the running pipeline keeps its old configuration" : "");
             continue;
         }
-        sl_pipe_state os = old ? sl_pipeline_state(old) : SL_PIPE_STOPPED;
-        /* An unchanged file keeps its pipeline, unless that pipeline failed
-         * for good: a reload is how an operator retries it. */
-        if (old && old->conf->digest == c->digest && os != SL_PIPE_FAILED) {
-            /* ... and a pipeline waiting to restart (parked on a sink that
+        /* An unchanged file keeps its pipeline (all its lanes), unless one
+         * failed for good: a reload is how an operator retries it. */
+        int any_failed = 0;
+        for (size_t i = 0; i < r->n; i++)
+            if (strcmp(r->v[i]->conf->path, paths[j]) == 0 &&
+                sl_pipeline_state(r->v[i]) == SL_PIPE_FAILED)
+                any_failed = 1;
+        if (old && old->conf->digest == c->digest && !any_failed) {
+            /* ... and a lane waiting to restart (parked on a sink that
              * refused, or restarting) tries again now. */
-            sl_pipeline_retry_now(old);
+            for (size_t i = 0; i < r->n; i++)
+                if (strcmp(r->v[i]->conf->path, paths[j]) == 0)
+                    sl_pipeline_retry_now(r->v[i]);
             sl_conf_free(c);
             continue;
         }
         if (old) {
-            sl_log(SLUICE_LOG_INFO, old->conf->name, NULL, "changed: restarting");
-            stop_and_join(old);
+            const char *gname = old->conf->group ? old->conf->group : old->conf->name;
+            sl_log(SLUICE_LOG_INFO, gname, NULL, "changed: restarting");
+            /* Every lane is asked first, so that they drain together rather
+             * than one after the other. */
             for (size_t i = 0; i < r->n; i++)
-                if (r->v[i] == old) {
-                    remove_at(r, i);
-                    break;
-                }
+                if (strcmp(r->v[i]->conf->path, paths[j]) == 0)
+                    sl_pipeline_request_stop(r->v[i]);
+            while ((old = find_by_path(r, paths[j])) != NULL) {
+                stop_and_join(old);
+                for (size_t i = 0; i < r->n; i++)
+                    if (r->v[i] == old) {
+                        remove_at(r, i);
+                        break;
+                    }
+            }
         } else {
             sl_log(SLUICE_LOG_INFO, c->name, NULL, "new file %s: starting", paths[j]);
         }
-        sl_pipeline *p = sl_pipeline_new(c);
-        if (!p) {
-            sl_conf_free(c);
-            continue;
-        }
-        add(r, p);
-        char err[1200];
-        if (sl_pipeline_start(p, err, sizeof err) != 0)
-            sl_log(SLUICE_LOG_ERROR, NULL, NULL, "%s", err);
+        start_file(r, c);
     }
     sl_diag_free(&d);
     for (int j = 0; j < np; j++)
@@ -390,6 +483,12 @@ char *sl_runner_status_json(void *arg)
         json_decref(reason);
         if (o && p->conf->spool)
             json_object_set_new(o, "spool", spool_json(p));
+        /* Lanes of one file are listed next to each other; "group" ties them. */
+        if (o && p->conf->lane) {
+            json_object_set_new(o, "group", json_string(p->conf->group));
+            json_object_set_new(o, "lane", json_integer(p->conf->lane));
+            json_object_set_new(o, "lanes", json_integer(p->conf->lanes));
+        }
         if (o)
             json_array_append_new(arr, o);
     }

@@ -305,6 +305,53 @@ static void hostile_input(void)
     rmdir(dir);
 }
 
+/* `lanes:`: 1..64, default 1; a lane's name is "NAME#K" in group NAME. */
+static void lanes_key(void)
+{
+    char dir[] = "/tmp/sluice-cfg-XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/ln.yaml", dir);
+    static const char body[] = "source: { plugin: cfg_io, host: h }\nsink: { plugin: cfg_io, path: x }\n";
+    static const char *const bad[] = {"0", "65", "two", "2x", "-1", "[2]", NULL};
+    sl_diag d = {0};
+    for (size_t i = 0; bad[i]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "lanes: %s\n%s", bad[i], body);
+        write_str(path, text);
+        CHECK(sl_conf_load(path, reg, &d) == NULL);
+        CHECK_DIAG(&d, path, 1, 8, "is not a number of lanes; expected an integer in 1..64");
+        sl_diag_free(&d);
+    }
+    write_str(path, body);
+    sl_pipeline_conf *c = sl_conf_load(path, reg, &d);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT_EQ(c->lanes, 1);
+        CHECK_INT_EQ(c->lane, 0);
+        CHECK(c->group == NULL);
+        sl_conf_free(c);
+    }
+    write_str(path, "name: dec\nlanes: 64\n" "source: { plugin: cfg_io, host: h }\nsink: { plugin: cfg_io, path: x }\n");
+    c = sl_conf_load(path, reg, &d);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT_EQ(c->lanes, 64);
+        CHECK_INT_EQ(sl_conf_set_lane(c, 7), 0);
+        CHECK(strcmp(c->name, "dec#7") == 0);
+        CHECK(c->group && strcmp(c->group, "dec") == 0);
+        CHECK_INT_EQ(c->lane, 7);
+        sl_conf_free(c);
+    }
+    dump_diag(&d);
+    sl_diag_free(&d);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     reg = std_registry();
@@ -315,6 +362,7 @@ int main(void)
     spool();
     plugin_bug();
     hostile_input();
+    lanes_key();
     sl_registry_free(reg);
     return CHECK_DONE();
 }

@@ -167,7 +167,7 @@ static void test_config_errors(void)
          "enable.auto.commit is set by the kafka plugin itself"},
         {1, "topics: [t], group: g, properties: {no.such.property: \"1\"}",
          "librdkafka property no.such.property"},
-        {1, "topics: [t], group: g, consumers: 2", "consumers: only 1 is supported"},
+        {1, "topics: [t], group: g, consumers: 2", "top-level \"lanes: 2\""},
         {1, "topics: [t], group: g, value_converter: avro", "needs avro_schema"},
         {1, "topics: [t], group: g, value_converter: avro, avro_schema: /nonexistent.avsc",
          "/nonexistent.avsc"},
