@@ -204,10 +204,14 @@ void sl_secret_scrub(char *buf, size_t cap)
         }
     }
     pthread_mutex_unlock(&mu);
-    char *tmp = malloc(cap);
+    /* Error reasons (SLUICE_ERRLEN) fit the stack: a flood of failing
+     * records costs no malloc each. */
+    char small[2048];
+    char *tmp = cap <= sizeof small ? small : malloc(cap);
     if (!tmp)
         return;
     sl_redact_text(buf, tmp, cap);
     memcpy(buf, tmp, strlen(tmp) + 1);
-    free(tmp);
+    if (tmp != small)
+        free(tmp);
 }

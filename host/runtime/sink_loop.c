@@ -8,6 +8,7 @@
 #include "../batch_api.h"
 #include "../ctx.h"
 #include "../log.h"
+#include "../redact.h"
 #include "../metrics.h"
 
 #include <inttypes.h>
@@ -197,8 +198,13 @@ static int record_failed_locked(sl_pipeline *p, const sluice_record *r, const ch
 static int record_failed(sl_pipeline *p, const sluice_record *r, const char *stage,
                          const char *plugin, const char *reason)
 {
+    /* The reason travels on in the dead letter's sluice.error.reason header
+     * and in /status: a secret a plugin or server quoted must not. */
+    char why[SLUICE_ERRLEN + 64];
+    snprintf(why, sizeof why, "%s", reason);
+    sl_secret_scrub(why, sizeof why);
     pthread_mutex_lock(&p->dlq_mu);
-    int rc = record_failed_locked(p, r, stage, plugin, reason);
+    int rc = record_failed_locked(p, r, stage, plugin, why);
     pthread_mutex_unlock(&p->dlq_mu);
     return rc;
 }

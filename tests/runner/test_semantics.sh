@@ -57,6 +57,17 @@ expect_eq "$(head -1 "$T/dlq.dead")" \
   "dead-letter headers"
 expect_eq "$(cat "$T/dlq.out" "$T/dlq.dead" | cut -d' ' -f1 | sort -n | uniq | wc -l)" 1000 "every record accounted for"
 
+# 2b. A secret a plugin quotes in its failure reason reaches neither the
+#     dead letter's sluice.error.reason nor the log.
+pipeline leak "count: 100" "{ plugin: fault, fail_every: 10, leak: \"s3cr3t-Leak-77\" }" "" \
+  "errors: { tolerance: all, dead_letter: { plugin: fault, out_file: \"$T/leak.dead\" } }"
+expect_exit 0 -- "$S" run "${P[@]}" "$T/leak.yaml"
+expect_eq "$(lines "$T/leak.dead")" 10 "dead letters of the leaking transform"
+expect_eq "$(grep -c 's3cr3t-Leak-77' "$T/leak.dead" "$T/out" | awk -F: '{ n += $2 } END { print n }')" 0 \
+  "the secret in dead letters and the log"
+grep -q 'sluice.error.reason=seq 0 is divisible by 10; password=\*\*\*' "$T/leak.dead" && pass ||
+  fail "the reason lost more than the secret: $(head -1 "$T/leak.dead")"
+
 # 3. tolerance all without a dead-letter sink: counted and logged.
 pipeline rej "count: 1000" "{ plugin: fault, fail_every: 100 }" "" "errors: { tolerance: all }"
 expect_exit 0 -- "$S" run "${P[@]}" "$T/rej.yaml"
