@@ -5,38 +5,9 @@
 #include "ts_sql.h"
 
 #include <stdio.h>
+#include <sluice/sluice_util.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* libpq's conninfo parse errors quote pieces of the string (after an
- * unquoted space in a password, the rest of the password): keep the first
- * line and the shape of the message, never the quoted text. */
-static void ts_dsn_error(char *dst, size_t len, const char *src)
-{
-    size_t o = 0;
-    int in_quote = 0;
-    for (const char *p = src; *p && *p != '\n' && o + 4 < len; p++) {
-        if (*p == '"') {
-            /* "=" names a character, not a piece of the string. */
-            if (!in_quote && p[1] == '=' && p[2] == '"') {
-                memcpy(dst + o, "\"=\"", 3);
-                o += 3;
-                p += 2;
-                continue;
-            }
-            in_quote = !in_quote;
-            dst[o++] = '"';
-            if (in_quote) {
-                memcpy(dst + o, "...", 3);
-                o += 3;
-            }
-            continue;
-        }
-        if (!in_quote)
-            dst[o++] = *p;
-    }
-    dst[o] = '\0';
-}
 
 static const sluice_option ts_options[] = {
     {"dsn", SLUICE_OPT_SECRET, SLUICE_OPT_REQUIRED, NULL,
@@ -154,7 +125,7 @@ static int read_options(ts_sink *s, char *err)
     PQconninfoOption *o = PQconninfoParse(s->dsn, &perr);
     if (!o) {
         char msg[300];
-        ts_dsn_error(msg, sizeof msg, perr ? perr : "out of memory");
+        sluice_unquote_error(msg, sizeof msg, perr ? perr : "out of memory");
         snprintf(err, SLUICE_ERRLEN,
                  "timescale: dsn: %s (quote values with spaces in single quotes)", msg);
         PQfreemem(perr);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sluice/sluice_util.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,36 +12,6 @@
 #define BACKOFF_MAX_MS 10000
 /* libpq leaves connect_timeout to the caller in asynchronous mode. */
 #define CONNECT_TIMEOUT_MS 10000
-
-/* libpq's conninfo parse errors quote pieces of the string (after an
- * unquoted space in a password, the rest of the password): keep the first
- * line and the shape of the message, never the quoted text. */
-static void dsn_error(char *dst, size_t len, const char *src)
-{
-    size_t o = 0;
-    int in_quote = 0;
-    for (const char *p = src; *p && *p != '\n' && o + 4 < len; p++) {
-        if (*p == '"') {
-            /* "=" names a character, not a piece of the string. */
-            if (!in_quote && p[1] == '=' && p[2] == '"') {
-                memcpy(dst + o, "\"=\"", 3);
-                o += 3;
-                p += 2;
-                continue;
-            }
-            in_quote = !in_quote;
-            dst[o++] = '"';
-            if (in_quote) {
-                memcpy(dst + o, "...", 3);
-                o += 3;
-            }
-            continue;
-        }
-        if (!in_quote)
-            dst[o++] = *p;
-    }
-    dst[o] = '\0';
-}
 
 static const char SQL_CONTROLLER[] =
     "WITH ctl AS (SELECT \"DeviceId\" FROM \"Device\""
@@ -175,7 +146,7 @@ int f2_db_open(f2_db *db, char *err, size_t errlen)
         PQconninfoOption *o = PQconninfoParse(d, &perr);
         if (!o) {
             char msg[300];
-            dsn_error(msg, sizeof msg, perr ? perr : "out of memory");
+            sluice_unquote_error(msg, sizeof msg, perr ? perr : "out of memory");
             snprintf(err, errlen, "params_dsn is not a valid libpq connection string: %s "
                      "(quote values with spaces in single quotes)", msg);
             PQfreemem(perr);

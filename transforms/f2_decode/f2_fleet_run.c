@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sluice/sluice_util.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,46 +25,16 @@ static const char SQL_UPSERT[] =
     "               THEN coalesce(EXCLUDED.last_topic, d.last_topic) ELSE d.last_topic END,"
     "  last_seen = greatest(d.last_seen, EXCLUDED.last_seen)";
 
-/* A growing text buffer for the array literals (the flush only). */
-typedef struct tbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} tbuf;
-
-static void tput(tbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->n + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void tputs(tbuf *b, const char *s) { tput(b, s, strlen(s)); }
-
 /* One element of a text[] literal: quoted, with " and \ escaped. */
-static void tquote(tbuf *b, const char *s)
+static void tquote(sluice_buf *b, const char *s)
 {
-    tput(b, "\"", 1);
+    sluice_buf_putc(b, '"');
     for (const char *p = s; *p; p++) {
         if (*p == '"' || *p == '\\')
-            tput(b, "\\", 1);
-        tput(b, p, 1);
+            sluice_buf_putc(b, '\\');
+        sluice_buf_putc(b, *p);
     }
-    tput(b, "\"", 1);
+    sluice_buf_putc(b, '"');
 }
 
 static void pq_msg(PGconn *c, char *err, size_t errlen, const char *what)
@@ -111,36 +82,37 @@ int f2_fleet_flush(f2_fleet_run *fr, size_t *written, char *err, size_t errlen)
     }
     if (ensure_conn(fr, err, errlen) != 0)
         return -1;
-    tbuf ids = {0}, us = {0}, cnt = {0}, tops = {0};
+    sluice_buf ids = {0}, us = {0}, cnt = {0}, tops = {0};
     char num[32], topic[F2_FLEET_TOPIC_MAX + 16];
-    tputs(&ids, "{");
-    tputs(&us, "{");
-    tputs(&cnt, "{");
-    tputs(&tops, "{");
+    sluice_buf_puts(&ids, "{");
+    sluice_buf_puts(&us, "{");
+    sluice_buf_puts(&cnt, "{");
+    sluice_buf_puts(&tops, "{");
     for (size_t i = 0; i < n; i++) {
         const f2_fleet_row *r = &fr->rows[i];
         const char *sep = i ? "," : "";
         snprintf(num, sizeof num, "%sf2-%012" PRIx64, sep, r->mac);
-        tputs(&ids, num);
+        sluice_buf_puts(&ids, num);
         snprintf(num, sizeof num, "%s%" PRId64, sep, r->last_seen_us);
-        tputs(&us, num);
+        sluice_buf_puts(&us, num);
         snprintf(num, sizeof num, "%s%" PRIu32, sep, r->delta);
-        tputs(&cnt, num);
-        tputs(&tops, sep);
+        sluice_buf_puts(&cnt, num);
+        sluice_buf_puts(&tops, sep);
         if (f2_fleet_topic(&fr->table, r, topic, sizeof topic) > 0)
             tquote(&tops, topic);
         else
-            tputs(&tops, "NULL");
+            sluice_buf_puts(&tops, "NULL");
     }
-    tputs(&ids, "}");
-    tputs(&us, "}");
-    tputs(&cnt, "}");
-    tputs(&tops, "}");
+    sluice_buf_puts(&ids, "}");
+    sluice_buf_puts(&us, "}");
+    sluice_buf_puts(&cnt, "}");
+    sluice_buf_puts(&tops, "}");
     int rc = -1;
-    if (ids.oom || us.oom || cnt.oom || tops.oom) {
+    const char *params[4] = {sluice_buf_cstr(&ids), sluice_buf_cstr(&us), sluice_buf_cstr(&cnt),
+                             sluice_buf_cstr(&tops)};
+    if (!params[0] || !params[1] || !params[2] || !params[3]) {
         snprintf(err, errlen, "out of memory for the flush statement");
     } else {
-        const char *params[4] = {ids.p, us.p, cnt.p, tops.p};
         PGresult *res = PQexecParams(fr->conn, SQL_UPSERT, 4, NULL, params, NULL, NULL, 0);
         if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
             rc = 0;
@@ -155,10 +127,10 @@ int f2_fleet_flush(f2_fleet_run *fr, size_t *written, char *err, size_t errlen)
         }
         PQclear(res);
     }
-    free(ids.p);
-    free(us.p);
-    free(cnt.p);
-    free(tops.p);
+    sluice_buf_free(&ids);
+    sluice_buf_free(&us);
+    sluice_buf_free(&cnt);
+    sluice_buf_free(&tops);
     return rc;
 }
 

@@ -152,6 +152,41 @@ static inline const char *sluice_buf_cstr(sluice_buf *b)
     return b->p;
 }
 
+/* For a plugin that takes a connection string (libpq's conninfo): the
+ * parse errors of such libraries quote pieces of the string — after an
+ * unquoted space in a password, the rest of the password.  Copies the first
+ * line of `src` into dst (len bytes) with every quoted piece replaced by
+ * "...", keeping the message's shape ("missing "=" after "..." in
+ * connection info string"). */
+static inline void sluice_unquote_error(char *dst, size_t len, const char *src)
+{
+    size_t o = 0;
+    int in_quote = 0;
+    if (!len)
+        return;
+    for (const char *p = src; *p && *p != '\n' && o + 4 < len; p++) {
+        if (*p == '"') {
+            /* "=" names a character, not a piece of the string. */
+            if (!in_quote && p[1] == '=' && p[2] == '"') {
+                memcpy(dst + o, "\"=\"", 3);
+                o += 3;
+                p += 2;
+                continue;
+            }
+            in_quote = !in_quote;
+            dst[o++] = '"';
+            if (in_quote) {
+                memcpy(dst + o, "...", 3);
+                o += 3;
+            }
+            continue;
+        }
+        if (!in_quote)
+            dst[o++] = *p;
+    }
+    dst[o] = '\0';
+}
+
 #ifdef __cplusplus
 }
 #endif
