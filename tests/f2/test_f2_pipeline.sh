@@ -6,23 +6,8 @@
 # dead-letter sink with the decoder's reason.
 . "$SLUICE_SOURCE_DIR/tests/lib/testlib.sh"
 S=$SLUICE_BIN
-: "${SLUICE_TEST_PG_PORT:?SLUICE_TEST_PG_PORT must name the test PostgreSQL (scripts/test.sh starts it)}"
-BASE="host=127.0.0.1 port=$SLUICE_TEST_PG_PORT user=postgres"
-P=f2pipe_$$
-PARAMS="$BASE dbname=${P}_params" SERIES="$BASE dbname=${P}_series"
-psql() { command psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-psql "$BASE dbname=postgres" -c "SELECT 1" >/dev/null \
-  || { echo "FAIL: PostgreSQL on port $SLUICE_TEST_PG_PORT unreachable" >&2; exit 1; }
-drop() {
-  psql "$BASE dbname=postgres" -c "DROP DATABASE IF EXISTS ${P}_params WITH (FORCE)" \
-    -c "DROP DATABASE IF EXISTS ${P}_series WITH (FORCE)" >/dev/null 2>&1 || true
-}
-trap 'rc=$?; drop; _cleanup; exit $rc' EXIT
-psql "$BASE dbname=postgres" -c "CREATE DATABASE ${P}_params" -c "CREATE DATABASE ${P}_series"
-psql "$PARAMS" -f "$SLUICE_SOURCE_DIR/sql/device_params.sql"
-psql "$PARAMS" -f "$SLUICE_SOURCE_DIR/sql/device_params_sample.sql"
-psql "$SERIES" -f "$SLUICE_SOURCE_DIR/sql/timeseries.sql" 2>/dev/null
-series() { psql "$SERIES" -c "$1"; }
+. "$SLUICE_SOURCE_DIR/tests/f2/f2db_lib.sh"
+f2db_setup f2pipe
 
 # 1. The declared options, as the host shows them, each in its plugin's
 #    README table with the same one-line doc.
