@@ -5,7 +5,7 @@
 
 #include <sluice/sluice.h>
 #include <stdint.h>
-#include "../plugin_registry.h"
+#include "plugin_registry.h"
 #include "../spool/spool.h"
 
 /* Diagnostics collected while loading; each message is one line of the form

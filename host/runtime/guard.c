@@ -1,8 +1,8 @@
 /* The guard slots and the watchdog thread (see guard.h). */
 #include "guard.h"
 
-#include "../log.h"
-#include "../metrics.h"
+#include "log.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <jansson.h>

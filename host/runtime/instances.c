@@ -3,9 +3,9 @@
  * a pipeline is never half started. */
 #include "pipeline.h"
 
-#include "../ctx.h"
-#include "../http_routes.h"
-#include "../log.h"
+#include "ctx.h"
+#include "http_routes.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,11 +3,11 @@
  * exponential backoff when a run fails. */
 #include "pipeline.h"
 
-#include "../batch.h"
-#include "../ctx.h"
+#include "batch.h"
+#include "ctx.h"
 #include "../spool/spool.h"
-#include "../log.h"
-#include "../metrics.h"
+#include "log.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <stdarg.h>

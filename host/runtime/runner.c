@@ -1,8 +1,8 @@
 #include "runner.h"
 
-#include "../ctx.h"
-#include "../log.h"
-#include "../redact.h"
+#include "ctx.h"
+#include "log.h"
+#include "redact.h"
 #include "guard.h"
 
 #include <jansson.h>

@@ -3,7 +3,7 @@
 #ifndef SL_RUNNER_H
 #define SL_RUNNER_H
 
-#include "../plugin_registry.h"
+#include "plugin_registry.h"
 #include "pipeline.h"
 
 typedef struct sl_runner {

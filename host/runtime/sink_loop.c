@@ -4,12 +4,12 @@
  * rejection. */
 #include "pipeline.h"
 
-#include "../batch.h"
-#include "../batch_api.h"
-#include "../ctx.h"
-#include "../log.h"
-#include "../redact.h"
-#include "../metrics.h"
+#include "batch.h"
+#include "batch_api.h"
+#include "ctx.h"
+#include "log.h"
+#include "redact.h"
+#include "metrics.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

@@ -3,10 +3,10 @@
  * is in use, which is how a slow sink pauses the source. */
 #include "pipeline.h"
 
-#include "../batch.h"
-#include "../batch_api.h"
-#include "../log.h"
-#include "../metrics.h"
+#include "batch.h"
+#include "batch_api.h"
+#include "log.h"
+#include "metrics.h"
 
 #include <string.h>
 #include <time.h>
