@@ -167,6 +167,73 @@ static int slots_alloc(sl_pipeline *p)
     return p->dlq_batch ? 0 : -1;
 }
 
+/* Every metric of a pipeline, registered once with the pipeline (they live
+ * as long as it does; sl_pipeline_free releases them), so the threads that
+ * count only ever add to handles they already hold. */
+static void pipe_metrics_register(sl_pipeline *p)
+{
+    sl_metrics *m = sl_metrics_global();
+    const char *n = p->conf->name;
+#define REG(kind, name, help, stage) sl_metric_register(m, kind, name, help, n, stage, NULL, p)
+    p->m.in = REG(SLUICE_METRIC_COUNTER, "sluice_records_in_total",
+                  "Records taken from the source", "source");
+    p->m.out = REG(SLUICE_METRIC_COUNTER, "sluice_records_out_total",
+                   "Records written by the sink", "sink");
+    p->m.failed_source = REG(SLUICE_METRIC_COUNTER, "sluice_records_failed_total",
+                             "Records that failed, by stage", "source");
+    p->m.failed_transform = REG(SLUICE_METRIC_COUNTER, "sluice_records_failed_total",
+                                "Records that failed, by stage", "transform");
+    p->m.failed_sink = REG(SLUICE_METRIC_COUNTER, "sluice_records_failed_total",
+                           "Records that failed, by stage", "sink");
+    p->m.dead_letter = REG(SLUICE_METRIC_COUNTER, "sluice_dead_letter_total",
+                           "Records written to the dead-letter sink", "dead_letter");
+    p->m.rejected = REG(SLUICE_METRIC_COUNTER, "sluice_records_rejected_total",
+                        "Failed records counted and logged without a dead-letter sink",
+                        "pipeline");
+    p->m.batches = REG(SLUICE_METRIC_COUNTER, "sluice_batches_total",
+                       "Batches written by the sink", "sink");
+    p->m.write_seconds = REG(SLUICE_METRIC_HISTOGRAM, "sluice_batch_write_seconds",
+                             "Time the sink took to write a batch", "sink");
+    p->m.queue_depth = REG(SLUICE_METRIC_GAUGE, "sluice_queue_depth",
+                           "Batches waiting between the source and the sink", "pipeline");
+    p->m.retries = REG(SLUICE_METRIC_COUNTER, "sluice_retries_total",
+                       "Retries of retriable failures", "pipeline");
+    p->m.restarts = REG(SLUICE_METRIC_COUNTER, "sluice_pipeline_restarts_total",
+                        "Restarts of the pipeline after a failure", "pipeline");
+    p->m.latency = REG(SLUICE_METRIC_HISTOGRAM, "sluice_record_latency_seconds",
+                       "From a record's timestamp to its commit (oldest and newest per batch)",
+                       "pipeline");
+    p->m.up = REG(SLUICE_METRIC_GAUGE, "sluice_pipeline_up", "1 while the pipeline runs",
+                  "pipeline");
+    p->m.lost = REG(SLUICE_METRIC_COUNTER, "sluice_records_lost_total",
+                    "Records of a failed run that its source cannot replay (no disk buffer)",
+                    "pipeline");
+    if (p->conf->spool) {
+        p->m.failed_spool = REG(SLUICE_METRIC_COUNTER, "sluice_records_failed_total",
+                                "Records that failed, by stage", "spool");
+        p->m.sp_bytes = REG(SLUICE_METRIC_GAUGE, "sluice_spool_bytes",
+                            "Bytes held in the spool (appended, not yet released)", "spool");
+        p->m.sp_records = REG(SLUICE_METRIC_GAUGE, "sluice_spool_records",
+                              "Records held in the spool (appended, not yet released)", "spool");
+        p->m.sp_oldest = REG(SLUICE_METRIC_GAUGE, "sluice_spool_oldest_age_seconds",
+                             "Age of the oldest record held in the spool (0 when empty)",
+                             "spool");
+        p->m.sp_replayed = REG(SLUICE_METRIC_COUNTER, "sluice_spool_replayed_total",
+                               "Held records found when the spool was opened", "spool");
+        p->m.sp_torn = REG(SLUICE_METRIC_COUNTER, "sluice_spool_torn_total",
+                           "Torn or corrupt records cut off when the spool was opened",
+                           "spool");
+        p->m.sp_full = REG(SLUICE_METRIC_GAUGE, "sluice_spool_full",
+                           "1 while the source is paused on a full spool", "spool");
+        p->m.sp_appended = REG(SLUICE_METRIC_COUNTER, "sluice_spool_appended_total",
+                               "Records appended to the spool", "spool");
+        p->m.sp_released = REG(SLUICE_METRIC_COUNTER, "sluice_spool_released_total",
+                               "Records released from the spool (in the sink or the "
+                               "dead-letter sink, or rejected)", "spool");
+    }
+#undef REG
+}
+
 sl_pipeline *sl_pipeline_new(sl_pipeline_conf *conf)
 {
     sl_pipeline *p = calloc(1, sizeof(*p));
@@ -192,7 +259,7 @@ sl_pipeline *sl_pipeline_new(sl_pipeline_conf *conf)
     }
     if (slots_alloc(p) != 0)
         goto fail;
-    sl_pipe_metrics_register(p);
+    pipe_metrics_register(p);
     sl_guard_pipe_init(&p->guard, conf->name, conf->watchdog_ms, p);
     return p;
 fail:

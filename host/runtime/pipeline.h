@@ -159,6 +159,5 @@ int sl_route_source_failures(sl_pipeline *p, const sluice_batch *b);
  * (to the source, or with a disk buffer the spool's release).
  * Returns 0, or -1 on a fatal error (the pipeline fails without acking). */
 int sl_slot_process(sl_pipeline *p, sl_slot *s);
-void sl_pipe_metrics_register(sl_pipeline *p);
 
 #endif
