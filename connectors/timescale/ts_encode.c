@@ -77,41 +77,42 @@ static uint64_t dbits(double d)
     return u;
 }
 
-/* Appends one non-NULL value in binary.  1: this field type needs
- * PostgreSQL's conversion for this column; 2: the type fits, this value
- * does not (out of range), so PostgreSQL should be the one to refuse it. */
-static int put_binary(sluice_buf *b, ts_kind k, const sluice_field *f)
+/* Appends one non-NULL value in binary.  TS_ENC_NEEDS_TEXT: this field
+ * type needs PostgreSQL's conversion for this column; TS_ENC_OUT_OF_RANGE:
+ * the type fits, this value does not, so PostgreSQL should be the one to
+ * refuse it. */
+static ts_encode_rc put_binary(sluice_buf *b, ts_kind k, const sluice_field *f)
 {
     switch (k) {
     case TS_K_BOOL:
         if (f->type == SLUICE_BOOL || (f->type == SLUICE_INT && (f->v.i == 0 || f->v.i == 1))) {
             ts_buf_be32(b, 1);
             sluice_buf_putc(b, (char)(f->type == SLUICE_BOOL ? f->v.b != 0 : f->v.i != 0));
-            return 0;
+            return TS_ENC_OK;
         }
-        return f->type == SLUICE_INT ? 2 : 1;
+        return f->type == SLUICE_INT ? TS_ENC_OUT_OF_RANGE : TS_ENC_NEEDS_TEXT;
     case TS_K_INT2:
         if (f->type != SLUICE_INT)
-            return 1;
+            return TS_ENC_NEEDS_TEXT;
         if (f->v.i < INT16_MIN || f->v.i > INT16_MAX)
-            return 2;
+            return TS_ENC_OUT_OF_RANGE;
         ts_buf_be32(b, 2);
         ts_buf_be16(b, (uint16_t)(int16_t)f->v.i);
-        return 0;
+        return TS_ENC_OK;
     case TS_K_INT4:
         if (f->type != SLUICE_INT)
-            return 1;
+            return TS_ENC_NEEDS_TEXT;
         if (f->v.i < INT32_MIN || f->v.i > INT32_MAX)
-            return 2;
+            return TS_ENC_OUT_OF_RANGE;
         ts_buf_be32(b, 4);
         ts_buf_be32(b, (uint32_t)(int32_t)f->v.i);
-        return 0;
+        return TS_ENC_OK;
     case TS_K_INT8:
         if (f->type != SLUICE_INT)
-            return 1;
+            return TS_ENC_NEEDS_TEXT;
         ts_buf_be32(b, 8);
         ts_buf_be64(b, (uint64_t)f->v.i);
-        return 0;
+        return TS_ENC_OK;
     case TS_K_FLOAT4: {
         double d;
         if (f->type == SLUICE_DOUBLE)
@@ -119,72 +120,72 @@ static int put_binary(sluice_buf *b, ts_kind k, const sluice_field *f)
         else if (f->type == SLUICE_INT)
             d = (double)f->v.i;
         else
-            return 1;
+            return TS_ENC_NEEDS_TEXT;
         float x = (float)d;
         /* real's input refuses what overflows or underflows to zero; so
          * must we, or binary would keep what text refuses. */
         if ((isinf(x) && !isinf(d)) || (x == 0.0f && d != 0.0))
-            return 2;
+            return TS_ENC_OUT_OF_RANGE;
         uint32_t u;
         memcpy(&u, &x, sizeof u);
         ts_buf_be32(b, 4);
         ts_buf_be32(b, u);
-        return 0;
+        return TS_ENC_OK;
     }
     case TS_K_FLOAT8:
         if (f->type == SLUICE_DOUBLE) {
             ts_buf_be32(b, 8);
             ts_buf_be64(b, dbits(f->v.d));
-            return 0;
+            return TS_ENC_OK;
         }
         if (f->type == SLUICE_INT) {
             ts_buf_be32(b, 8);
             ts_buf_be64(b, dbits((double)f->v.i));
-            return 0;
+            return TS_ENC_OK;
         }
-        return 1;
+        return TS_ENC_NEEDS_TEXT;
     case TS_K_TEXT:
     case TS_K_JSONB:
         /* Bytes as text would need bytea's escaping rules to mean the same
          * thing in both formats; leave those to the server. */
         if (f->type == SLUICE_BYTES)
-            return 1;
+            return TS_ENC_NEEDS_TEXT;
         put_len_text(b, f, k == TS_K_JSONB);
-        return 0;
+        return TS_ENC_OK;
     case TS_K_BYTEA:
         if (f->type != SLUICE_BYTES || f->v.s.len > INT32_MAX)
-            return 1;
+            return TS_ENC_NEEDS_TEXT;
         ts_buf_be32(b, (uint32_t)f->v.s.len);
         sluice_buf_put(b, f->v.s.ptr, f->v.s.len);
-        return 0;
+        return TS_ENC_OK;
     case TS_K_TIMESTAMPTZ:
     case TS_K_TIMESTAMP: {
         int64_t v;
         if (f->type != SLUICE_TIMESTAMP)
-            return 1;
+            return TS_ENC_NEEDS_TEXT;
         if (__builtin_sub_overflow(f->v.ts, PG_EPOCH_US, &v))
-            return 2;
+            return TS_ENC_OUT_OF_RANGE;
         ts_buf_be32(b, 8);
         ts_buf_be64(b, (uint64_t)v);
-        return 0;
+        return TS_ENC_OK;
     }
     case TS_K_DATE: {
         if (f->type != SLUICE_TIMESTAMP)
-            return 1;
+            return TS_ENC_NEEDS_TEXT;
         int64_t day_us = 86400000000LL, days = f->v.ts / day_us;
         if (f->v.ts % day_us < 0)
             days--;
         days -= PG_EPOCH_DAYS;
         if (days < INT32_MIN || days > INT32_MAX)
-            return 2;
+            return TS_ENC_OUT_OF_RANGE;
         ts_buf_be32(b, 4);
         ts_buf_be32(b, (uint32_t)(int32_t)days);
-        return 0;
+        return TS_ENC_OK;
     }
     case TS_K_OTHER:
-        return 1;
+        return TS_ENC_NEEDS_TEXT;
     }
-    return 1;
+    return TS_ENC_NEEDS_TEXT;
 }
 
 static int grow_offsets(ts_rows *out, size_t n)
@@ -202,8 +203,8 @@ static int grow_offsets(ts_rows *out, size_t n)
     return 0;
 }
 
-int ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
-                    ts_mapping *m, int binary, int staging, char *why, size_t whylen)
+ts_encode_rc ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
+                             ts_mapping *m, int binary, int staging, char *why, size_t whylen)
 {
     size_t n = api->batch_count(b);
     out->n = 0;
@@ -212,7 +213,7 @@ int ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
     int with_ord = staging;
     sluice_buf_reset(&out->data);
     if (grow_offsets(out, n))
-        return -1;
+        return TS_ENC_NOMEM;
     sluice_buf *d = &out->data;
     uint16_t ncols = (uint16_t)(m->n + (with_ord ? 1 : 0));
     for (size_t i = 0; i < n; i++) {
@@ -226,19 +227,25 @@ int ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
              * DEFAULT, and NOT NULL columns then refuse just that row. */
             const sluice_field *f = find_field(r, t);
             if (binary) {
-                int rc = 0;
-                if (!f || f->type == SLUICE_NULL)
+                if (!f || f->type == SLUICE_NULL) {
                     ts_buf_be32(d, 0xFFFFFFFFu);
-                else
-                    rc = put_binary(d, t->col->kind, f);
-                if (rc == 1)
+                    continue;
+                }
+                ts_encode_rc rc = put_binary(d, t->col->kind, f);
+                switch (rc) {
+                case TS_ENC_OK:
+                    continue;
+                case TS_ENC_NEEDS_TEXT:
                     snprintf(why, whylen, "field \"%s\" is %s and column \"%s\" is %s",
                              t->field, type_name(f->type), t->col->name, t->col->type);
-                else if (rc == 2)
+                    return rc;
+                case TS_ENC_OUT_OF_RANGE:
                     snprintf(why, whylen, "field \"%s\" of record %zu is out of range for "
                              "column \"%s\" (%s)", t->field, i, t->col->name, t->col->type);
-                if (rc)
                     return rc;
+                case TS_ENC_NOMEM:
+                    return rc;
+                }
             } else {
                 if (c)
                     sluice_buf_putc(d, '\t');
@@ -258,11 +265,11 @@ int ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
         if (!binary)
             sluice_buf_putc(d, '\n');
         if (d->oom)
-            return -1;
+            return TS_ENC_NOMEM;
     }
     out->off[n] = d->len;
     out->n = n;
-    return 0;
+    return TS_ENC_OK;
 }
 
 void ts_rows_free(ts_rows *r)

@@ -194,11 +194,18 @@ int ts_mapping_from_record(ts_sink *s, const sluice_record *r, char *err);
 void ts_mapping_free(ts_mapping *m);
 int ts_mapping_build_sql(ts_sink *s, char *err);
 
-/* ts_encode.c: 0; 1 when a field's type needs PostgreSQL's text parsing
- * for its column, 2 when one value is out of the column's range (why says
- * which); -1 when out of memory. */
-int ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
-                    ts_mapping *m, int binary, int staging, char *why, size_t whylen);
+/* ts_encode.c.  Binary COPY is refused for a batch (why says which field)
+ * in two ways that call for different follow-ups. */
+typedef enum ts_encode_rc {
+    TS_ENC_OK,
+    TS_ENC_NEEDS_TEXT,     /* a field's type needs PostgreSQL's text parsing
+                              for its column: the stream goes as text */
+    TS_ENC_OUT_OF_RANGE,   /* one value is out of its column's range: this
+                              batch goes as text, for the server to refuse it */
+    TS_ENC_NOMEM
+} ts_encode_rc;
+ts_encode_rc ts_encode_batch(ts_rows *out, const sluice_api *api, const sluice_batch *b,
+                             ts_mapping *m, int binary, int staging, char *why, size_t whylen);
 void ts_rows_free(ts_rows *r);
 extern const char ts_copy_binary_header[19];
 extern const char ts_copy_binary_trailer[2];

@@ -221,23 +221,31 @@ static sluice_status failed(ts_sink *s, const ts_pgerr *pe, char *err)
 static sluice_status encode(ts_sink *s, sluice_batch *b, int staging, char *err)
 {
     char why[256];
-    int rc = ts_encode_batch(&s->rows, s->api, b, &s->map, !s->text_only, staging, why,
-                             sizeof why);
-    if (rc == 1) {
+    ts_encode_rc rc = ts_encode_batch(&s->rows, s->api, b, &s->map, !s->text_only, staging,
+                                      why, sizeof why);
+    switch (rc) {
+    case TS_ENC_OK:
+        return SLUICE_OK;
+    case TS_ENC_NEEDS_TEXT:
         /* Sticky: a stream that needs it once will need it again, and
          * encoding every batch twice would cost more than text does. */
         s->text_only = 1;
         s->api->log(s->ctx, SLUICE_LOG_INFO, "timescale: %s, which only PostgreSQL can "
                     "convert: sending text COPY from now on", why);
-    } else if (rc == 2) {
+        rc = ts_encode_batch(&s->rows, s->api, b, &s->map, 0, staging, why, sizeof why);
+        break;
+    case TS_ENC_OUT_OF_RANGE:
         /* A bad value, not a bad stream: this batch goes as text so the
          * server refuses that row with its own words, the next ones binary. */
         s->api->log(s->ctx, SLUICE_LOG_DEBUG, "timescale: %s: this batch goes as text COPY",
                     why);
-    }
-    if (rc > 0)
         rc = ts_encode_batch(&s->rows, s->api, b, &s->map, 0, staging, why, sizeof why);
-    if (rc) {
+        break;
+    case TS_ENC_NOMEM:
+        break;
+    }
+    /* Text takes any value, so only memory can fail it. */
+    if (rc != TS_ENC_OK) {
         snprintf(err, SLUICE_ERRLEN, "timescale: out of memory encoding a batch of %zu records",
                  s->api->batch_count(b));
         return SLUICE_RETRY;

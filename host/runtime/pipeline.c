@@ -36,6 +36,21 @@ void sl_pipeline_set_error(sl_pipeline *p, const char *fmt, ...)
     pthread_mutex_unlock(&p->err_mu);
 }
 
+void sl_pipeline_fail(sl_pipeline *p, sl_run_fail why)
+{
+    sl_run_fail expected = SL_RUN_OK;
+    switch (why) {
+    case SL_RUN_RECORD_REFUSED:
+        atomic_store(&p->failed, why);
+        break;
+    case SL_RUN_ERROR:
+        atomic_compare_exchange_strong(&p->failed, &expected, why);
+        break;
+    case SL_RUN_OK:
+        break;
+    }
+}
+
 int64_t sl_backoff_next(int64_t cur, int64_t initial, int64_t max)
 {
     if (cur <= 0)
@@ -251,7 +266,7 @@ sl_pipeline *sl_pipeline_new(sl_pipeline_conf *conf)
     pthread_cond_init(&p->wait_cv, &ca);
     pthread_condattr_destroy(&ca);
     atomic_init(&p->state, SL_PIPE_STARTING);
-    atomic_init(&p->first_start, 1);
+    atomic_init(&p->first_start, SL_FIRST_PENDING);
     if (conf->n_transforms) {
         p->transforms = calloc(conf->n_transforms, sizeof(*p->transforms));
         if (!p->transforms)
@@ -301,7 +316,7 @@ static void flush_sinks(sl_pipeline *p)
  * ended (EOF) is drained completely first. */
 static int run_once_spooled(sl_pipeline *p)
 {
-    atomic_store(&p->failed, 0);
+    atomic_store(&p->failed, SL_RUN_OK);
     atomic_store(&p->source_done, 0);
     atomic_store(&p->source_eof, 0);
     for (size_t i = 0; i < p->n_slots; i++)
@@ -323,7 +338,7 @@ static int run_once_spooled(sl_pipeline *p)
 
     sl_slot *s = &p->slots[1];
     for (;;) {
-        if (atomic_load(&p->failed))
+        if (sl_pipeline_failed(p))
             break;
         int done = atomic_load(&p->source_done);
         int drain = done && atomic_load(&p->source_eof);
@@ -336,7 +351,7 @@ static int run_once_spooled(sl_pipeline *p)
         long n = sl_spool_read(p->spool, s->src, drain ? 0 : 200, err, sizeof err);
         if (n < 0) {
             sl_pipeline_set_error(p, "spool %s: %s", p->conf->spool_path, err);
-            atomic_store(&p->failed, 1);
+            sl_pipeline_fail(p, SL_RUN_ERROR);
             break;
         }
         if (n == 0) {
@@ -346,8 +361,7 @@ static int run_once_spooled(sl_pipeline *p)
             continue;
         }
         if (sl_slot_process(p, s) != 0) {
-            int expected = 0;
-            atomic_compare_exchange_strong(&p->failed, &expected, 1);
+            sl_pipeline_fail(p, SL_RUN_ERROR);
             break;
         }
         sl_pipeline_spool_tick(p, 0);
@@ -358,9 +372,9 @@ static int run_once_spooled(sl_pipeline *p)
     sl_spool_wake(p->spool);
     pthread_join(p->source_thread, NULL);
     sl_metric_set(p->m.up, 0);
-    if (!atomic_load(&p->failed))
+    if (!sl_pipeline_failed(p))
         flush_sinks(p);
-    if (atomic_load(&p->failed))
+    if (sl_pipeline_failed(p))
         return -1;
     return atomic_load(&p->source_eof) && !atomic_load(&p->stop) ? 1 : 0;
 }
@@ -372,7 +386,7 @@ static int run_once(sl_pipeline *p)
     if (p->conf->spool)
         return run_once_spooled(p);
     uint64_t lost = 0;
-    atomic_store(&p->failed, 0);
+    atomic_store(&p->failed, SL_RUN_OK);
     atomic_store(&p->source_done, 0);
     atomic_store(&p->source_eof, 0);
     if (sl_queue_init(&p->ready_q, p->n_slots) != 0 || sl_queue_init(&p->free_q, p->n_slots) != 0) {
@@ -405,22 +419,21 @@ static int run_once(sl_pipeline *p)
                 break;
             continue;
         }
-        if (atomic_load(&p->failed)) {
+        if (sl_pipeline_failed(p)) {
             lost += unreplayable(p, s->src);
             sl_queue_push(&p->free_q, s);
             continue;
         }
         if (sl_slot_process(p, s) != 0) {
             lost += unreplayable(p, s->src);
-            /* Keep a more specific reason (2: a record failed under
-             * tolerance none) that the slot processing already set. */
-            int expected = 0;
-            atomic_compare_exchange_strong(&p->failed, &expected, 1);
+            /* A refused record, if the slot processing set it, stays the
+             * reason. */
+            sl_pipeline_fail(p, SL_RUN_ERROR);
             /* Unblock the source thread; it ends on the failed flag. */
             sl_queue_close(&p->free_q);
         }
         sl_batch_reset(s->src);
-        if (!atomic_load(&p->failed))
+        if (!sl_pipeline_failed(p))
             sl_queue_push(&p->free_q, s);
     }
     sl_queue_close(&p->free_q);
@@ -440,9 +453,9 @@ static int run_once(sl_pipeline *p)
              (unsigned long long)lost, p->conf->source.plugin);
     }
 
-    if (!atomic_load(&p->failed))
+    if (!sl_pipeline_failed(p))
         flush_sinks(p);
-    if (atomic_load(&p->failed))
+    if (sl_pipeline_failed(p))
         return -1;
     return atomic_load(&p->source_eof) ? 1 : 0;
 }
@@ -562,7 +575,9 @@ static void *supervisor(void *arg)
          * append to it (api->spooled), and a refusal (another process holds
          * the directory) is a start failure like a plugin's. */
         if (c->spool && spool_open(p, err, sizeof err) != 0) {
-            retriable = atomic_load(&p->first_start) != 1;
+            /* Refused at the first start (another process holds the
+             * directory, say); later, a start failure like any other. */
+            retriable = atomic_load(&p->first_start) != SL_FIRST_PENDING;
             rc = -1;
         } else if (sl_instances_create(p, &retriable, err, sizeof err) != 0) {
             spool_close(p, NULL);
@@ -570,15 +585,16 @@ static void *supervisor(void *arg)
         }
         if (rc != 0) {
             sl_pipeline_set_error(p, "%s", err);
-            if (!retriable && atomic_load(&p->first_start) == 1) {
-                /* A plugin refused its configuration: no retry will help. */
-                snprintf(p->init_error, sizeof p->init_error, "%s", err);
-                atomic_store(&p->first_start, -1);
-                atomic_store(&p->state, SL_PIPE_FAILED);
-                return NULL;
+            if (atomic_load(&p->first_start) == SL_FIRST_PENDING) {
+                if (!retriable) {
+                    /* A plugin refused its configuration: no retry will help. */
+                    snprintf(p->init_error, sizeof p->init_error, "%s", err);
+                    atomic_store(&p->first_start, SL_FIRST_REFUSED);
+                    atomic_store(&p->state, SL_PIPE_FAILED);
+                    return NULL;
+                }
+                atomic_store(&p->first_start, SL_FIRST_WAITING);
             }
-            if (atomic_load(&p->first_start) == 1)
-                atomic_store(&p->first_start, 2); /* waiting for a server */
             init_backoff = sl_backoff_next(init_backoff, c->retry_initial_ms, c->retry_max_ms);
             PLOG(p, SLUICE_LOG_WARN, "%s; retrying in %lld ms", err, (long long)init_backoff);
             if (backoff_sleep(p, init_backoff))
@@ -586,7 +602,7 @@ static void *supervisor(void *arg)
             continue;
         }
         init_backoff = 0;
-        atomic_store(&p->first_start, 0);
+        atomic_store(&p->first_start, SL_FIRST_OK);
         pthread_mutex_lock(&p->err_mu);
         p->park_reason[0] = '\0';
         p->next_try_ms = 0;
@@ -613,7 +629,16 @@ static void *supervisor(void *arg)
             break;
         }
         spool_close(p, NULL);
-        if (!c->spool && c->tolerance == SL_TOLERANCE_NONE && atomic_load(&p->failed) == 2) {
+        int refused = 0;
+        switch (atomic_load(&p->failed)) {
+        case SL_RUN_RECORD_REFUSED:
+            refused = 1;
+            break;
+        case SL_RUN_OK:      /* the run ended early for another reason */
+        case SL_RUN_ERROR:
+            break;
+        }
+        if (!c->spool && c->tolerance == SL_TOLERANCE_NONE && refused) {
             /* A record failed and the policy says stop: replaying it would
              * fail the same way, so the pipeline stays down.  (With a disk
              * buffer it parks instead: the records are kept, and a change of
@@ -635,7 +660,7 @@ static void *supervisor(void *arg)
             pthread_mutex_unlock(&p->spool_mu);
             snprintf(p->park_reason, sizeof p->park_reason,
                      "parked: %s%s; %llu records kept in the spool", p->last_error,
-                     atomic_load(&p->failed) == 2 ? " (errors.tolerance: none)" : "",
+                     refused ? " (errors.tolerance: none)" : "",
                      (unsigned long long)kept);
             atomic_store(&p->state, SL_PIPE_PARKED);
             PLOG(p, SLUICE_LOG_ERROR, "%s; next try in %lld ms or on SIGHUP", p->park_reason,
@@ -671,13 +696,19 @@ int sl_pipeline_start(sl_pipeline *p, char *err, size_t errlen)
     /* Wait for the first creation of instances, so that `sluice run` can
      * refuse bad configuration with an exit code instead of a log line. */
     int64_t wait_from = sl_guard_now_ms();
-    while (atomic_load(&p->first_start) == 1 && sl_guard_start_wait(p->conf->name, wait_from)) {
+    while (atomic_load(&p->first_start) == SL_FIRST_PENDING &&
+           sl_guard_start_wait(p->conf->name, wait_from)) {
         struct timespec ts = {0, 5 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    if (atomic_load(&p->first_start) == -1) {
+    switch (atomic_load(&p->first_start)) {
+    case SL_FIRST_REFUSED:
         snprintf(err, errlen, "pipeline \"%.128s\": %.900s", p->conf->name, p->init_error);
         return -1;
+    case SL_FIRST_PENDING:   /* init still running: the watchdog reports a hang */
+    case SL_FIRST_OK:
+    case SL_FIRST_WAITING:   /* the supervisor keeps retrying */
+        break;
     }
     return 0;
 }

@@ -28,6 +28,25 @@ typedef enum sl_pipe_state {
 
 const char *sl_pipe_state_name(sl_pipe_state s);
 
+/* Whether, and why, the current run failed.  The supervisor decides on it:
+ * a refused record under errors.tolerance: none keeps the pipeline down
+ * (replaying it would fail the same way); any other failure restarts it. */
+typedef enum sl_run_fail {
+    SL_RUN_OK,               /* no fatal error in this run (yet) */
+    SL_RUN_ERROR,            /* a plugin, the spool or the host failed */
+    SL_RUN_RECORD_REFUSED    /* a record failed under errors.tolerance: none */
+} sl_run_fail;
+
+/* How the first creation of instances went: sl_pipeline_start waits while
+ * it is pending, so `sluice run` can refuse bad configuration with an exit
+ * code instead of a log line. */
+typedef enum sl_first_start {
+    SL_FIRST_PENDING,        /* not tried, or trying */
+    SL_FIRST_OK,             /* the instances were created (at least once) */
+    SL_FIRST_WAITING,        /* failed retriably: waiting for a server */
+    SL_FIRST_REFUSED         /* a plugin refused its configuration: init_error */
+} sl_first_start;
+
 typedef struct sl_instance {
     const sl_stage_conf *conf;
     sluice_ctx *ctx;
@@ -86,11 +105,11 @@ typedef struct sl_pipeline {
     int supervisor_started;
     _Atomic int stop;        /* stop requested (clean: drain and flush) */
     _Atomic int abort;       /* shutdown deadline passed: give up retries */
-    _Atomic int failed;      /* a fatal error in this run */
+    _Atomic sl_run_fail failed; /* set with sl_pipeline_fail */
     _Atomic int source_done;
     _Atomic int source_eof;  /* the source reported SLUICE_EOF */
     _Atomic int state;       /* sl_pipe_state */
-    _Atomic int first_start; /* 1 until instances were created once: 0 ok, -1 fatal */
+    _Atomic sl_first_start first_start;
     pthread_mutex_t wait_mu; /* for interruptible sleeps */
     pthread_cond_t wait_cv;
 
@@ -144,6 +163,13 @@ int64_t sl_pipeline_next_try_ms(sl_pipeline *p);
 void sl_pipeline_spool_tick(sl_pipeline *p, int force);
 
 /* Internals shared by the pipeline's files. */
+/* Marks the run failed.  A more specific reason (a refused record) is kept
+ * when a plain error follows it, never the other way round. */
+void sl_pipeline_fail(sl_pipeline *p, sl_run_fail why);
+static inline int sl_pipeline_failed(sl_pipeline *p)
+{
+    return atomic_load(&p->failed) != SL_RUN_OK;
+}
 int sl_pipeline_sleep(sl_pipeline *p, int64_t ms);   /* 1 if woken by stop */
 int64_t sl_backoff_next(int64_t cur, int64_t initial, int64_t max);
 int sl_instances_create(sl_pipeline *p, int *retriable, char *err, size_t errlen);

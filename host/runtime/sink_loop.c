@@ -150,7 +150,7 @@ static int record_failed_locked(sl_pipeline *p, const sluice_record *r, const ch
     if (p->conf->tolerance == SL_TOLERANCE_NONE) {
         sl_pipeline_set_error(p, "%s (plugin \"%s\") failed a record from %s: %s", stage,
                               plugin, origin, reason);
-        atomic_store(&p->failed, 2);
+        sl_pipeline_fail(p, SL_RUN_RECORD_REFUSED);
         return -1;
     }
     if (!p->has_dlq) {

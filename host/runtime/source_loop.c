@@ -139,7 +139,7 @@ void *sl_source_thread(void *arg)
     int stopped = 0;
     for (;;) {
         sl_slot *s = sl_queue_pop(&p->free_q, -1);
-        if (!s || atomic_load(&p->failed))
+        if (!s || sl_pipeline_failed(p))
             break;
         int draining = stopped;
         if (!stopped && atomic_load(&p->stop)) {
@@ -166,7 +166,7 @@ void *sl_source_thread(void *arg)
             atomic_fetch_add(&p->n_in, s->src->n);
             sl_metric_add(p->m.in, (double)s->src->n);
             count_lost(p, s->src);
-            atomic_store(&p->failed, 1);
+            sl_pipeline_fail(p, SL_RUN_ERROR);
             sl_queue_push(&p->free_q, s);
             break;
         }
@@ -199,7 +199,7 @@ void *sl_spool_source_thread(void *arg)
     int stopped = 0;
     char err[SLUICE_ERRLEN];
     for (;;) {
-        if (atomic_load(&p->failed))
+        if (sl_pipeline_failed(p))
             break;
         int draining = stopped;
         if (!stopped && atomic_load(&p->stop)) {
@@ -223,15 +223,14 @@ void *sl_spool_source_thread(void *arg)
             atomic_fetch_add(&p->n_in, b->n);
             sl_metric_add(p->m.in, (double)b->n);
             if (sl_route_source_failures(p, b) != 0) {
-                int expected = 0;
-                atomic_compare_exchange_strong(&p->failed, &expected, 1);
+                sl_pipeline_fail(p, SL_RUN_ERROR);
                 count_lost(p, b);
                 break;
             }
             err[0] = '\0';
             if (sl_spool_append_batch(p->spool, b, err, sizeof err) != 0) {
                 sl_pipeline_set_error(p, "spool %s: %s", p->conf->spool_path, err);
-                atomic_store(&p->failed, 1);
+                sl_pipeline_fail(p, SL_RUN_ERROR);
                 count_lost(p, b);
                 break;
             }
@@ -241,13 +240,13 @@ void *sl_spool_source_thread(void *arg)
         err[0] = '\0';
         if (sl_spool_sync(p->spool, err, sizeof err) != 0) {
             sl_pipeline_set_error(p, "spool %s: %s", p->conf->spool_path, err);
-            atomic_store(&p->failed, 1);
+            sl_pipeline_fail(p, SL_RUN_ERROR);
             break;
         }
         if (b->n)
             sl_source_ack(p, b);
         if (st == SLUICE_ERR) {
-            atomic_store(&p->failed, 1);
+            sl_pipeline_fail(p, SL_RUN_ERROR);
             break;
         }
         if (st == SLUICE_EOF)

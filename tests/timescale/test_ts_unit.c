@@ -317,7 +317,7 @@ static void test_encode(void)
     map_all(&m, t);
     ts_rows rows = {0};
     char why[256] = "";
-    CHECK_INT_EQ(ts_encode_batch(&rows, api, b, &m, 1, 1, why, sizeof why), 0);
+    CHECK_INT_EQ(ts_encode_batch(&rows, api, b, &m, 1, 1, why, sizeof why), TS_ENC_OK);
     CHECK_INT_EQ(rows.n, 1);
     const unsigned char *p = (const unsigned char *)rows.data.p;
     CHECK_INT_EQ(be(p, 2), 6);                 /* 5 columns + the batch row */
@@ -338,7 +338,7 @@ static void test_encode(void)
     CHECK_INT_EQ(rows.off[1], 50);
 
     /* The same record as text. */
-    CHECK_INT_EQ(ts_encode_batch(&rows, api, b, &m, 0, 0, why, sizeof why), 0);
+    CHECK_INT_EQ(ts_encode_batch(&rows, api, b, &m, 0, 0, why, sizeof why), TS_ENC_OK);
     CHECK_INT_EQ(rows.data.len, strlen("2000-01-01 00:00:00.000001+00\tdev\tT\t25.87\t\\N\n"));
     CHECK(!memcmp(rows.data.p, "2000-01-01 00:00:00.000001+00\tdev\tT\t25.87\t\\N\n",
                   rows.data.len));
@@ -346,10 +346,10 @@ static void test_encode(void)
     /* A string for a timestamptz column: only PostgreSQL can parse it. */
     sluice_field *f = api->field_add(b, r, "timestamp", SLUICE_STRING);
     api->field_set_string(b, f, "2023-05-25 15:13:10", 19);
-    CHECK_INT_EQ(ts_encode_batch(&rows, api, b, &m, 1, 1, why, sizeof why), 1);
+    CHECK_INT_EQ(ts_encode_batch(&rows, api, b, &m, 1, 1, why, sizeof why), TS_ENC_NEEDS_TEXT);
     CHECK_STR_CONTAINS(why, "field \"timestamp\" is STRING and column \"timestamp\" is "
                             "timestamp with time zone");
-    CHECK_INT_EQ(ts_encode_batch(&rows, api, b, &m, 0, 1, why, sizeof why), 0);
+    CHECK_INT_EQ(ts_encode_batch(&rows, api, b, &m, 0, 1, why, sizeof why), TS_ENC_OK);
     CHECK(!memcmp(rows.data.p, "2023-05-25 15:13:10\tdev", 23));
     ts_rows_free(&rows);
     sl_batch_free(b);
