@@ -3,6 +3,7 @@
  * key = "f2-<mac>"), for demos, tests and benchmarks. */
 #include "f2sim_reading.h"
 
+#include <sluice/sluice_util.h>
 #include <sluice/sluice.h>
 
 #include <math.h>
@@ -128,12 +129,6 @@ fail:
     return SLUICE_ERR;
 }
 
-static void sleep_ns(int64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
-    nanosleep(&ts, NULL);
-}
-
 /* Readings the pacing allows now; waits up to timeout_ms for the first. */
 static uint64_t due(f2sim *s, int timeout_ms)
 {
@@ -156,7 +151,7 @@ static uint64_t due(f2sim *s, int timeout_ms)
     if (wait > (int64_t)timeout_ms * 1000000LL)
         wait = (int64_t)timeout_ms * 1000000LL;
     if (wait > 0)
-        sleep_ns(wait);
+        sluice_sleep_ns(wait);
     now = s->api->mono_ns();
     allowed = (double)(now - s->t0_ns) / 1e9 * s->rate + 1;
     return allowed - made >= 1 ? (uint64_t)(allowed - made) : 0;

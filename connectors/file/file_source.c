@@ -4,6 +4,7 @@
 #include "envelope_read.h"
 #include "file.h"
 
+#include <sluice/sluice_util.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -369,12 +370,6 @@ static int at_end(fsrc *s)
     return got == 0;         /* a read error shows again at the next poll */
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static sluice_status src_poll(void *p, sluice_batch *out, int timeout_ms, char *err)
 {
     fsrc *s = p;
@@ -467,7 +462,7 @@ static sluice_status src_poll(void *p, sluice_batch *out, int timeout_ms, char *
             continue;
         }
         int step = timeout_ms - waited < FOLLOW_POLL_MS ? timeout_ms - waited : FOLLOW_POLL_MS;
-        sleep_ms(step);
+        sluice_sleep_ms(step);
         waited += step;
         ts = api->now_us();
     }

@@ -2,6 +2,7 @@
  * Record `seq` (0, 1, 2, ...) renders the payload and key templates; the
  * optional rate limit is computed per poll from the monotonic clock, so no
  * record costs a syscall. */
+#include <sluice/sluice_util.h>
 #include <sluice/sluice.h>
 
 #include "template.h"
@@ -160,8 +161,7 @@ static uint64_t rate_allowance(gen *g, int timeout_ms)
             wait = (double)timeout_ms * 1e6;
         if (wait <= 0)
             return 0;
-        struct timespec ts = {(time_t)(wait / 1e9), (long)fmod(wait, 1e9)};
-        nanosleep(&ts, NULL);
+        sluice_sleep_ns((int64_t)wait);
         elapsed = (double)(g->api->mono_ns() - g->start_ns);
         if (elapsed < g->due_ns)
             return 0;

@@ -15,6 +15,7 @@
 #include "kconv.h"
 #include "ktopic.h"
 
+#include <sluice/sluice_util.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,13 +95,7 @@ static void *poller_main(void *arg)
             pthread_cond_wait(&k->pcv, &k->pmu);
             continue;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 500000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = sluice_deadline_ms(500);
         if (pthread_cond_timedwait(&k->pcv, &k->pmu, &until) == 0 || k->writing || k->quit)
             continue;
         pthread_mutex_unlock(&k->pmu);
@@ -165,7 +160,7 @@ static sluice_status snk_init(const sluice_init_args *a, void **out, char *err)
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
     pthread_mutex_init(&k->pmu, NULL);
-    pthread_cond_init(&k->pcv, NULL);
+    sluice_cond_init_monotonic(&k->pcv);
     k->kc.api = api;
     k->kc.ctx = a->ctx;
     k->m_produced = api->metric(a->ctx, SLUICE_METRIC_COUNTER,

@@ -1,6 +1,7 @@
 /* See mqtt_conn.h. */
 #include "mqtt_conn.h"
 
+#include <sluice/sluice_util.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <netdb.h>
@@ -61,12 +62,6 @@ struct mq_conn {
     sluice_metric *m_connected, *m_reconnects;
 };
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 /* Never cleaned up: other instances may be using the library, and the
@@ -280,14 +275,14 @@ static void mark_established(mq_conn *c)
     if (atomic_load(&c->up))
         return;
     atomic_store(&c->up, 1);
-    c->up_ns = mono_ns();
+    c->up_ns = sluice_mono_ns();
     mosquitto_log_callback_set(c->mosq, NULL);
     c->api->set_ready(c->ctx, 1);
     c->api->metric_set(c->m_connected, 1);
     if (c->ever) {
         c->api->metric_add(c->m_reconnects, 1);
         c->api->log(c->ctx, SLUICE_LOG_INFO, "reconnected to %s after %.1f s",
-                    c->cfg.url_text, (double)(mono_ns() - c->outage_ns) / 1e9);
+                    c->cfg.url_text, (double)(sluice_mono_ns() - c->outage_ns) / 1e9);
     } else {
         c->api->log(c->ctx, SLUICE_LOG_INFO, "connected to %s as \"%s\" (MQTT %s)",
                     c->cfg.url_text, c->cfg.client_id,
@@ -317,7 +312,7 @@ static void conn_down(mq_conn *c, const char *why, int permanent)
         atomic_fetch_add(&c->gen, 1);
         c->api->set_ready(c->ctx, 0);
         c->api->metric_set(c->m_connected, 0);
-        c->outage_ns = mono_ns();
+        c->outage_ns = sluice_mono_ns();
         c->api->log(c->ctx, SLUICE_LOG_WARN, "lost the connection to %s: %s; reconnecting",
                     c->cfg.url_text, why);
         /* MQTT 3.1.1 does not say why a broker closed a connection; one
@@ -439,15 +434,7 @@ static void cb_log(struct mosquitto *m, void *arg, int level, const char *line)
 /* Waits out the backoff; returns nonzero if told to quit meanwhile. */
 static int backoff_wait(mq_conn *c)
 {
-    int64_t d = backoff_ms(c);
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += d / 1000;
-    dl.tv_nsec += (long)(d % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = sluice_deadline_ms(backoff_ms(c));
     pthread_mutex_lock(&c->mu);
     while (!c->quit && pthread_cond_timedwait(&c->cv, &c->mu, &dl) != ETIMEDOUT) {
     }
@@ -466,7 +453,7 @@ static int attempt(mq_conn *c, int first)
         pthread_mutex_unlock(&c->mu);
         return 1;
     }
-    c->attempt_ns = mono_ns();
+    c->attempt_ns = sluice_mono_ns();
     c->refused = c->connack = 0;
     c->need_reconnect = 0;
     c->disc_errno = 0;
@@ -529,7 +516,7 @@ static int linger_step(mq_conn *c)
 static int quit_step(mq_conn *c, int64_t quit_ns)
 {
     int fd = mosquitto_socket(c->mosq);
-    if (mono_ns() - quit_ns > QUIT_GRACE_NS || c->need_reconnect)
+    if (sluice_mono_ns() - quit_ns > QUIT_GRACE_NS || c->need_reconnect)
         return 1;
     if (!c->disconnect_sent) {
         c->disconnect_sent = 1;
@@ -611,7 +598,7 @@ static void *net_main(void *arg)
             int e = errno;
             if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN) {
                 if (!c->connack && mosquitto_socket(c->mosq) != -1 &&
-                    mono_ns() - c->attempt_ns > c->cfg.connect_timeout_ms * 1000000LL) {
+                    sluice_mono_ns() - c->attempt_ns > c->cfg.connect_timeout_ms * 1000000LL) {
                     char why[128];
                     snprintf(why, sizeof why, "no answer within connect_timeout (%lld ms)",
                              (long long)c->cfg.connect_timeout_ms);
@@ -732,11 +719,7 @@ sluice_status mq_conn_open(const mq_conn_cfg *cc, const mq_conn_hooks *hooks,
     c->linger_fd = -1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->err_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sluice_cond_init_monotonic(&c->cv);
     c->m_connected = api->metric(ctx, SLUICE_METRIC_GAUGE, "sluice_mqtt_connected",
                                  "1 while connected to the MQTT broker", NULL);
     c->m_reconnects = api->metric(ctx, SLUICE_METRIC_COUNTER, "sluice_mqtt_reconnects_total",
@@ -758,14 +741,7 @@ sluice_status mq_conn_open(const mq_conn_cfg *cc, const mq_conn_hooks *hooks,
     /* The thread enforces connect_timeout per attempt; this bound also
      * covers the owner's subscriptions. */
     int64_t wait_ms = cc->connect_timeout_ms + LOOP_TIMEOUT_MS + 500;
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += wait_ms / 1000;
-    dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = sluice_deadline_ms(wait_ms);
     pthread_mutex_lock(&c->mu);
     while (c->first_status == PENDING)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
@@ -796,7 +772,7 @@ void mq_conn_shutdown(mq_conn *c)
      * within one loop round, or at once when it waits out a backoff. */
     pthread_mutex_lock(&c->mu);
     if (!atomic_load(&c->quit)) {
-        c->quit_ns = mono_ns();
+        c->quit_ns = sluice_mono_ns();
         atomic_store(&c->quit, 1);
         pthread_cond_broadcast(&c->cv);
     }

@@ -1,6 +1,7 @@
 /* See mqtt_ring.h. */
 #include "mqtt_ring.h"
 
+#include <sluice/sluice_util.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +29,8 @@ int mq_ring_init(mq_ring *r, size_t max_count, size_t bytes)
     if (!r->buf)
         return -1;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->not_empty, &ca);
-    pthread_cond_init(&r->not_full, &ca);
-    pthread_condattr_destroy(&ca);
+    sluice_cond_init_monotonic(&r->not_empty);
+    sluice_cond_init_monotonic(&r->not_full);
     return 0;
 }
 
@@ -157,17 +154,6 @@ void mq_ring_close(mq_ring *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-static void deadline_in(struct timespec *dl, int64_t us)
-{
-    clock_gettime(CLOCK_MONOTONIC, dl);
-    dl->tv_sec += (time_t)(us / 1000000);
-    dl->tv_nsec += (long)(us % 1000000) * 1000L;
-    if (dl->tv_nsec >= 1000000000L) {
-        dl->tv_sec++;
-        dl->tv_nsec -= 1000000000L;
-    }
-}
-
 /* Waits (lock held) until `want` entries or eof, or the deadline; when
  * gathering, also until the producer finds the ring full. */
 static void wait_for(mq_ring *r, size_t want, int gathering, const struct timespec *dl)
@@ -185,14 +171,14 @@ size_t mq_ring_wait(mq_ring *r, int timeout_ms, size_t gather, int gather_us)
     struct timespec dl;
     pthread_mutex_lock(&r->mu);
     if (r->count == 0 && !r->eof && timeout_ms > 0) {
-        deadline_in(&dl, (int64_t)timeout_ms * 1000);
+        dl = sluice_deadline_ms(timeout_ms);
         /* Not the producer's flag here: it stays set until the producer
          * runs again, and ending this wait early would end a drain with a
          * message about to arrive. */
         wait_for(r, 1, 0, &dl);
     }
     if (r->count && r->count < gather && !r->eof && gather_us > 0) {
-        deadline_in(&dl, gather_us);
+        dl = sluice_deadline_ns((int64_t)gather_us * 1000);
         wait_for(r, gather, 1, &dl);
     }
     size_t n = r->count;

@@ -5,6 +5,7 @@
 #include "mqtt_conn.h"
 #include "mqtt_topic.h"
 
+#include <sluice/sluice_util.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -120,11 +121,7 @@ static sluice_status sink_init(const sluice_init_args *a, void **out, char *err)
     s->api = api;
     s->ctx = a->ctx;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sluice_cond_init_monotonic(&s->cv);
 
     char def_id[256];
     snprintf(def_id, sizeof def_id, "sluice-%s-%s", a->pipeline ? a->pipeline : "pipeline",
@@ -221,14 +218,7 @@ static void track(mq_sink *s, int mid)
  * lost, or ack_timeout passes.  Returns what is still unacknowledged. */
 static size_t wait_acks(mq_sink *s, unsigned long gen0)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += s->ack_timeout_ms / 1000;
-    dl.tv_nsec += (long)(s->ack_timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = sluice_deadline_ms(s->ack_timeout_ms);
     pthread_mutex_lock(&s->mu);
     while (s->n_pending && mq_conn_generation(s->conn) == gen0)
         if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT)

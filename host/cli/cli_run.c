@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sluice/sluice_time.h>
 
 static void run_usage(FILE *f)
 {
@@ -59,13 +60,6 @@ static int parse_http(const char *s, char *addr, size_t alen, int *port)
     addr[colon - s] = '\0';
     *port = (int)p;
     return 0;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int sl_cmd_run(int argc, char **argv)
@@ -229,7 +223,7 @@ int sl_cmd_run(int argc, char **argv)
                r.n);
     }
 
-    int64_t next_stats = stats_ms ? mono_ms() + stats_ms : 0;
+    int64_t next_stats = stats_ms ? sluice_mono_ms() + stats_ms : 0;
     int aborted = 0;
     for (;;) {
         struct timespec tick = {0, 50 * 1000000L};
@@ -251,7 +245,7 @@ int sl_cmd_run(int argc, char **argv)
         } else if (sig == SIGHUP && !stop_deadline) {
             sl_runner_reload(&r);
         }
-        int64_t now = mono_ms();
+        int64_t now = sluice_mono_ms();
         if (stop_deadline && !aborted && now > stop_deadline) {
             sl_log(SLUICE_LOG_ERROR, NULL, NULL, "shutdown deadline passed: abandoning retries; "
                    "unacknowledged records will be replayed by sources that can replay, and "

@@ -244,7 +244,9 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
     if (atomic_exchange(&g_reporting, 1)) {
-        /* Another thread is reporting and will end the process. */
+        /* Another thread is reporting and will end the process.  (Plain
+         * nanosleep, not sluice_sleep_ms: this is a signal handler, and
+         * only nanosleep is on POSIX's async-signal-safe list.) */
         for (;;) {
             struct timespec ts = {1, 0};
             nanosleep(&ts, NULL);

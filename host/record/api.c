@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sluice/sluice_time.h>
 
 sluice_ctx *sl_ctx_new(const char *pipeline, const char *instance, const char *plugin)
 {
@@ -78,9 +79,7 @@ static int64_t api_now_us(void)
 
 static int64_t api_mono_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return sluice_mono_ns();
 }
 
 static const char *api_to_json(sluice_batch *b, const sluice_record *r, size_t *len,

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <sluice/sluice_time.h>
 
 /* More threads than this run no watchdog (they still run): two per
  * pipeline plus transient ones, so hundreds of pipelines fit. */
@@ -47,9 +48,7 @@ static _Atomic int g_stop_sig_taken;
 
 int64_t sl_guard_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return sluice_mono_ms();
 }
 
 /* At thread exit: give the slot back and drop our alternate stack. */
@@ -223,13 +222,7 @@ static void *watchdog(void *arg)
     (void)arg;
     pthread_mutex_lock(&g_mu);
     while (!g_quit) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += TICK_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = sluice_deadline_ms(TICK_MS);
         pthread_cond_timedwait(&g_cv, &g_mu, &until);
         if (g_quit)
             break;
@@ -251,11 +244,7 @@ static void *watchdog(void *arg)
 int sl_guard_start(int64_t shutdown_ms)
 {
     g_shutdown_ms = shutdown_ms;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&g_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sluice_cond_init_monotonic(&g_cv);
     g_quit = 0;
     if (pthread_create(&g_thread, NULL, watchdog, NULL) != 0)
         return -1;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sluice/sluice_time.h>
 
 static const char *const state_names[] = {"starting", "running", "restarting", "stopping",
                                           "stopped",  "finished", "failed",   "parked"};
@@ -59,34 +60,27 @@ int64_t sl_backoff_next(int64_t cur, int64_t initial, int64_t max)
     return n > max ? max : n;
 }
 
-static int64_t mono_ms(void)
+/* Waits ms, or until a stop (or, if kickable, SIGHUP's kick) ends the
+ * wait: 1 if stopped. */
+static int pipe_wait(sl_pipeline *p, int64_t ms, int kickable)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Like sl_pipeline_sleep, but SIGHUP (kick) also ends it: 1 if stopped. */
-static int backoff_sleep(sl_pipeline *p, int64_t ms)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = sluice_deadline_ms(ms);
     pthread_mutex_lock(&p->wait_mu);
-    while (!atomic_load(&p->stop) && !atomic_load(&p->kick)) {
+    while (!atomic_load(&p->stop) && !(kickable && atomic_load(&p->kick))) {
         if (pthread_cond_timedwait(&p->wait_cv, &p->wait_mu, &until) == ETIMEDOUT)
             break;
     }
     int stopped = atomic_load(&p->stop);
-    if (atomic_exchange(&p->kick, 0) && !stopped)
+    if (kickable && atomic_exchange(&p->kick, 0) && !stopped)
         PLOG(p, SLUICE_LOG_INFO, "SIGHUP: retrying now");
     pthread_mutex_unlock(&p->wait_mu);
     return stopped;
+}
+
+/* A restart or init backoff: SIGHUP also ends it. */
+static int backoff_sleep(sl_pipeline *p, int64_t ms)
+{
+    return pipe_wait(p, ms, 1);
 }
 
 int64_t sl_pipeline_next_try_ms(sl_pipeline *p)
@@ -96,7 +90,7 @@ int64_t sl_pipeline_next_try_ms(sl_pipeline *p)
     pthread_mutex_unlock(&p->err_mu);
     if (!t)
         return -1;
-    int64_t left = t - mono_ms();
+    int64_t left = t - sluice_mono_ms();
     return left > 0 ? left : 0;
 }
 
@@ -113,22 +107,7 @@ void sl_pipeline_retry_now(sl_pipeline *p)
 
 int sl_pipeline_sleep(sl_pipeline *p, int64_t ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&p->wait_mu);
-    while (!atomic_load(&p->stop)) {
-        if (pthread_cond_timedwait(&p->wait_cv, &p->wait_mu, &until) == ETIMEDOUT)
-            break;
-    }
-    int stopped = atomic_load(&p->stop);
-    pthread_mutex_unlock(&p->wait_mu);
-    return stopped;
+    return pipe_wait(p, ms, 0);
 }
 
 static void slots_free(sl_pipeline *p)
@@ -260,11 +239,7 @@ sl_pipeline *sl_pipeline_new(sl_pipeline_conf *conf)
     pthread_mutex_init(&p->wait_mu, NULL);
     pthread_mutex_init(&p->spool_mu, NULL);
     pthread_mutex_init(&p->dlq_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->wait_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sluice_cond_init_monotonic(&p->wait_cv);
     atomic_init(&p->state, SL_PIPE_STARTING);
     atomic_init(&p->first_start, SL_FIRST_PENDING);
     if (conf->n_transforms) {
@@ -522,7 +497,7 @@ void sl_pipeline_spool_tick(sl_pipeline *p, int force)
         return;
     pthread_mutex_lock(&p->spool_mu);
     sl_spool_view *v = &p->spool_view;
-    int64_t now = mono_ms();
+    int64_t now = sluice_mono_ms();
     if (!p->spool || (!force && now < v->next_tick_ms)) {
         pthread_mutex_unlock(&p->spool_mu);
         return;
@@ -653,7 +628,7 @@ static void *supervisor(void *arg)
         sl_metric_add(p->m.restarts, 1);
         restart_backoff = sl_backoff_next(restart_backoff, c->restart_initial_ms, c->restart_max_ms);
         pthread_mutex_lock(&p->err_mu);
-        p->next_try_ms = mono_ms() + restart_backoff;
+        p->next_try_ms = sluice_mono_ms() + restart_backoff;
         if (c->spool) {
             pthread_mutex_lock(&p->spool_mu);
             uint64_t kept = p->spool_view.last.records;
@@ -698,8 +673,7 @@ int sl_pipeline_start(sl_pipeline *p, char *err, size_t errlen)
     int64_t wait_from = sl_guard_now_ms();
     while (atomic_load(&p->first_start) == SL_FIRST_PENDING &&
            sl_guard_start_wait(p->conf->name, wait_from)) {
-        struct timespec ts = {0, 5 * 1000000L};
-        nanosleep(&ts, NULL);
+        sluice_sleep_ms(5);
     }
     switch (atomic_load(&p->first_start)) {
     case SL_FIRST_REFUSED:

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sluice/sluice_time.h>
 
 int sl_queue_init(sl_queue *q, size_t cap)
 {
@@ -13,12 +14,8 @@ int sl_queue_init(sl_queue *q, size_t cap)
     q->head = q->len = 0;
     q->closed = 0;
     pthread_mutex_init(&q->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->not_empty, &ca);
-    pthread_cond_init(&q->not_full, &ca);
-    pthread_condattr_destroy(&ca);
+    sluice_cond_init_monotonic(&q->not_empty);
+    sluice_cond_init_monotonic(&q->not_full);
     return 0;
 }
 
@@ -49,16 +46,7 @@ int sl_queue_push(sl_queue *q, void *item)
 
 void *sl_queue_pop(sl_queue *q, int timeout_ms)
 {
-    struct timespec until;
-    if (timeout_ms >= 0) {
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-    }
+    struct timespec until = sluice_deadline_ms(timeout_ms);
     pthread_mutex_lock(&q->mu);
     while (q->len == 0 && !q->closed) {
         if (timeout_ms < 0) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sluice/sluice_time.h>
 
 void sl_runner_init(sl_runner *r, const sl_registry *reg, char **args, int nargs)
 {
@@ -215,8 +216,7 @@ static void stop_and_join(sl_pipeline *p)
                                                      "shutdown deadline") &&
             sl_guard_now_ms() >= sl_guard_shutdown_begin())
             sl_pipeline_abort(p);
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep(&ts, NULL);
+        sluice_sleep_ms(20);
     }
     sl_pipeline_join(p);
 }

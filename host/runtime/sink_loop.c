@@ -16,20 +16,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#include <sluice/sluice_time.h>
 
 /* Per-record error lines are capped at 20 a second per pipeline, so a flood
  * of bad input cannot flood the log; the counters still count every one. */
 static void log_record_error(sl_pipeline *p, const char *fmt, ...) SLUICE_PRINTF(2, 3);
 static void log_record_error(sl_pipeline *p, const char *fmt, ...)
 {
-    int64_t now = mono_ns();
+    int64_t now = sluice_mono_ns();
     if (now - p->log_window_ns > 1000000000LL) {
         if (p->log_suppressed)
             sl_log(SLUICE_LOG_WARN, p->conf->name, NULL,
@@ -55,11 +49,10 @@ static void log_record_error(sl_pipeline *p, const char *fmt, ...)
  * before the pipeline may stop.  Only the shutdown deadline (abort) does. */
 static void abortable_sleep(sl_pipeline *p, int64_t ms)
 {
-    int64_t end = mono_ns() + ms * 1000000LL;
-    while (!atomic_load(&p->abort) && mono_ns() < end) {
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    int64_t end = sluice_mono_ms() + ms;
+    for (int64_t left = ms; left > 0 && !atomic_load(&p->abort);
+         left = end - sluice_mono_ms())
+        sluice_sleep_ms(left < 20 ? left : 20);
 }
 
 static void describe_origin(const sluice_record *r, char *buf, size_t len)
@@ -77,13 +70,13 @@ static sluice_status write_with_retry(sl_pipeline *p, sl_instance *in, sluice_ba
     int64_t backoff = 0, attempts = 0;
     for (;;) {
         err[0] = '\0';
-        int64_t t0 = mono_ns();
+        int64_t t0 = sluice_mono_ns();
         SL_GUARD_ENTER(p, in->label, in->conf->plugin, "write");
         sluice_status st = ops->write(in->inst, b, err);
         SL_GUARD_LEAVE();
         if (st != SLUICE_RETRY) {
             if (in == &p->sink)
-                sl_metric_observe(p->m.write_seconds, (double)(mono_ns() - t0) / 1e9);
+                sl_metric_observe(p->m.write_seconds, (double)(sluice_mono_ns() - t0) / 1e9);
             return st;
         }
         attempts++;

@@ -10,13 +10,7 @@
 
 #include <string.h>
 #include <time.h>
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include <sluice/sluice_time.h>
 
 /* True when the sink side has nothing to do: every slot but the one being
  * filled is free (none queued, none being written). */
@@ -53,7 +47,7 @@ static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining, int idl
     for (;;) {
         if (sl_batch_room(b) == 0)
             return SLUICE_OK;
-        int64_t now = mono_ms();
+        int64_t now = sluice_mono_ms();
         if (b->n && now >= deadline)
             return SLUICE_OK;
         if (!draining && atomic_load(&p->stop))
@@ -78,7 +72,7 @@ static sluice_status fill(sl_pipeline *p, sluice_batch *b, int draining, int idl
         sluice_status st = ops->poll(p->source.inst, b, timeout, err);
         SL_GUARD_LEAVE();
         if (b->n && !before)
-            deadline = mono_ms() + p->conf->batch_linger_ms;
+            deadline = sluice_mono_ms() + p->conf->batch_linger_ms;
         switch (st) {
         case SLUICE_OK:
             backoff = 0;

@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sluice/sluice_time.h>
 
 #define DEFAULT_SEGMENT (64ull * 1024 * 1024)
 
@@ -81,7 +82,7 @@ static void *syncer(void *arg)
     char err[SLUICE_ERRLEN];
     pthread_mutex_lock(&s->mu);
     struct timespec ts;
-    sl_spool_deadline(&ts, s->interval_ms);
+    ts = sluice_deadline_ms(s->interval_ms);
     while (!s->closing) {
         if (pthread_cond_timedwait(&s->stop, &s->mu, &ts) != ETIMEDOUT)
             continue; /* closing, or spurious */
@@ -93,7 +94,7 @@ static void *syncer(void *arg)
             fdatasync(s->curfd);
             pthread_mutex_lock(&s->mu);
         }
-        sl_spool_deadline(&ts, s->interval_ms);
+        ts = sluice_deadline_ms(s->interval_ms);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -120,14 +121,10 @@ int sl_spool_open(const sl_spool_opts *o, sl_spool **out, char *err, size_t errl
     s->max_bytes = o->max_bytes;
     s->seg_bytes = o->segment_bytes ? o->segment_bytes : DEFAULT_SEGMENT;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->room, &ca);
-    pthread_cond_init(&s->data, &ca);
-    pthread_cond_init(&s->idle, &ca);
-    pthread_cond_init(&s->stop, &ca);
-    pthread_condattr_destroy(&ca);
+    sluice_cond_init_monotonic(&s->room);
+    sluice_cond_init_monotonic(&s->data);
+    sluice_cond_init_monotonic(&s->idle);
+    sluice_cond_init_monotonic(&s->stop);
     const char *fault = getenv("SLUICE_SPOOL_FAULT_TORN");
     s->fault_torn = fault ? atol(fault) : 0;
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sluice/sluice_time.h>
 
 #define FULL_LOG_NS (30 * INT64_C(1000000000))
 
@@ -85,7 +86,7 @@ static void wait_turn(sl_spool *s, uint64_t total)
     if (!s->full_logged) {
         /* At most one pair of lines per FULL_LOG_NS: a spool whose appends
          * are as large as max_bytes empties and fills on every batch. */
-        int64_t now = sl_spool_mono_ns();
+        int64_t now = sluice_mono_ns();
         s->full_logged = 2;
         if (!s->full_log_ns || now - s->full_log_ns >= FULL_LOG_NS) {
             s->full_log_ns = now;
@@ -159,7 +160,7 @@ static int write_tail(sl_spool *s, size_t total, char *err, size_t errlen)
             return -1;
         }
         if (!s->disk_full) {
-            int64_t now = sl_spool_mono_ns();
+            int64_t now = sluice_mono_ns();
             s->disk_full = 2; /* full, not logged: the last episode was just now */
             if (!s->disk_log_ns || now - s->disk_log_ns >= FULL_LOG_NS) {
                 s->disk_log_ns = now;
@@ -170,7 +171,7 @@ static int write_tail(sl_spool *s, size_t total, char *err, size_t errlen)
             }
         } /* the turn stays ours: later appends wait behind */
         struct timespec ts;
-        sl_spool_deadline(&ts, 1000);
+        ts = sluice_deadline_ms(1000);
         pthread_cond_timedwait(&s->room, &s->mu, &ts);
         t = &s->segs[s->nsegs - 1]; /* the list may have moved */
     }

@@ -145,9 +145,7 @@ void sl_spool_log_room(sl_spool *s);
 
 /* misc */
 int64_t sl_spool_wall_us(void);
-int64_t sl_spool_mono_ns(void);
 /* Syncs fd outside mu (s->mu must be held on entry and is held on exit). */
 int sl_spool_sync_locked(sl_spool *s, char *err, size_t errlen);
-void sl_spool_deadline(struct timespec *ts, int64_t ms);
 
 #endif

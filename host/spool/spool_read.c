@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sluice/sluice_time.h>
 
 static int read_full(int fd, unsigned char *p, size_t n, uint64_t off)
 {
@@ -170,7 +171,7 @@ long sl_spool_read(sl_spool *s, sluice_batch *b, int timeout_ms, char *err, size
     pthread_mutex_lock(&s->mu);
     if (s->held_records <= s->pend_records && !s->woken && timeout_ms > 0) {
         struct timespec ts;
-        sl_spool_deadline(&ts, timeout_ms);
+        ts = sluice_deadline_ms(timeout_ms);
         while (s->held_records <= s->pend_records && !s->woken)
             if (pthread_cond_timedwait(&s->data, &s->mu, &ts) == ETIMEDOUT)
                 break;

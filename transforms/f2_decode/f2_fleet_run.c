@@ -203,9 +203,7 @@ static void *fleet_thread(void *arg)
     int64_t next_flush = fr->api->mono_ns() + fr->flush_ms * 1000000LL;
     pthread_mutex_lock(&fr->mu);
     while (!fr->quit) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += SCAN_MS / 1000;
+        struct timespec ts = sluice_deadline_ms(SCAN_MS);
         int rc = 0;
         while (!fr->quit && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&fr->cv, &fr->mu, &ts);
@@ -286,11 +284,7 @@ f2_fleet_run *f2_fleet_start(const sluice_api *api, const sluice_config *cfg, sl
         }
     }
     pthread_mutex_init(&fr->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&fr->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sluice_cond_init_monotonic(&fr->cv);
     if (pthread_create(&fr->th, NULL, fleet_thread, fr) != 0) {
         snprintf(err, errlen, "cannot start the fleet thread: %s", strerror(errno));
         char e[SLUICE_ERRLEN];

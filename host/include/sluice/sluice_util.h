@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice_time.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
