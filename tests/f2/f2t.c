@@ -1,6 +1,8 @@
 #include "f2t.h"
 
 #include "metrics.h"
+#include "tl.h"
+#include "tl_pg.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -11,62 +13,20 @@
 
 static const char *env(const char *name)
 {
-    const char *v = getenv(name);
-    if (!v || !*v) {
-        fprintf(stderr, "%s is not set: run the test through ctest (scripts/test.sh)\n", name);
-        exit(2);
-    }
-    return v;
-}
-
-static PGconn *connect_db(int port, const char *db)
-{
-    char dsn[256];
-    snprintf(dsn, sizeof dsn, "host=127.0.0.1 port=%d user=postgres dbname=%s", port, db);
-    PGconn *c = PQconnectdb(dsn);
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "PostgreSQL on 127.0.0.1:%d is not reachable: %s", port,
-                PQerrorMessage(c));
-        exit(2);
-    }
-    return c;
-}
-
-static void quiet(void *arg, const char *msg)
-{
-    (void)arg;
-    (void)msg;
-}
-
-static void exec_or_die(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        fprintf(stderr, "SQL failed: %s\n  in: %.300s\n", PQresultErrorMessage(r), sql);
-        PQclear(r);
-        exit(2);
-    }
-    PQclear(r);
+    return tl_env(name, "run the test through ctest (scripts/test.sh)");
 }
 
 void f2t_open(f2t *t, const char *tag, int port, int sample)
 {
     memset(t, 0, sizeof *t);
-    t->port = port ? port : atoi(env("SLUICE_TEST_PG_PORT"));
+    t->port = port ? port : tl_pg_port();
     snprintf(t->db, sizeof t->db, "f2t_%s_%d", tag, (int)getpid());
-    PGconn *admin = connect_db(t->port, "postgres");
-    PQsetNoticeProcessor(admin, quiet, NULL);
-    char sql[200];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", t->db);
-    exec_or_die(admin, sql);
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", t->db);
-    exec_or_die(admin, sql);
+    PGconn *admin = tl_pg_connect(t->port, "postgres");
+    tl_pg_exec(admin, "DROP DATABASE IF EXISTS %s", t->db);
+    tl_pg_exec(admin, "CREATE DATABASE %s", t->db);
     PQfinish(admin);
-    snprintf(t->dsn, sizeof t->dsn, "host=127.0.0.1 port=%d user=postgres dbname=%s", t->port,
-             t->db);
-    t->conn = connect_db(t->port, t->db);
-    PQsetNoticeProcessor(t->conn, quiet, NULL);
+    tl_pg_dsn(t->dsn, sizeof t->dsn, t->port, t->db);
+    t->conn = tl_pg_connect(t->port, t->db);
     f2t_sql_file(t, "sql/device_params.sql");
     if (sample)
         f2t_sql_file(t, "sql/device_params_sample.sql");
@@ -75,18 +35,9 @@ void f2t_open(f2t *t, const char *tag, int port, int sample)
 
 void f2t_open_plugins(f2t *t)
 {
-    t->reg = sl_registry_new();
-    const char *dir = env("SLUICE_PLUGIN_DIR");
-    const char *fix = env("F2_FIXTURE_DIR");
-    char path[1024], err[1024];
-    const char *files[][2] = {{dir, "f2_decode.so"}, {dir, "f2sim.so"}, {fix, "f2_null_sink.so"}};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", files[i][0], files[i][1]);
-        if (sl_registry_load_file(t->reg, path, err, sizeof err) != 0) {
-            fprintf(stderr, "cannot load %s: %s\n", path, err);
-            exit(2);
-        }
-    }
+    static const char *const names[] = {"f2_decode", "f2sim", NULL};
+    t->reg = tl_registry(names);
+    tl_registry_add(t->reg, env("F2_FIXTURE_DIR"), "f2_null_sink.so");
 }
 
 void f2t_close(f2t *t, int keep)
@@ -103,52 +54,35 @@ void f2t_close(f2t *t, int keep)
         fprintf(stderr, "scratch database kept: %s\n", t->dsn);
         return;
     }
-    PGconn *admin = connect_db(t->port, "postgres");
-    PQsetNoticeProcessor(admin, quiet, NULL);
-    char sql[200];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", t->db);
-    exec_or_die(admin, sql);
+    PGconn *admin = tl_pg_connect(t->port, "postgres");
+    tl_pg_exec(admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)", t->db);
     PQfinish(admin);
-}
-
-static char *vfmt(const char *fmt, va_list ap)
-{
-    va_list cp;
-    va_copy(cp, ap);
-    int n = vsnprintf(NULL, 0, fmt, cp);
-    va_end(cp);
-    char *s = malloc((size_t)n + 1);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    return s;
 }
 
 void f2t_sql(f2t *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = vfmt(fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    exec_or_die(t->conn, s);
+    char *s = malloc((size_t)n + 1);
+    if (!s)
+        tl_die("out of memory");
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    tl_pg_exec(t->conn, "%s", s);
     free(s);
 }
 
 long f2t_sql_long(f2t *t, const char *fmt, ...)
 {
+    char sql[8192];
     va_list ap;
     va_start(ap, fmt);
-    char *s = vfmt(fmt, ap);
+    vsnprintf(sql, sizeof sql, fmt, ap);
     va_end(ap);
-    PGresult *r = PQexec(t->conn, s);
-    long v = -1;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "SQL failed: %s\n  in: %.300s\n", PQresultErrorMessage(r), s);
-        exit(2);
-    }
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-        v = atol(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    free(s);
-    return v;
+    return tl_pg_long(t->conn, "%s", sql);
 }
 
 void f2t_sql_file(f2t *t, const char *relpath)
@@ -167,29 +101,13 @@ void f2t_sql_file(f2t *t, const char *relpath)
     size_t got = fread(s, 1, (size_t)n, f);
     s[got] = '\0';
     fclose(f);
-    exec_or_die(t->conn, s);
+    tl_pg_exec(t->conn, "%s", s);
     free(s);
 }
 
 sl_pipeline_conf *f2t_load_conf(f2t *t, const char *yaml)
 {
-    char path[] = "/tmp/f2t-pipeline-XXXXXX.yaml";
-    int fd = mkstemps(path, 5);
-    if (fd < 0 || write(fd, yaml, strlen(yaml)) != (ssize_t)strlen(yaml)) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-    close(fd);
-    sl_diag d = {0};
-    sl_pipeline_conf *c = sl_conf_load(path, t->reg, &d);
-    if (!c) {
-        fprintf(stderr, "pipeline file rejected:\n%s\n", yaml);
-        for (size_t i = 0; i < d.n; i++)
-            fprintf(stderr, "    | %s\n", d.msgs[i]);
-    }
-    sl_diag_free(&d);
-    unlink(path);
-    return c;
+    return tl_conf_load_text(t->reg, NULL, yaml, NULL, 0);
 }
 
 static void add_lines(char *buf, size_t cap, const char *const *opts, const char *indent)
@@ -203,16 +121,9 @@ static void add_lines(char *buf, size_t cap, const char *const *opts, const char
 static int init_stage(f2t_inst *out, sl_stage_conf *sc, const char *instance)
 {
     out->plugin = sc->entry->desc;
-    out->ctx = sl_ctx_new("f2test", instance, out->plugin->name);
-    sluice_init_args a = {.struct_size = sizeof a, .api = sl_api(), .cfg = sc->cfg,
-                          .ctx = out->ctx, .pipeline = "f2test", .instance = instance};
-    out->init_err[0] = '\0';
-    if (out->plugin->transform)
-        out->init_status = out->plugin->transform->init(&a, &out->inst, out->init_err);
-    else
-        out->init_status = out->plugin->source->init(&a, &out->inst, out->init_err);
-    if (out->init_status != SLUICE_OK)
-        out->inst = NULL;
+    out->init_status = tl_init(out->plugin, out->plugin->transform ? TL_TRANSFORM : TL_SOURCE,
+                               sc->cfg, "f2test", instance, &out->ctx, &out->inst,
+                               out->init_err);
     return out->init_status == SLUICE_OK ? 0 : -1;
 }
 
@@ -255,15 +166,9 @@ int f2t_sim(f2t *t, f2t_inst *out, const char *const *opts)
 
 void f2t_inst_free(f2t_inst *i)
 {
-    if (i->inst) {
-        if (i->plugin->transform)
-            i->plugin->transform->destroy(i->inst);
-        else
-            i->plugin->source->destroy(i->inst);
-    }
+    if (i->plugin)
+        tl_destroy(i->plugin, i->plugin->transform ? TL_TRANSFORM : TL_SOURCE, i->ctx, i->inst);
     i->inst = NULL;
-    if (i->ctx)
-        sl_ctx_free(i->ctx);
     i->ctx = NULL;
     if (i->conf)
         sl_conf_free(i->conf);
@@ -329,9 +234,7 @@ int f2t_value(const sluice_record *r, double *v)
 
 double f2t_metric(f2t_inst *i, const char *name)
 {
-    /* Registering the same name again returns the instance's series. */
-    sluice_metric *m = sl_api()->metric(i->ctx, SLUICE_METRIC_COUNTER, name, "", NULL);
-    return sl_metric_value(m);
+    return tl_metric(i->ctx, SLUICE_METRIC_COUNTER, name, NULL);
 }
 
 int f2t_meas_ok(const char *file, int line, const sluice_batch *out, const char *dp, double val,

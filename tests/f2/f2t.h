@@ -1,7 +1,8 @@
 /* Harness of the F2 tests: a scratch database with sql/ applied on the test
  * PostgreSQL (SLUICE_TEST_PG_PORT), the real plugins loaded through the
  * host's registry, their options through the host's configuration loader,
- * and small helpers to feed readings and inspect measurements. */
+ * and small helpers to feed readings and inspect measurements.  What is not
+ * about F2 comes from tests/lib (tl.h, tl_pg.h). */
 #ifndef F2T_H
 #define F2T_H
 

@@ -1,12 +1,11 @@
 #include "kt.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "tl.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,53 +20,20 @@ static rd_kafka_t *producer;
 
 int64_t kt_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void die(const char *fmt, ...) SLUICE_PRINTF(1, 2);
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "%s: ", test_name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
+    return tl_now_ms();
 }
 
 void kt_setup(const char *test)
 {
     snprintf(test_name, sizeof test_name, "%s", test);
     kt_api = sl_api();
-    const char *pdir = getenv("SLUICE_PLUGIN_DIR");
-    const char *port = getenv("SLUICE_TEST_KAFKA_PORT");
-    if (!pdir)
-        die("SLUICE_PLUGIN_DIR is not set (run through ctest)");
-    if (!port || !*port)
-        die("SLUICE_TEST_KAFKA_PORT is not set: start a broker (scripts/test.sh does, or "
-            "tests/infra/kafka.sh start DIR PORT) and export its port");
-    snprintf(brokers, sizeof brokers, "127.0.0.1:%s", port);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-        die("no Kafka broker answers on %s", brokers);
-    close(fd);
-    reg = sl_registry_new();
-    static const char *names[] = {"kafka", "generator", "file"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[1024], err[1024];
-        snprintf(path, sizeof path, "%s/%s.so", pdir, names[i]);
-        if (sl_registry_load_file(reg, path, err, sizeof err) != 0)
-            die("%s", err);
-    }
-    snprintf(dir, sizeof dir, "%s/kt-%s.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-             test);
-    if (!mkdtemp(dir))
-        die("mkdtemp failed");
+    int port = tl_server_port("SLUICE_TEST_KAFKA_PORT", "Kafka broker");
+    snprintf(brokers, sizeof brokers, "127.0.0.1:%d", port);
+    static const char *const names[] = {"kafka", "generator", "file", NULL};
+    reg = tl_registry(names);
+    char tag[80];
+    snprintf(tag, sizeof tag, "kt-%s", test);
+    tl_scratch_dir(dir, sizeof dir, tag);
     srand((unsigned)getpid() ^ (unsigned)time(NULL));
 }
 
@@ -82,10 +48,7 @@ void kt_teardown(void)
         producer = NULL;
     }
     sl_registry_free(reg);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    tl_rm_rf(dir);
 }
 
 const char *kt_brokers(void) { return brokers; }
@@ -104,7 +67,7 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *group)
     }
     rd_kafka_t *rk = rd_kafka_new(type, c, e, sizeof e);
     if (!rk)
-        die("rd_kafka_new: %s", e);
+        tl_die("rd_kafka_new: %s", e);
     return rk;
 }
 
@@ -126,19 +89,19 @@ const char *kt_topic(const char *base, int partitions)
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
     if (!ev)
-        die("creating topic %s: no answer", t);
+        tl_die("creating topic %s: no answer", t);
     size_t n;
     const rd_kafka_topic_result_t **res =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
     if (rd_kafka_event_error(ev) || n != 1 || rd_kafka_topic_result_error(res[0]))
-        die("creating topic %s: %s", t,
+        tl_die("creating topic %s: %s", t,
             n == 1 ? rd_kafka_topic_result_error_string(res[0]) : rd_kafka_event_error_string(ev));
     rd_kafka_event_destroy(ev);
     rd_kafka_queue_destroy(q);
     rd_kafka_NewTopic_destroy(nt);
     rd_kafka_destroy(rk);
     /* Let the metadata reach every client before it is used. */
-    usleep(300000);
+    tl_sleep_ms(300);
     return t;
 }
 
@@ -159,36 +122,20 @@ static sluice_status open_stage(kt_inst *i, int source, const char *opts)
                  "name: %s\nsource: {plugin: generator}\n"
                  "sink: {plugin: kafka, bootstrap: \"%s\", %s}\n", test_name, bootstrap, opts);
     snprintf(file, sizeof file, "%s/p%d.yaml", dir, n++);
-    FILE *f = fopen(file, "w");
-    if (!f)
-        die("cannot write %s", file);
-    fputs(yaml, f);
-    fclose(f);
-    sl_diag d = {0};
-    sl_pipeline_conf *c = sl_conf_load(file, reg, &d);
+    sl_pipeline_conf *c = tl_conf_load_text(reg, file, yaml, i->err, sizeof i->err);
     if (!c) {
-        snprintf(i->err, sizeof i->err, "%s", d.n ? d.msgs[0] : "config refused");
-        sl_diag_free(&d);
         i->status = SLUICE_ERR;
         return SLUICE_ERR;
     }
-    sl_diag_free(&d);
     if (n_confs < sizeof confs / sizeof confs[0])
         confs[n_confs++] = c;
     i->st = source ? &c->source : &c->sink;
-    const char *kind = source ? "source" : "sink";
     /* A pipeline name per instance: metrics are per pipeline and stage, and
      * a test may run two sources side by side. */
     char pname[96];
     snprintf(pname, sizeof pname, "%s-%d", test_name, n);
-    i->ctx = sl_ctx_new(pname, kind, "kafka");
-    sluice_init_args a = {sizeof a, kt_api, i->st->cfg, i->ctx, pname, kind};
-    const sluice_plugin *p = i->st->entry->desc;
-    i->status = source ? p->source->init(&a, &i->inst, i->err) : p->sink->init(&a, &i->inst, i->err);
-    if (i->status != SLUICE_OK) {
-        sl_ctx_free(i->ctx);
-        i->ctx = NULL;
-    }
+    i->status = tl_init(i->st->entry->desc, source ? TL_SOURCE : TL_SINK, i->st->cfg, pname,
+                        source ? "source" : "sink", &i->ctx, &i->inst, i->err);
     return i->status;
 }
 
@@ -216,12 +163,7 @@ void kt_close(kt_inst *i)
 {
     if (!i->ctx)
         return;
-    const sluice_plugin *p = i->st->entry->desc;
-    if (i->st->kind == SL_SOURCE)
-        p->source->destroy(i->inst);
-    else
-        p->sink->destroy(i->inst);
-    sl_ctx_free(i->ctx);
+    tl_destroy(i->st->entry->desc, tl_stage_kind(i->st), i->ctx, i->inst);
     i->ctx = NULL;
 }
 
@@ -258,10 +200,10 @@ sluice_status kt_write(kt_inst *snk, sluice_batch *b)
 
 double kt_metric(kt_inst *i, sluice_metric_kind kind, const char *name, const char *label)
 {
-    return sl_metric_value(kt_api->metric(i->ctx, kind, name, "", label));
+    return tl_metric(i->ctx, kind, name, label);
 }
 
-int kt_ready(kt_inst *i) { return atomic_load(&i->ctx->ready); }
+int kt_ready(kt_inst *i) { return tl_ready(i->ctx); }
 
 void kt_produce(const char *topic, int partition, const char *key, const void *val, size_t len)
 {
@@ -273,9 +215,9 @@ void kt_produce(const char *topic, int partition, const char *key, const void *v
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
         RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_END);
     if (e)
-        die("produce to %s: %s", topic, rd_kafka_err2str(e));
+        tl_die("produce to %s: %s", topic, rd_kafka_err2str(e));
     if (rd_kafka_flush(producer, 30000))
-        die("produce to %s: not delivered in 30 s", topic);
+        tl_die("produce to %s: not delivered in 30 s", topic);
 }
 
 static char *dup_bytes(const void *p, size_t n)
@@ -309,8 +251,8 @@ size_t kt_read(const char *topic, size_t want, int timeout_ms, kt_msg *out, size
             rd_kafka_metadata_destroy(md);
         md = NULL;
         if (kt_now_ms() > end)
-            die("no metadata for topic %s", topic);
-        usleep(200000);
+            tl_die("no metadata for topic %s", topic);
+        tl_sleep_ms(200);
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (int p = 0; p < md->topics[0].partition_cnt; p++)

@@ -1,7 +1,8 @@
 /* Helpers for the Kafka tests against the suite's broker: the plugin loaded
  * through the host's loader, instances made from real pipeline files
  * (sl_conf_load), unique topics created through the Admin API, and a bare
- * librdkafka producer and reader to set up and check what the plugin did. */
+ * librdkafka producer and reader to set up and check what the plugin did.
+ * Built on tests/lib (tl.h). */
 #ifndef KT_H
 #define KT_H
 

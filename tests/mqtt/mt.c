@@ -17,66 +17,7 @@
 #include <unistd.h>
 
 #include "batch_api.h"
-
-void mt_die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "FATAL: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(2);
-}
-
-int64_t mt_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void mt_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-int mt_sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
-static int port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-int mt_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t l = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
-        getsockname(fd, (struct sockaddr *)&a, &l))
-        mt_die("cannot find a free port: %s", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
-}
+#include "tl.h"
 
 /* ---- environment ------------------------------------------------------- */
 
@@ -95,32 +36,13 @@ void mt_setup(mt_env *e, const char *test_name)
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stderr, NULL, _IOLBF, 0);
     e->api = sl_api();
-    const char *p = getenv("SLUICE_TEST_MQTT_PORT");
-    if (!p || !*p)
-        mt_die("SLUICE_TEST_MQTT_PORT is not set: these tests need the suite's Mosquitto "
-               "(scripts/test.sh starts it; or tests/infra/mosquitto.sh start DIR PORT)");
-    e->port = atoi(p);
-    if (!port_open(e->port))
-        mt_die("nothing answers on 127.0.0.1:%d (SLUICE_TEST_MQTT_PORT): start the test "
-               "broker (scripts/test.sh, or tests/infra/mosquitto.sh start DIR PORT)", e->port);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(e->dir, sizeof e->dir, "%s/sluice-%s.XXXXXX", tmp && *tmp ? tmp : "/tmp",
-             test_name);
-    if (!mkdtemp(e->dir))
-        mt_die("mkdtemp: %s", strerror(errno));
-
-    const char *dir = getenv("SLUICE_PLUGIN_DIR");
-    if (!dir)
-        mt_die("SLUICE_PLUGIN_DIR is not set (run through ctest)");
-    char path[1024], err[512];
-    snprintf(path, sizeof path, "%s/mqtt.so", dir);
-    e->reg = sl_registry_new();
-    if (sl_registry_load_file(e->reg, path, err, sizeof err))
-        mt_die("%s", err);
-    const sl_plugin_entry *pe = sl_registry_find(e->reg, "mqtt");
-    if (!pe || !pe->desc->source || !pe->desc->sink)
+    e->port = tl_server_port("SLUICE_TEST_MQTT_PORT", "Mosquitto");
+    tl_scratch_dir(e->dir, sizeof e->dir, test_name);
+    static const char *const names[] = {"mqtt", NULL};
+    e->reg = tl_registry(names);
+    e->plugin = tl_plugin(e->reg, "mqtt");
+    if (!e->plugin->source || !e->plugin->sink)
         mt_die("plugin mqtt lacks a source or a sink");
-    e->plugin = pe->desc;
     atexit(stop_all_brokers);
 }
 
@@ -128,8 +50,7 @@ void mt_teardown(mt_env *e)
 {
     stop_all_brokers();
     sl_registry_free(e->reg);
-    if (e->dir[0])
-        mt_sh("rm -rf '%s'", e->dir);
+    tl_rm_rf(e->dir);
     memset(e, 0, sizeof *e);
 }
 
@@ -166,9 +87,10 @@ static sluice_status open_inst(mt_env *e, mt_inst *s, const char *pipeline, int 
     vsnprintf(opts, sizeof opts, fmt, ap);
     char path[600];
     snprintf(path, sizeof path, "%s/%s.yaml", e->dir, pipeline);
-    FILE *f = fopen(path, "w");
+    char yaml[16384];
+    FILE *f = fmemopen(yaml, sizeof yaml, "w");
     if (!f)
-        mt_die("%s: %s", path, strerror(errno));
+        mt_die("fmemopen: %s", strerror(errno));
     fprintf(f, "name: %s\nsource:\n  plugin: mqtt\n", pipeline);
     if (source)
         put_indented(f, opts);
@@ -178,28 +100,12 @@ static sluice_status open_inst(mt_env *e, mt_inst *s, const char *pipeline, int 
     else
         fprintf(f, "  topic: unused\n");
     fclose(f);
-    sl_diag d = {0};
-    s->conf = sl_conf_load(path, e->reg, &d);
-    if (!s->conf) {
-        for (size_t i = 0; i < d.n; i++)
-            fprintf(stderr, "%s\n", d.msgs[i]);
+    s->conf = tl_conf_load_text(e->reg, path, yaml, NULL, 0);
+    if (!s->conf)
         mt_die("the test's pipeline file %s does not load", path);
-    }
-    sl_diag_free(&d);
-    const char *label = source ? "source" : "sink";
-    s->ctx = sl_ctx_new(pipeline, label, "mqtt");
-    sluice_init_args a = {
-        .struct_size = sizeof a,
-        .api = e->api,
-        .cfg = source ? s->conf->source.cfg : s->conf->sink.cfg,
-        .ctx = s->ctx,
-        .pipeline = pipeline,
-        .instance = label,
-    };
-    s->st = source ? e->plugin->source->init(&a, &s->inst, s->err)
-                   : e->plugin->sink->init(&a, &s->inst, s->err);
-    if (s->st != SLUICE_OK)
-        s->inst = NULL;
+    s->st = tl_init(e->plugin, source ? TL_SOURCE : TL_SINK,
+                    source ? s->conf->source.cfg : s->conf->sink.cfg, pipeline,
+                    source ? "source" : "sink", &s->ctx, &s->inst, s->err);
     s->batch = sl_batch_new(1000, 64u << 20);
     return s->st;
 }
@@ -224,14 +130,8 @@ sluice_status mt_sink(mt_env *e, mt_inst *s, const char *pipeline, const char *f
 
 void mt_close(mt_inst *s)
 {
-    if (s->inst) {
-        if (s->is_source)
-            s->env->plugin->source->destroy(s->inst);
-        else
-            s->env->plugin->sink->destroy(s->inst);
-    }
-    if (s->ctx)
-        sl_ctx_free(s->ctx);
+    if (s->env)
+        tl_destroy(s->env->plugin, s->is_source ? TL_SOURCE : TL_SINK, s->ctx, s->inst);
     if (s->conf)
         sl_conf_free(s->conf);
     if (s->batch)
@@ -239,25 +139,16 @@ void mt_close(mt_inst *s)
     memset(s, 0, sizeof *s);
 }
 
-int mt_ready(const mt_inst *s) { return atomic_load(&s->ctx->ready); }
-
-static double metric_of(const mt_inst *s, sluice_metric_kind kind, const char *name)
-{
-    /* Registering again returns the series the plugin registered. */
-    sluice_metric *m = s->env->api->metric(s->ctx, kind, name, "", NULL);
-    if (!m)
-        mt_die("metric %s is not registered", name);
-    return sl_metric_value(m);
-}
+int mt_ready(const mt_inst *s) { return tl_ready(s->ctx); }
 
 double mt_metric(const mt_inst *s, const char *name)
 {
-    return metric_of(s, SLUICE_METRIC_COUNTER, name);
+    return tl_metric(s->ctx, SLUICE_METRIC_COUNTER, name, NULL);
 }
 
 double mt_gauge(const mt_inst *s, const char *name)
 {
-    return metric_of(s, SLUICE_METRIC_GAUGE, name);
+    return tl_metric(s->ctx, SLUICE_METRIC_GAUGE, name, NULL);
 }
 
 /* ---- collected messages ------------------------------------------------- */
@@ -547,7 +438,7 @@ static void broker_launch(mt_broker *b)
                 pid = 0;
             fclose(f);
         }
-        if (pid > 0 && port_open(b->port)) {
+        if (pid > 0 && tl_port_open(b->port)) {
             b->pid = pid;
             track_broker(b, 1);
             return;
@@ -605,7 +496,7 @@ void mt_broker_stop(mt_broker *b)
         mt_sleep_ms(20);
     }
     /* The port must be free again before a restart binds it. */
-    while (port_open(b->port) && mt_now_ms() < end)
+    while (tl_port_open(b->port) && mt_now_ms() < end)
         mt_sleep_ms(20);
     b->pid = 0;
 }
@@ -614,33 +505,4 @@ void mt_broker_restart(mt_broker *b)
 {
     mt_broker_stop(b);
     broker_launch(b);
-}
-
-/* ---- captured log ------------------------------------------------------ */
-
-static int saved_stderr = -1;
-static FILE *capture;
-
-void mt_capture_begin(void)
-{
-    fflush(stderr);
-    capture = tmpfile();
-    if (!capture)
-        mt_die("tmpfile failed");
-    saved_stderr = dup(2);
-    dup2(fileno(capture), 2);
-}
-
-const char *mt_capture_end(void)
-{
-    static char buf[65536];
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    rewind(capture);
-    size_t n = fread(buf, 1, sizeof buf - 1, capture);
-    buf[n] = '\0';
-    fclose(capture);
-    fputs(buf, stderr);
-    return buf;
 }

@@ -23,8 +23,17 @@
 #include "ctx.h"
 #include "metrics.h"
 #include "plugin_registry.h"
+#include "tl.h"
 
-void mt_die(const char *fmt, ...) SLUICE_PRINTF(1, 2);
+/* What is not about MQTT comes from tests/lib (tl.h). */
+#define mt_die tl_die
+#define mt_sh tl_sh
+#define mt_now_ms tl_now_ms
+#define mt_sleep_ms tl_sleep_ms
+#define mt_free_port tl_free_port
+#define mt_capture_begin tl_capture_begin
+/* Returns what was logged meanwhile (static buffer), and echoes it. */
+#define mt_capture_end tl_capture_end
 
 typedef struct mt_env {
     const sluice_api *api;
@@ -134,8 +143,6 @@ typedef struct mt_broker {
     pid_t pid;
 } mt_broker;
 
-/* A TCP port on 127.0.0.1 nobody listens on right now. */
-int mt_free_port(void);
 /* Starts Mosquitto with its files in <env dir>/<name>, listening on `port`
  * (0: a free one) with `listener_conf` lines after the listener line (NULL
  * for a plain anonymous one) and `extra_conf` lines after that (more
@@ -145,17 +152,5 @@ void mt_broker_start(mt_env *e, mt_broker *b, const char *name, int port,
 void mt_broker_stop(mt_broker *b);
 /* Stop (persistence saved) and start again on the same port. */
 void mt_broker_restart(mt_broker *b);
-
-/* ---- captured log --------------------------------------------------------- */
-
-void mt_capture_begin(void);
-/* Returns what was logged meanwhile (static buffer), and echoes it. */
-const char *mt_capture_end(void);
-
-/* Runs a shell command; returns its exit status. */
-int mt_sh(const char *fmt, ...) SLUICE_PRINTF(1, 2);
-
-int64_t mt_now_ms(void);
-void mt_sleep_ms(int ms);
 
 #endif

@@ -1,6 +1,7 @@
-/* Runs the first-party plugins outside a pipeline: their options come from
- * a real pipeline file through sl_conf_load (so defaults and typing are the
- * host's), then the test calls init/poll/process/write directly. */
+/* Runs the first-party generic plugins outside a pipeline: their options
+ * come from a real pipeline file through sl_conf_load (so defaults and
+ * typing are the host's), then the test calls init/poll/process/write
+ * directly.  Built on tests/lib (tl.h). */
 #ifndef SLUICE_TEST_HARNESS_H
 #define SLUICE_TEST_HARNESS_H
 

@@ -1,6 +1,7 @@
 /* Shared helpers for the Timescale sink tests: the plugin loaded through
  * the host's real loader, a verification connection to the test server,
- * option sets, batches of measurements and captured log output. */
+ * option sets, batches of measurements and captured log output.  What is
+ * not about timescale comes from tests/lib (tl.h, tl_pg.h). */
 #ifndef TS_TEST_H
 #define TS_TEST_H
 
@@ -12,6 +13,7 @@
 #include "ctx.h"
 #include "metrics.h"
 #include "plugin_registry.h"
+#include "tl.h"
 
 typedef struct tt_env {
     const sluice_api *api;
@@ -36,11 +38,9 @@ void tt_sql(tt_env *e, const char *fmt, ...) SLUICE_PRINTF(2, 3);
 const char *tt_value(tt_env *e, const char *fmt, ...) SLUICE_PRINTF(2, 3);
 long tt_long(tt_env *e, const char *fmt, ...) SLUICE_PRINTF(2, 3);
 
-/* Options from "name=value", "name[]=item" (LIST) and "name{key}=value"
- * (MAP) strings, NULL-terminated; declared defaults apply as the host's
- * config loader applies them. */
-sluice_config *tt_cfg(const sluice_option *opts, const char *const *kv);
-void tt_cfg_free(sluice_config *c);
+/* Options from "name=value" strings: tl_cfg (tests/lib/tl.h). */
+#define tt_cfg tl_cfg
+#define tt_cfg_free tl_cfg_free
 
 typedef struct tt_sink {
     tt_env *env;
@@ -57,17 +57,17 @@ sluice_status tt_write(tt_sink *s, sluice_batch *b);
 void tt_close(tt_sink *s);
 double tt_metric(tt_sink *s, const char *name);
 
-/* Batches of iot_measurements-shaped records. */
-sluice_batch *tt_batch(size_t cap);
-sluice_record *tt_rec(sluice_batch *b);
-void tt_str(sluice_batch *b, sluice_record *r, const char *name, const char *v);
-void tt_strn(sluice_batch *b, sluice_record *r, const char *name, const char *v, size_t n);
-void tt_bytes(sluice_batch *b, sluice_record *r, const char *name, const void *v, size_t n);
-void tt_dbl(sluice_batch *b, sluice_record *r, const char *name, double v);
-void tt_int(sluice_batch *b, sluice_record *r, const char *name, int64_t v);
-void tt_bool(sluice_batch *b, sluice_record *r, const char *name, int v);
-void tt_ts(sluice_batch *b, sluice_record *r, const char *name, int64_t us);
-void tt_null(sluice_batch *b, sluice_record *r, const char *name);
+/* Batches of iot_measurements-shaped records, built with tests/lib. */
+#define tt_batch tl_batch
+#define tt_rec tl_rec
+#define tt_str tl_str
+#define tt_strn tl_strn
+#define tt_bytes tl_bytes
+#define tt_dbl tl_dbl
+#define tt_int tl_int
+#define tt_bool tl_bool
+#define tt_ts tl_ts
+#define tt_null tl_null
 /* One measurement as f2_decode emits it; value NAN means a NULL value. */
 sluice_record *tt_measurement(sluice_batch *b, int64_t ts_us, const char *device,
                               const char *datapoint, double value, const char *unit);
@@ -75,11 +75,9 @@ sluice_record *tt_measurement(sluice_batch *b, int64_t ts_us, const char *device
 /* The iot_measurements table of sql/timeseries.sql, in the env's schema. */
 void tt_create_measurements(tt_env *e, const char *table);
 
-/* Captures what the process writes to stderr (the host's log) meanwhile. */
-void tt_capture_begin(void);
-const char *tt_capture_end(void);   /* static buffer, NUL-terminated */
-
-/* The record's failure reason, NULL when it is not marked failed. */
-const char *tt_failure(const sluice_batch *b, size_t i);
+/* The host's log captured, and a record's failure reason: tests/lib. */
+#define tt_capture_begin tl_capture_begin
+#define tt_capture_end tl_capture_end
+#define tt_failure tl_failure
 
 #endif
