@@ -19,6 +19,8 @@
 #include "batch_api.h"
 #include "tl.h"
 
+#include <sluice/sluice_time.h>
+
 /* ---- environment ------------------------------------------------------- */
 
 static mt_broker *brokers[16];
@@ -294,7 +296,7 @@ static mt_client *client_open(int port, int protocol)
     pthread_once(&once, (void (*)(void))mosquitto_lib_init);
     mt_client *c = calloc(1, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
+    sluice_cond_init_monotonic(&c->cv);
     c->m = mosquitto_new(NULL, true, c);
     if (!c->m)
         mt_die("mosquitto_new failed");
@@ -340,9 +342,7 @@ void mt_pubf(mt_client *c, const char *topic, int qos, const char *fmt, ...)
 
 void mt_pub_wait(mt_client *c)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += 60;
+    struct timespec dl = sluice_deadline_ms(60000);
     pthread_mutex_lock(&c->mu);
     while (c->acked < c->sent)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
@@ -357,9 +357,7 @@ mt_client *mt_sub_open(int port, const char *filter, int qos)
     int rc = mosquitto_subscribe(c->m, NULL, filter, qos);
     if (rc)
         mt_die("test subscribe to %s failed: %s", filter, mosquitto_strerror(rc));
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += 10;
+    struct timespec dl = sluice_deadline_ms(10000);
     pthread_mutex_lock(&c->mu);
     while (!c->subscribed)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
@@ -370,14 +368,7 @@ mt_client *mt_sub_open(int port, const char *filter, int qos)
 
 size_t mt_sub_wait(mt_client *c, size_t n, int timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = sluice_deadline_ms(timeout_ms);
     pthread_mutex_lock(&c->mu);
     while (c->got.n < n)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT)
