@@ -54,7 +54,7 @@ for line in open(sys.argv[1]):
 echo "$reasons"
 for want in "not JSON|json|JSON" "hex" "needs bytes|short|bytes" "unknown device|no parameters|unknown" \
             "topic" "payload|large|bytes" "UTF-8"; do
-  echo "$reasons" | grep -Eqi "$want" && pass || fail "no dead letter matching /$want/"
+  grep -Eqi "$want" <<<"$reasons" && pass || fail "no dead letter matching /$want/"
 done
 expect_eq "$(echo "$reasons" | grep -c 'transform\[0\]')" 7 "every dead letter names the decode stage"
 kill -TERM $ingest; rc=0; wait $ingest || rc=$?

@@ -31,7 +31,7 @@ wait_for 30 grep -q "42501\|permission denied" "$T/ingest.log" && pass ||
   fail "no permission error logged: $(tail -5 "$T/ingest.log")"
 # The pipeline parks, and retries after a capped backoff (parking again
 # while the grant is missing): wait for a parked moment.
-parked() { curl -s --max-time 5 "$URL/status" | grep -q '"state":"parked"'; }
+parked() { grep -q '"state":"parked"' <<<"$(curl -s --max-time 5 "$URL/status")"; }
 wait_for 30 parked && pass || fail "the pipeline never shows as parked in /status"
 status=$(curl -s --max-time 5 "$URL/status")
 ready=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL/ready")

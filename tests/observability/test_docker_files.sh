@@ -125,7 +125,7 @@ grep -q '^ENV SLUICE_SPOOL_DIR=/var/lib/sluice/spool$' "$DOCKERFILE" && pass ||
 grep -q '^VOLUME \["/var/lib/sluice/spool"\]' "$DOCKERFILE" && pass || fail "the spool is not a VOLUME"
 grep -q 'install -d -o sluice -g sluice -m 0700 /var/lib/sluice/spool' "$DOCKERFILE" && pass ||
   fail "the spool directory is not created for the sluice user"
-sed -n '/^  sluice-bridge:/,/^  [a-z]/p' "$COMPOSE" | grep -q -- '- bridge-spool:/var/lib/sluice/spool' &&
+grep -q -- '- bridge-spool:/var/lib/sluice/spool' <<<"$(sed -n '/^  sluice-bridge:/,/^  [a-z]/p' "$COMPOSE")" &&
   pass || fail "sluice-bridge has no spool volume"
 grep -q 'path: ${SLUICE_SPOOL_DIR:-var/spool}/f2-bridge' "$SRC/pipelines/seed/10-bridge.yaml" && pass ||
   fail "pipelines/seed/10-bridge.yaml does not spool under SLUICE_SPOOL_DIR"

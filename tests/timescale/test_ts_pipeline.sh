@@ -32,7 +32,7 @@ expect_eq "$readme" "$listed" "README option table vs declared options"
 while read -r opt; do
   doc=$(awk -v o="$opt" '$1 == o { getline; sub(/^ +/, ""); print; exit }' "$T/out")
   grep -qF -- "| \`$opt\` |" "$SLUICE_SOURCE_DIR/connectors/timescale/README.md" &&
-    grep -F -- "| \`$opt\` |" "$SLUICE_SOURCE_DIR/connectors/timescale/README.md" | grep -qF -- "| $doc |" &&
+    grep -qF -- "| $doc |" <<<"$(grep -F -- "| \`$opt\` |" "$SLUICE_SOURCE_DIR/connectors/timescale/README.md")" &&
     pass || fail "README's line for $opt does not say: $doc"
 done <<<"$listed"
 
