@@ -114,18 +114,17 @@ fail:
 /* {"origin":{...},"timestamp":...,"key":...,"value":...,"headers":{...},"fields":{...}}:
  * everything a dead-letter reader needs, whatever the record holds.  It
  * never refuses a record: fields that cannot be JSON become null with the
- * reason in "fields_error".  Key, value and header values follow the
- * text layer's bytes rule (a string when UTF-8, else base64 said so); the
- * origin topic and header names are escaped as they are (a byte that is not
- * UTF-8 there becomes U+FFFD, the escaper's policy). */
+ * reason in "fields_error".  Origin topic, key and value follow the text
+ * layer's bytes rule (a string when UTF-8, else base64 and a sibling
+ * "<name>_encoding"), header values are a string or {"base64":...}; only a
+ * header name that is not UTF-8 is altered (U+FFFD, the escaper's policy),
+ * having nowhere to say it is base64. */
 static void put_envelope(fsink *s, sluice_batch *b, const sluice_record *r)
 {
     sluice_buf *o = &s->out;
-    SLUICE_BUF_LIT(o, "{\"origin\":{\"topic\":");
-    if (r->origin.topic)
-        sluice_buf_json_str(o, r->origin.topic, strlen(r->origin.topic));
-    else
-        SLUICE_BUF_LIT(o, "null");
+    const char *t = r->origin.topic;
+    SLUICE_BUF_LIT(o, "{\"origin\":{");
+    sluice_buf_json_bytes_member(o, "topic", t, t ? strlen(t) : 0);
     SLUICE_BUF_LIT(o, ",\"partition\":");
     sluice_buf_int(o, r->origin.partition);
     SLUICE_BUF_LIT(o, ",\"offset\":");

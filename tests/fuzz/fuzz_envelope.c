@@ -47,11 +47,8 @@ static void put_bytes(sluice_buf *o, const char *name, const char *sc, env_span 
 static int rewrite(sluice_buf *o, const env_rec *r, const char *sc)
 {
     sluice_buf_reset(o);
-    SLUICE_BUF_LIT(o, "{\"origin\":{\"topic\":");
-    if (r->topic.null)
-        SLUICE_BUF_LIT(o, "null");
-    else
-        sluice_buf_json_str(o, sc + r->topic.off, r->topic.len);
+    SLUICE_BUF_LIT(o, "{\"origin\":{");
+    put_bytes(o, "topic", sc, r->topic);
     SLUICE_BUF_LIT(o, ",\"partition\":");
     sluice_buf_int(o, r->partition);
     SLUICE_BUF_LIT(o, ",\"offset\":");

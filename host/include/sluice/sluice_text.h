@@ -23,7 +23,8 @@
  *     refuse (a STRING field, a field name) or write base64 instead (bytes:
  *     key, value, topic, header values — sluice_buf_json_bytes_member).
  *   - Doubles: the shortest of %.15g, %.16g, %.17g that reads back as the
- *     same double (the shortest text for every normal double).  JSON adds
+ *     same double (the shortest text for every normal double), exponent
+ *     without '+' or leading zeros ("1e300", "2.5e-8").  JSON adds
  *     ".0" to an integral value so that it is read back as a real, and
  *     writes NaN and ±Inf as null.  NaN and ±Inf are null everywhere:
  *     a topic template refuses them as it refuses a null field.
@@ -91,7 +92,7 @@ static inline size_t sluice_fmt_int(char out[SLUICE_INT_MAX_TEXT], int64_t v)
 
 /* Writes the shortest text that reads back as d, NUL-terminated; returns
  * the length, or 0 (and writes "") for NaN and ±Inf, which every writer
- * treats as null.  -0.0 is "-0". */
+ * treats as null.  -0.0 is "-0", 1e300 is "1e300". */
 static inline size_t sluice_fmt_double(char out[SLUICE_DOUBLE_MAX_TEXT], double d)
 {
     if (!isfinite(d)) {
@@ -103,6 +104,21 @@ static inline size_t sluice_fmt_double(char out[SLUICE_DOUBLE_MAX_TEXT], double 
         n = snprintf(out, SLUICE_DOUBLE_MAX_TEXT, "%.*g", prec, d);
         if (prec == 17 || strtod(out, NULL) == d)
             break;
+    }
+    /* The exponent without '+' or leading zeros ("1e300", "2.5e-8"):
+     * shorter, still JSON and strtod, and a '+' would be a wildcard in an
+     * MQTT topic and outside Kafka's topic alphabet. */
+    char *e = strchr(out, 'e');
+    if (e) {
+        char *src = e + 1, *dst = e + 1;
+        if (*src == '+')
+            src++;
+        else if (*src == '-')
+            *dst++ = *src++;
+        while (*src == '0' && src[1])
+            src++;
+        memmove(dst, src, strlen(src) + 1);
+        n = (int)strlen(out);
     }
     return (size_t)n;
 }
