@@ -6,6 +6,7 @@
  *                     Kafka json converter (kconv_encode)
  *   JSON envelopes:   the host's (a record without fields), the Kafka
  *                     converter's (kconv_envelope), the file sink's
+ *   JSON logs:        --log-format json (the message and component)
  *   plain text:       the topic templates of the MQTT sink (sluice_tmpl +
  *                     its publish check) and the Kafka sink (ktopic_render),
  *                     and TimescaleDB's text rendering (ts_render_text)
@@ -19,17 +20,20 @@
 
 #include "json_conv.h"
 #include "kconv.h"
+#include "log.h"
 #include "ktopic.h"
 #include "mqtt_topic.h"
 #include "ts_render.h"
 
 #include <sluice/sluice_text.h>
 
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const sluice_api *api;
 static sluice_batch *B;
@@ -397,6 +401,54 @@ static void test_strings(void)
     check_plain(r, "plant-1", NULL, NULL);
 }
 
+/* --log-format json escapes with the same escaper (line breaks are blanked
+ * first: a log message stays one line). */
+static void test_json_log(void)
+{
+    const char *path = ph_path("log.json");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644), saved = dup(STDERR_FILENO);
+    CHECK(fd >= 0 && saved >= 0);
+    dup2(fd, STDERR_FILENO);
+    sl_log_configure(SLUICE_LOG_INFO, SL_LOG_JSON);
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        if (!memchr(strs[i].s, '\0', strs[i].n))
+            sl_log(SLUICE_LOG_INFO, NULL, strs[i].s, "%s", strs[i].s);
+    sl_log_configure(SLUICE_LOG_INFO, SL_LOG_TEXT);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fd);
+    char *all = ph_read_file(path), *line = all;
+    for (size_t i = 0; line && i < sizeof strs / sizeof *strs; i++) {
+        if (memchr(strs[i].s, '\0', strs[i].n))
+            continue;
+        char *nl = strchr(line, '\n');
+        CHECK(nl != NULL);
+        if (!nl)
+            break;
+        *nl = '\0';
+        /* The message's \n and \r became blanks (this golden text has no
+         * escaped backslash before an n or r). */
+        const char *text = strs[i].json ? strs[i].json : strs[i].fffd;
+        char msg[256];
+        size_t o = 0;
+        for (const char *t = text; *t && o + 1 < sizeof msg; t++) {
+            if (t[0] == '\\' && (t[1] == 'n' || t[1] == 'r')) {
+                msg[o++] = ' ';
+                t++;
+            } else {
+                msg[o++] = *t;
+            }
+        }
+        msg[o] = '\0';
+        char want[512];
+        snprintf(want, sizeof want, ",\"level\":\"info\",\"component\":%s,\"msg\":%s}", text,
+                 msg);
+        CHECK_STR_EQ(strchr(line, ','), want);
+        line = nl + 1;
+    }
+    free(all);
+}
+
 /* ------------------------------------------------------------------ */
 
 static void start_file(ph_inst *s, const char *name, const char *format)
@@ -429,6 +481,7 @@ int main(void)
     test_ints_bools_null();
     test_timestamps();
     test_strings();
+    test_json_log();
 
     ph_destroy(&FJ);
     ph_destroy(&FE);
