@@ -340,15 +340,21 @@ static int object(P *p, member_fn member, void *arg, const char *what)
 typedef struct envctx {
     env_rec *r;
     int has_origin, has_value;
-    int key_b64, value_b64;
+    int key_b64, value_b64, topic_b64;
 } envctx;
+
+static int encoding(P *p, int *b64, const char *name);
 
 static int origin_member(P *p, const char *name, void *arg)
 {
-    env_rec *r = arg;
+    envctx *x = arg;
+    env_rec *r = x->r;
     int64_t v;
     if (!strcmp(name, "topic"))
         return str_or_null(p, &r->topic);
+    /* A topic that is not UTF-8 is written as bytes are (sluice_text.h). */
+    if (!strcmp(name, "topic_encoding"))
+        return encoding(p, &x->topic_b64, name);
     if (!strcmp(name, "partition")) {
         if (integer(p, INT32_MIN, INT32_MAX, &v))
             return -1;
@@ -494,7 +500,7 @@ static int env_member(P *p, const char *name, void *arg)
     env_rec *r = x->r;
     if (!strcmp(name, "origin")) {
         x->has_origin = 1;
-        return object(p, origin_member, r, "\"origin\"");
+        return object(p, origin_member, x, "\"origin\"");
     }
     if (!strcmp(name, "timestamp")) {
         if (peek(p) == 'n') {
@@ -627,6 +633,10 @@ int env_parse(const char *line, size_t n, char *scratch, env_rec *r, char *why, 
     if (!x.has_origin || !x.has_value) {
         p.i = 0;
         return bad(&p, "not an envelope: no \"%s\" member", x.has_origin ? "value" : "origin");
+    }
+    if (x.topic_b64 && !r->topic.null && b64_decode(scratch + r->topic.off, &r->topic.len)) {
+        p.i = 0;
+        return bad(&p, "\"origin\".\"topic\" is not valid base64 (topic_encoding says it is)");
     }
     if (x.key_b64 && !r->key.null && b64_decode(scratch + r->key.off, &r->key.len)) {
         p.i = 0;

@@ -3,7 +3,8 @@
  * OS (and, with fsync, on disk).  A failed write is cut back off the file,
  * so the retried batch does not follow half a line. */
 #include "file.h"
-#include "json_out.h"
+
+#include <sluice/sluice_text.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +36,7 @@ typedef struct fsink {
     sink_format format;
     int discard, fsync;
     int fd;
-    jbuf out;                /* one batch of text, reused */
+    sluice_buf out;          /* one batch of text, reused */
     unsigned long long records;
     sluice_metric *discarded;
 } fsink;
@@ -51,7 +52,7 @@ static void sink_destroy(void *p)
         s->api->log(s->ctx, SLUICE_LOG_INFO, "wrote %llu records to %s", s->records, s->path);
     if (s->fd >= 0)
         close(s->fd);
-    jb_free(&s->out);
+    sluice_buf_free(&s->out);
     free(s->path);
     free(s);
 }
@@ -110,61 +111,64 @@ fail:
     return SLUICE_ERR;
 }
 
-/* Key, value or header bytes: a string when UTF-8, else base64 and a
- * sibling "<name>_encoding":"base64".  (|| chains keep the writes in order
- * and stop at the first failure.) */
-static int put_bytes_member(jbuf *o, const char *name, sluice_bytes v)
-{
-    if (JB_LIT(o, "\"") || jb_put(o, name, strlen(name)) || JB_LIT(o, "\":"))
-        return -1;
-    if (!v.ptr)
-        return JB_LIT(o, "null");
-    if (utf8_valid(v.ptr, v.len))
-        return jb_str(o, v.ptr, v.len);
-    return jb_base64(o, (const unsigned char *)v.ptr, v.len) || JB_LIT(o, ",\"") ||
-           jb_put(o, name, strlen(name)) || JB_LIT(o, "_encoding\":\"base64\"");
-}
-
 /* {"origin":{...},"timestamp":...,"key":...,"value":...,"headers":{...},"fields":{...}}:
  * everything a dead-letter reader needs, whatever the record holds.  It
  * never refuses a record: fields that cannot be JSON become null with the
- * reason in "fields_error". */
-static int put_envelope(fsink *s, sluice_batch *b, const sluice_record *r)
+ * reason in "fields_error".  Origin topic, key and value follow the text
+ * layer's bytes rule (a string when UTF-8, else base64 and a sibling
+ * "<name>_encoding"), header values are a string or {"base64":...}; only a
+ * header name that is not UTF-8 is altered (U+FFFD, the escaper's policy),
+ * having nowhere to say it is base64. */
+static void put_envelope(fsink *s, sluice_batch *b, const sluice_record *r)
 {
-    jbuf *o = &s->out;
-    if (JB_LIT(o, "{\"origin\":{\"topic\":") ||
-        (r->origin.topic ? jb_str(o, r->origin.topic, strlen(r->origin.topic))
-                         : JB_LIT(o, "null")) ||
-        JB_LIT(o, ",\"partition\":") || jb_int(o, r->origin.partition) ||
-        JB_LIT(o, ",\"offset\":") || jb_int(o, r->origin.offset) ||
-        JB_LIT(o, "},\"timestamp\":") ||
-        (r->timestamp ? jb_timestamp(o, r->timestamp) : JB_LIT(o, "null")) ||
-        JB_LIT(o, ",") || put_bytes_member(o, "key", r->key) || JB_LIT(o, ",") ||
-        put_bytes_member(o, "value", r->value) || JB_LIT(o, ",\"headers\":{"))
-        return -1;
+    sluice_buf *o = &s->out;
+    const char *t = r->origin.topic;
+    SLUICE_BUF_LIT(o, "{\"origin\":{");
+    sluice_buf_json_bytes_member(o, "topic", t, t ? strlen(t) : 0);
+    SLUICE_BUF_LIT(o, ",\"partition\":");
+    sluice_buf_int(o, r->origin.partition);
+    SLUICE_BUF_LIT(o, ",\"offset\":");
+    sluice_buf_int(o, r->origin.offset);
+    SLUICE_BUF_LIT(o, "},\"timestamp\":");
+    if (r->timestamp)
+        sluice_buf_json_time(o, r->timestamp);
+    else
+        SLUICE_BUF_LIT(o, "null");
+    sluice_buf_putc(o, ',');
+    sluice_buf_json_bytes_member(o, "key", r->key.ptr, r->key.len);
+    sluice_buf_putc(o, ',');
+    sluice_buf_json_bytes_member(o, "value", r->value.ptr, r->value.len);
+    SLUICE_BUF_LIT(o, ",\"headers\":{");
     for (uint32_t i = 0; i < r->n_headers; i++) {
         const sluice_header *h = &r->headers[i];
-        if ((i && JB_LIT(o, ",")) || jb_str(o, h->key, strlen(h->key)) || JB_LIT(o, ":"))
-            return -1;
-        int bad = utf8_valid(h->value.ptr, h->value.len)
-                      ? jb_str(o, h->value.ptr, h->value.len)
-                      : JB_LIT(o, "{\"base64\":") ||
-                            jb_base64(o, (const unsigned char *)h->value.ptr, h->value.len) ||
-                            JB_LIT(o, "}");
-        if (bad)
-            return -1;
+        if (i)
+            sluice_buf_putc(o, ',');
+        sluice_buf_json_str(o, h->key, strlen(h->key));
+        sluice_buf_putc(o, ':');
+        if (sluice_utf8_valid_prefix(h->value.ptr, h->value.len) == h->value.len) {
+            sluice_buf_json_str(o, h->value.ptr, h->value.len);
+        } else {
+            SLUICE_BUF_LIT(o, "{\"base64\":");
+            sluice_buf_json_base64(o, h->value.ptr, h->value.len);
+            sluice_buf_putc(o, '}');
+        }
     }
-    if (JB_LIT(o, "},\"fields\":"))
-        return -1;
-    if (!r->n_fields)
-        return JB_LIT(o, "{}}\n");
+    SLUICE_BUF_LIT(o, "},\"fields\":");
+    if (!r->n_fields) {
+        SLUICE_BUF_LIT(o, "{}}\n");
+        return;
+    }
     char err[SLUICE_ERRLEN];
     size_t len;
     const char *f = s->api->to_json(b, r, &len, err, sizeof err);
-    if (f)
-        return jb_put(o, f, len) || JB_LIT(o, "}\n");
-    return JB_LIT(o, "null,\"fields_error\":") || jb_str(o, err, strlen(err)) ||
-           JB_LIT(o, "}\n");
+    if (f) {
+        sluice_buf_put(o, f, len);
+        SLUICE_BUF_LIT(o, "}\n");
+        return;
+    }
+    SLUICE_BUF_LIT(o, "null,\"fields_error\":");
+    sluice_buf_json_str(o, err, strlen(err));
+    SLUICE_BUF_LIT(o, "}\n");
 }
 
 /* Writes it all, or cuts what was written back off and says why. */
@@ -210,20 +214,14 @@ static sluice_status sink_write(void *p, sluice_batch *b, char *err)
         s->records += n;
         return SLUICE_OK;
     }
-    s->out.len = 0;
+    sluice_buf_reset(&s->out);
     size_t failed = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
+    for (size_t i = 0; i < n && !s->out.oom; i++) {
         const sluice_record *r = api->batch_at(b, i);
         switch (s->format) {
         case FMT_RAW:
-            rc = jb_reserve(&s->out, r->value.len + 1);
-            if (!rc) {
-                if (r->value.len)
-                    memcpy(s->out.p + s->out.len, r->value.ptr, r->value.len);
-                s->out.len += r->value.len;
-                s->out.p[s->out.len++] = '\n';
-            }
+            sluice_buf_put(&s->out, r->value.ptr, r->value.len);
+            sluice_buf_putc(&s->out, '\n');
             break;
         case FMT_JSON: {
             char why[SLUICE_ERRLEN];
@@ -234,18 +232,14 @@ static sluice_status sink_write(void *p, sluice_batch *b, char *err)
                 failed++;
                 break;
             }
-            rc = jb_reserve(&s->out, len + 1);
-            if (!rc) {
-                memcpy(s->out.p + s->out.len, j, len);
-                s->out.len += len;
-                s->out.p[s->out.len++] = '\n';
-            }
+            sluice_buf_put(&s->out, j, len);
+            sluice_buf_putc(&s->out, '\n');
             break;
         }
-        case FMT_ENVELOPE: rc = put_envelope(s, b, r); break;
+        case FMT_ENVELOPE: put_envelope(s, b, r); break;
         }
     }
-    if (rc) {
+    if (s->out.oom) {
         snprintf(err, SLUICE_ERRLEN, "out of memory formatting a batch of %zu records for %s", n,
                  s->path);
         return SLUICE_RETRY;

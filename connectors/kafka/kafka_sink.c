@@ -34,7 +34,7 @@ typedef enum msg_time { MSG_TIME_PRODUCE, MSG_TIME_RECORD } msg_time;
 typedef struct ksink {
     kclient kc;              /* first: librdkafka's opaque */
     kconv conv;
-    ktopic topic;
+    sluice_tmpl topic;
     rd_kafka_topic_t *rkt;   /* the constant topic's handle */
     key_mode key;
     char *key_field;
@@ -297,7 +297,7 @@ static int key_of(ksink *k, const sluice_record *r, const void **p, size_t *n, c
             return -1;
         }
         sluice_buf_reset(&k->keybuf);
-        if (kfield_text(f, &k->keybuf) == 0) {
+        if (sluice_field_text(&k->keybuf, f) == 0) {
             *p = k->keybuf.p ? k->keybuf.p : "";
             *n = k->keybuf.len;
         }
@@ -528,7 +528,7 @@ static void snk_destroy(void *inst)
         rd_kafka_destroy(k->kc.rk);
     }
     kconv_free(&k->conv);
-    ktopic_free(&k->topic);
+    sluice_tmpl_free(&k->topic);
     free(k->key_field);
     sluice_buf_free(&k->vbuf);
     sluice_buf_free(&k->keybuf);

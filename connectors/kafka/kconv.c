@@ -3,6 +3,8 @@
 #include "kjson.h"
 #include "kpath.h"
 
+#include <sluice/sluice_text.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -38,34 +40,15 @@ void kconv_free(kconv *c)
     c->avro = NULL;
 }
 
-/* A text member: a string when UTF-8, else base64 with a "<name>_encoding"
- * sibling, the convention the host's JSON writer uses too. */
-static void put_text_member(sluice_buf *b, const char *name, const char *p, size_t n, int present)
-{
-    sluice_buf_putc(b, '"');
-    sluice_buf_puts(b, name);
-    SLUICE_BUF_LIT(b, "\":");
-    if (!present) {
-        SLUICE_BUF_LIT(b, "null");
-        return;
-    }
-    if (sluice_utf8_valid_prefix((const unsigned char *)p, n) == n) {
-        kj_put_string(b, p, n);
-        return;
-    }
-    kj_put_base64(b, (const unsigned char *)p, n);
-    SLUICE_BUF_LIT(b, ",\"");
-    sluice_buf_puts(b, name);
-    SLUICE_BUF_LIT(b, "_encoding\":\"base64\"");
-}
-
 void kconv_envelope(sluice_buf *b, const sluice_record *r, int64_t now_us)
 {
-    sluice_buf_putc(b, '{');
+    /* Topic, key and payload follow the text layer's bytes rule: a string
+     * when UTF-8, else base64 with a "<name>_encoding" sibling. */
     const char *t = r->origin.topic;
-    put_text_member(b, "topic", t, t ? strlen(t) : 0, t != NULL);
+    sluice_buf_putc(b, '{');
+    sluice_buf_json_bytes_member(b, "topic", t, t ? strlen(t) : 0);
     sluice_buf_putc(b, ',');
-    put_text_member(b, "device_id", r->key.ptr, r->key.len, r->key.ptr != NULL);
+    sluice_buf_json_bytes_member(b, "device_id", r->key.ptr, r->key.len);
     sluice_buf_putc(b, ',');
     const char *v = r->value.ptr;
     if (v && kj_classify(v, r->value.len) == KJ_CONTAINER) {
@@ -73,10 +56,10 @@ void kconv_envelope(sluice_buf *b, const sluice_record *r, int64_t now_us)
         SLUICE_BUF_LIT(b, "\"payload\":");
         sluice_buf_put(b, v, r->value.len);
     } else {
-        put_text_member(b, "payload", v ? v : "", v ? r->value.len : 0, v != NULL);
+        sluice_buf_json_bytes_member(b, "payload", v, v ? r->value.len : 0);
     }
     SLUICE_BUF_LIT(b, ",\"received_at\":");
-    kj_put_time(b, r->timestamp ? r->timestamp : now_us);
+    sluice_buf_json_time(b, r->timestamp ? r->timestamp : now_us);
     sluice_buf_putc(b, '}');
 }
 

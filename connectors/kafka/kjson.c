@@ -1,9 +1,7 @@
 #include "kjson.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 /* Deeper documents are not embedded (they travel as a string instead), which
@@ -226,91 +224,4 @@ kj_kind kj_classify(const char *s, size_t n)
     if (in.i != n)
         return KJ_INVALID;
     return is_container ? KJ_CONTAINER : KJ_SCALAR;
-}
-
-void kj_put_string(sluice_buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    sluice_buf_putc(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        sluice_buf_put(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': SLUICE_BUF_LIT(b, "\\\""); break;
-        case '\\': SLUICE_BUF_LIT(b, "\\\\"); break;
-        case '\n': SLUICE_BUF_LIT(b, "\\n"); break;
-        case '\r': SLUICE_BUF_LIT(b, "\\r"); break;
-        case '\t': SLUICE_BUF_LIT(b, "\\t"); break;
-        default: {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            sluice_buf_put(b, u, sizeof u);
-        }
-        }
-    }
-    sluice_buf_put(b, s + run, n - run);
-    sluice_buf_putc(b, '"');
-}
-
-void kj_put_base64(sluice_buf *b, const unsigned char *s, size_t n)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    sluice_buf_putc(b, '"');
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], tab[v & 63]};
-        sluice_buf_put(b, q, 4);
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], '=', '='};
-        sluice_buf_put(b, q, 4);
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
-        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], '='};
-        sluice_buf_put(b, q, 4);
-    }
-    sluice_buf_putc(b, '"');
-}
-
-/* Days since 1970-01-01 to a civil date (H. Hinnant's algorithm): no
- * gmtime_r, no TZ machinery, exact for any timestamp. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-void kj_put_time(sluice_buf *b, int64_t us)
-{
-    int64_t secs = us / 1000000, frac = us % 1000000;
-    if (frac < 0) {
-        frac += 1000000;
-        secs--;
-    }
-    int64_t days = secs / 86400, sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    int64_t y;
-    unsigned mo, d;
-    civil_from_days(days, &y, &mo, &d);
-    char buf[64];
-    int n = snprintf(buf, sizeof buf, "\"%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ\"", y, mo, d,
-                     (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60),
-                     (unsigned)frac);
-    sluice_buf_put(b, buf, (size_t)n);
 }

@@ -1,35 +1,21 @@
-/* The sink's topic template: literal text with {topic} (the record's origin
- * topic) and {field:NAME} (a field's value as text). */
+/* The sink's topic: rendered by the shared topic-template engine
+ * (sluice_tmpl in <sluice/sluice_text.h>, the MQTT sink's too) and checked
+ * here against Kafka's naming rule. */
 #ifndef KAFKA_KTOPIC_H
 #define KAFKA_KTOPIC_H
 
-#include <sluice/sluice_util.h>
+#include <sluice/sluice_text.h>
 
-#include <sluice/sluice.h>
+/* 0 if name (len bytes) is a valid Kafka topic name, else -1 with err. */
+int ktopic_check(const char *name, size_t len, char *err, size_t errlen);
 
-typedef enum ktseg_kind { KT_LIT, KT_TOPIC, KT_FIELD } ktseg_kind;
+/* Parses the sink's `topic` option; a template without placeholders is
+ * checked at once, so a bad constant name fails the pipeline at start.
+ * 0, or -1 with err. */
+int ktopic_parse(sluice_tmpl *t, const char *tmpl, char *err, size_t errlen);
 
-typedef struct ktseg {
-    ktseg_kind kind;
-    char *text;              /* literal text, or the field name */
-    size_t len;
-} ktseg;
-
-typedef struct ktopic {
-    ktseg *segs;
-    size_t n;
-    const char *constant;    /* the whole template when it has no placeholder */
-} ktopic;
-
-int ktopic_parse(ktopic *t, const char *tmpl, char *err, size_t errlen);
-void ktopic_free(ktopic *t);
-
-/* Renders the topic of r into out (reset, NUL-terminated) and checks that it
- * is a valid Kafka topic name.  0, or -1 with err. */
-int ktopic_render(const ktopic *t, const sluice_record *r, sluice_buf *out, char *err, size_t errlen);
-
-/* Appends a field's value as text: strings and bytes as they are, numbers in
- * decimal, booleans as true/false, timestamps in µs.  -1 for NULL. */
-int kfield_text(const sluice_field *f, sluice_buf *out);
+/* Renders t for r into out and checks the result.  0, or -1 with err. */
+int ktopic_render(const sluice_tmpl *t, const sluice_record *r, sluice_buf *out, char *err,
+                  size_t errlen);
 
 #endif

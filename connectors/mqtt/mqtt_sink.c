@@ -36,11 +36,11 @@ typedef struct mq_sink {
     sluice_ctx *ctx;
     mq_conn_cfg cc;
     mq_conn *conn;
-    mq_tmpl topic;
+    sluice_tmpl topic;
     const char *topic_text;
     int qos, retain, json;
     int64_t ack_timeout_ms;
-    mq_buf buf;
+    sluice_buf buf;
 
     /* Acknowledgement tracking for the write in progress.  A message id is
      * `pending` once publish returned it, or `early` if its acknowledgement
@@ -101,8 +101,8 @@ static void sink_free(mq_sink *s)
     if (!s)
         return;
     mq_conn_close(s->conn);
-    mq_tmpl_free(&s->topic);
-    mq_buf_free(&s->buf);
+    sluice_tmpl_free(&s->topic);
+    sluice_buf_free(&s->buf);
     free(s->recs);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
@@ -140,13 +140,13 @@ static sluice_status sink_init(const sluice_init_args *a, void **out, char *err)
     s->cc.shared = 1;
 
     s->topic_text = api->cfg_string(cfg, "topic");
-    if (mq_tmpl_parse(&s->topic, s->topic_text ? s->topic_text : "", err, SLUICE_ERRLEN)) {
+    if (sluice_tmpl_parse(&s->topic, s->topic_text ? s->topic_text : "", err, SLUICE_ERRLEN)) {
         st = SLUICE_ERR;
         goto fail;
     }
     if (s->topic.constant) {
         char why[SLUICE_ERRLEN];
-        if (mq_tmpl_render(&s->topic, NULL, &s->buf, why, sizeof why) ||
+        if (sluice_tmpl_render(&s->topic, NULL, &s->buf, why, sizeof why) ||
             mq_topic_check_publish(s->buf.p, s->buf.len, why, sizeof why)) {
             mq_errf(err, "topic: %s", why);
             st = SLUICE_ERR;
@@ -190,7 +190,7 @@ static int record_topic(mq_sink *s, sluice_batch *b, size_t i, const sluice_reco
     if (s->topic.constant)
         return 0;            /* rendered and checked at init, still in buf */
     char why[SLUICE_ERRLEN], reason[SLUICE_ERRLEN];
-    if (mq_tmpl_render(&s->topic, r, &s->buf, why, sizeof why) ||
+    if (sluice_tmpl_render(&s->topic, r, &s->buf, why, sizeof why) ||
         mq_topic_check_publish(s->buf.p, s->buf.len, why, sizeof why)) {
         mq_errf(reason, "mqtt sink: topic template \"%s\": %s", s->topic_text,
                  why);

@@ -3,6 +3,8 @@
  * format a batch goes out in. */
 #include "ts_render.h"
 
+#include <sluice/sluice_text.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,68 +15,25 @@ size_t ts_render_double(char *out, double d)
         return (size_t)snprintf(out, 32, "NaN");
     if (isinf(d))
         return (size_t)snprintf(out, 32, d > 0 ? "Infinity" : "-Infinity");
-    /* 17 significant digits always round-trip; fewer usually do and keep
-     * numeric and text columns free of noise such as 0.10000000000000001. */
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(out, 32, "%.*g", prec, d);
-        if (prec == 17 || strtod(out, NULL) == d)
-            break;
-    }
-    return (size_t)n;
+    /* The text layer's shortest round-trip text keeps numeric and text
+     * columns free of noise such as 0.10000000000000001. */
+    return sluice_fmt_double(out, d);
 }
 
 size_t ts_render_int(char *out, int64_t v)
 {
-    char tmp[24];
-    size_t n = 0;
-    /* Through uint64_t, so INT64_MIN negates without overflow. */
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    size_t len = 0;
-    if (v < 0)
-        out[len++] = '-';
-    while (n)
-        out[len++] = tmp[--n];
-    out[len] = '\0';
-    return len;
-}
-
-/* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
- * civil_from_days), valid far beyond PostgreSQL's timestamp range. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+    return sluice_fmt_int(out, v);
 }
 
 size_t ts_render_timestamp(char *out, int64_t us)
 {
-    const int64_t day_us = 86400000000LL;
-    int64_t days = us / day_us, rem = us % day_us;
-    if (rem < 0) {
-        rem += day_us;
-        days--;
-    }
-    int64_t y;
-    unsigned mo, d;
-    civil_from_days(days, &y, &mo, &d);
-    unsigned sec = (unsigned)(rem / 1000000), frac = (unsigned)(rem % 1000000);
-    /* Year 0 is 1 BC in the proleptic calendar PostgreSQL uses. */
-    int bc = y <= 0;
-    long long year = bc ? 1 - y : y;
-    return (size_t)snprintf(out, 48, "%04lld-%02u-%02u %02u:%02u:%02u.%06u+00%s", year, mo,
-                            d, sec / 3600, sec / 60 % 60, sec % 60, frac, bc ? " BC" : "");
+    /* The text layer's calendar, in PostgreSQL's input spelling: year 0 is
+     * 1 BC in the proleptic calendar PostgreSQL uses. */
+    sluice_civil c = sluice_civil_from_us(us);
+    int bc = c.year <= 0;
+    long long year = bc ? 1 - c.year : c.year;
+    return (size_t)snprintf(out, 48, "%04lld-%02u-%02u %02u:%02u:%02u.%06u+00%s", year, c.month,
+                            c.day, c.hour, c.minute, c.second, c.usec, bc ? " BC" : "");
 }
 
 static const char hexdig[] = "0123456789abcdef";

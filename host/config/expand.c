@@ -5,37 +5,21 @@
 
 #include "digest.h"
 
+#include <sluice/sluice_util.h>
+
 #include <stdlib.h>
 #include <string.h>
 
 /* Defaults may hold references themselves (${A:-${B}}); this bounds it. */
 #define MAX_NESTING 8
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
+/* The text being built, NUL-terminated after every append. */
+typedef sluice_buf sbuf;
 
 static void sb_add(sbuf *b, const char *s, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 64;
-        while (nc < b->n + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
+    sluice_buf_put(b, s, n);
+    sluice_buf_cstr(b);
 }
 
 typedef struct ectx {

@@ -1,6 +1,8 @@
 #include "log.h"
 #include "redact.h"
 
+#include <sluice/sluice_text.h>
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,26 +35,15 @@ int sl_log_enabled(sluice_log_level level) { return (int)level <= atomic_load(&g
 
 int sl_log_is_json(void) { return atomic_load(&g_format) == SL_LOG_JSON; }
 
-/* Appends s as a JSON string body (without quotes). */
-static size_t json_escape(char *out, size_t room, const char *s)
+/* s as a quoted JSON string, by the one escaper (sluice_text.h), cut short
+ * when it would not fit in room. */
+static void json_quote(char *out, size_t room, const char *s)
 {
-    size_t o = 0;
-    for (; *s && o + 7 < room; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c == '\n') {
-            out[o++] = '\\';
-            out[o++] = 'n';
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, room - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = '\0';
-    return o;
+    size_t n = strlen(s);
+    /* No byte takes more than six (\u00xx), so this always fits. */
+    if (sluice_json_escape(NULL, s, n) >= room)
+        n = (room - 3) / 6;
+    out[sluice_json_escape(out, s, n)] = '\0';
 }
 
 void sl_logv(sluice_log_level level, const char *pipeline, const char *component,
@@ -82,14 +73,12 @@ void sl_logv(sluice_log_level level, const char *pipeline, const char *component
     const char *lv = level_names[level <= SLUICE_LOG_DEBUG ? level : SLUICE_LOG_DEBUG];
     if (atomic_load(&g_format) == SL_LOG_JSON) {
         char em[2048 * 2], ep[256], ec[256];
-        json_escape(em, sizeof em, msg);
-        json_escape(ep, sizeof ep, pipeline ? pipeline : "");
-        json_escape(ec, sizeof ec, component ? component : "");
-        n = snprintf(line, sizeof line,
-                     "{\"ts\":\"%s\",\"level\":\"%s\"%s%s%s%s%s%s,\"msg\":\"%s\"}\n", ts, lv,
-                     pipeline ? ",\"pipeline\":\"" : "", pipeline ? ep : "",
-                     pipeline ? "\"" : "", component ? ",\"component\":\"" : "",
-                     component ? ec : "", component ? "\"" : "", em);
+        json_quote(em, sizeof em, msg);
+        json_quote(ep, sizeof ep, pipeline ? pipeline : "");
+        json_quote(ec, sizeof ec, component ? component : "");
+        n = snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\"%s%s%s%s,\"msg\":%s}\n",
+                     ts, lv, pipeline ? ",\"pipeline\":" : "", pipeline ? ep : "",
+                     component ? ",\"component\":" : "", component ? ec : "", em);
     } else {
         n = snprintf(line, sizeof line, "%s %-5s %s%s%s%s%s%s\n", ts, lv,
                      pipeline ? "[" : "", pipeline ? pipeline : "",

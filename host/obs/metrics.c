@@ -3,6 +3,8 @@
 #include "metrics_impl.h"
 #include "log.h"
 
+#include <sluice/sluice_util.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,32 +162,14 @@ static int valid_label_name(const char *s, size_t len)
     return 1;
 }
 
-/* A growable string for building label sets. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
+/* A growable string for building label sets, NUL-terminated after every
+ * append. */
+typedef sluice_buf sbuf;
 
 static void sb_putn(sbuf *b, const char *s, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    sluice_buf_put(b, s, n);
+    sluice_buf_cstr(b);
 }
 
 /* Appends k="v" with v escaped as the text format demands: backslash,
@@ -251,7 +235,9 @@ static char *make_labels(sluice_metric_kind kind, const char *pipeline, const ch
         free(b.p);
         return NULL;
     }
-    return b.p;
+    /* Kept for the series' life: give back the buffer's spare room. */
+    char *t = realloc(b.p, b.len + 1);
+    return t ? t : b.p;
 }
 
 /* ------------------------------------------------------------------ */

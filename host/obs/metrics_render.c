@@ -3,6 +3,8 @@
  * usual dashboards and alerts work unchanged. */
 #include "metrics_impl.h"
 
+#include <sluice/sluice_text.h>
+
 #include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
@@ -16,31 +18,13 @@
 #define SLUICE_VERSION "unknown"
 #endif
 
-typedef struct out {
-    char *p;
-    size_t len, cap;
-    int oom;
-} out;
+/* Every append keeps the text NUL-terminated, as the caller hands it out. */
+typedef sluice_buf out;
 
 static void put(out *o, const char *s, size_t n)
 {
-    if (o->oom)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        char *p = realloc(o->p, cap);
-        if (!p) {
-            o->oom = 1;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
+    sluice_buf_put(o, s, n);
+    sluice_buf_cstr(o);
 }
 
 static void puts_(out *o, const char *s) { put(o, s, strlen(s)); }
@@ -53,11 +37,7 @@ static const char *fmt_double(char buf[40], double v)
         return "NaN";
     if (isinf(v))
         return v > 0 ? "+Inf" : "-Inf";
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, 40, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
+    sluice_fmt_double(buf, v);
     return buf;
 }
 

@@ -1,5 +1,6 @@
 /* JSON conversion of records, behind sluice_api.to_json/from_json: a writer
- * and a strict parser of our own, both working in the batch arena. */
+ * (json_write.c) and a strict parser (json_parse.c) of our own, both working
+ * in the batch arena. */
 #ifndef SL_JSON_CONV_H
 #define SL_JSON_CONV_H
 

@@ -7,23 +7,24 @@
  * Checks beyond "no crash, no leak": a refused line has a reason naming the
  * column; an accepted one describes spans inside the scratch buffer and a
  * "fields" text inside the line; and written again the way the file sink
- * writes envelopes (json_out.c, as put_envelope does) it reads back to the
- * same record (origin, timestamp, key, value, headers). */
+ * writes envelopes (the text layer, <sluice/sluice_text.h>, as put_envelope
+ * does) it reads back to the same record (origin, timestamp, key, value, headers). */
 #include "fuzz.h"
 
 #include "envelope_read.h"
-#include "json_out.h"
+
+#include <sluice/sluice_text.h>
 
 #include <string.h>
 
 static env_rec R1, R2;
-static jbuf J;
+static sluice_buf J;
 
 static void teardown(void)
 {
     env_rec_free(&R1);
     env_rec_free(&R2);
-    jb_free(&J);
+    sluice_buf_free(&J);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -38,45 +39,46 @@ static int span_ok(env_span s, size_t cap)
     return s.null ? s.len == 0 : s.off <= cap && s.len <= cap - s.off;
 }
 
-/* A member "name": bytes as the sink writes it (string, or base64 with a
- * "<name>_encoding" sibling), or null. */
-static int put_bytes(jbuf *o, const char *name, const char *sc, env_span s)
+static void put_bytes(sluice_buf *o, const char *name, const char *sc, env_span s)
 {
-    if (JB_LIT(o, "\"") || jb_put(o, name, strlen(name)) || JB_LIT(o, "\":"))
-        return -1;
-    if (s.null)
-        return JB_LIT(o, "null");
-    if (utf8_valid(sc + s.off, s.len))
-        return jb_str(o, sc + s.off, s.len);
-    return jb_base64(o, (const unsigned char *)sc + s.off, s.len) || JB_LIT(o, ",\"") ||
-           jb_put(o, name, strlen(name)) || JB_LIT(o, "_encoding\":\"base64\"");
+    sluice_buf_json_bytes_member(o, name, s.null ? NULL : sc + s.off, s.len);
 }
 
-static int rewrite(jbuf *o, const env_rec *r, const char *sc)
+static int rewrite(sluice_buf *o, const env_rec *r, const char *sc)
 {
-    o->len = 0;
-    if (JB_LIT(o, "{\"origin\":{\"topic\":") ||
-        (r->topic.null ? JB_LIT(o, "null") : jb_str(o, sc + r->topic.off, r->topic.len)) ||
-        JB_LIT(o, ",\"partition\":") || jb_int(o, r->partition) || JB_LIT(o, ",\"offset\":") ||
-        jb_int(o, r->offset) || JB_LIT(o, "},\"timestamp\":") ||
-        (r->timestamp ? jb_timestamp(o, r->timestamp) : JB_LIT(o, "null")) ||
-        JB_LIT(o, ",") || put_bytes(o, "key", sc, r->key) || JB_LIT(o, ",") ||
-        put_bytes(o, "value", sc, r->value) || JB_LIT(o, ",\"headers\":{"))
-        return -1;
+    sluice_buf_reset(o);
+    SLUICE_BUF_LIT(o, "{\"origin\":{");
+    put_bytes(o, "topic", sc, r->topic);
+    SLUICE_BUF_LIT(o, ",\"partition\":");
+    sluice_buf_int(o, r->partition);
+    SLUICE_BUF_LIT(o, ",\"offset\":");
+    sluice_buf_int(o, r->offset);
+    SLUICE_BUF_LIT(o, "},\"timestamp\":");
+    if (r->timestamp)
+        sluice_buf_json_time(o, r->timestamp);
+    else
+        SLUICE_BUF_LIT(o, "null");
+    sluice_buf_putc(o, ',');
+    put_bytes(o, "key", sc, r->key);
+    sluice_buf_putc(o, ',');
+    put_bytes(o, "value", sc, r->value);
+    SLUICE_BUF_LIT(o, ",\"headers\":{");
     for (size_t i = 0; i < r->n_headers; i++) {
         const env_header *h = &r->headers[i];
-        if ((i && JB_LIT(o, ",")) || jb_str(o, sc + h->key.off, h->key.len) || JB_LIT(o, ":"))
-            return -1;
-        int bad = utf8_valid(sc + h->value.off, h->value.len)
-                      ? jb_str(o, sc + h->value.off, h->value.len)
-                      : JB_LIT(o, "{\"base64\":") ||
-                            jb_base64(o, (const unsigned char *)sc + h->value.off,
-                                      h->value.len) ||
-                            JB_LIT(o, "}");
-        if (bad)
-            return -1;
+        if (i)
+            sluice_buf_putc(o, ',');
+        sluice_buf_json_str(o, sc + h->key.off, h->key.len);
+        sluice_buf_putc(o, ':');
+        if (sluice_utf8_valid_prefix(sc + h->value.off, h->value.len) == h->value.len) {
+            sluice_buf_json_str(o, sc + h->value.off, h->value.len);
+        } else {
+            SLUICE_BUF_LIT(o, "{\"base64\":");
+            sluice_buf_json_base64(o, sc + h->value.off, h->value.len);
+            sluice_buf_putc(o, '}');
+        }
     }
-    return JB_LIT(o, "},\"fields\":{}}");
+    SLUICE_BUF_LIT(o, "},\"fields\":{}}");
+    return o->oom ? -1 : 0;
 }
 
 static int same_bytes(const char *a, env_span x, const char *b, env_span y)

@@ -1,4 +1,4 @@
-/* The host's JSON parser (json_conv.c, behind sluice_api.from_json): any
+/* The host's JSON parser (json_parse.c, behind sluice_api.from_json): any
  * bytes into a record's fields, in the batch arena.
  *
  * Beyond "no crash, no leak", the parser's promises are checked with

@@ -172,7 +172,9 @@ static void test_config_errors(void)
         {1, "topics: [t], group: g, value_converter: avro, avro_schema: /nonexistent.avsc",
          "/nonexistent.avsc"},
         {0, "topic: t, key: bogus", "key \"bogus\": expected record, none or field:NAME"},
-        {0, "topic: \"t-{sq}\"", "unknown placeholder \"{sq}\""},
+        {0, "topic: \"t-{sq}\"", "unknown placeholder {sq}"},
+        /* A name without placeholders is checked at start, not per record. */
+        {0, "topic: \"a/b\"", "topic \"a/b\" is not a valid Kafka topic name"},
         {0, "topic: t, acks: 1", "idempotence"},
         {0, "topic: t, properties: {linger.ms: \"7\"}", "linger.ms is set by the kafka plugin"},
     };

@@ -396,22 +396,22 @@ static void test_template(void)
         {"out/{key}/x", "out/f2-aabb/x"},
         {"mirror/{topic}", "mirror/cmnd/f2-aabb/x"},
         {"{field:s}/{field:n}/{field:ok}/{field:ts}", "plant-1/-42/true/1700000000123456"},
-        {"{field:d}|{field:third}", "0.1|0.33333333333333331"},
+        {"{field:d}|{field:third}", "0.1|0.3333333333333333"},
         {"a{{b}}c/{key}", "a{b}c/f2-aabb"},
     };
-    mq_buf buf = {0};
+    sluice_buf buf = {0};
     char err[512];
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
-        mq_tmpl t;
-        CHECK_INT_EQ(mq_tmpl_parse(&t, ok[i].tmpl, err, sizeof err), 0);
-        CHECK_INT_EQ(t.constant, strchr(ok[i].tmpl, '{') == NULL ||
+        sluice_tmpl t;
+        CHECK_INT_EQ(sluice_tmpl_parse(&t, ok[i].tmpl, err, sizeof err), 0);
+        CHECK_INT_EQ(t.constant != NULL, strchr(ok[i].tmpl, '{') == NULL ||
                                      !strcmp(ok[i].tmpl, "a{{b}}c") ? 1 : 0);
-        CHECK_INT_EQ(mq_tmpl_render(&t, r, &buf, err, sizeof err), 0);
+        CHECK_INT_EQ(sluice_tmpl_render(&t, r, &buf, err, sizeof err), 0);
         if (strcmp(buf.p, ok[i].want))
             fprintf(stderr, "template %s: got %s, want %s\n", ok[i].tmpl, buf.p, ok[i].want);
         CHECK(!strcmp(buf.p, ok[i].want));
         CHECK_INT_EQ(buf.len, strlen(ok[i].want));
-        mq_tmpl_free(&t);
+        sluice_tmpl_free(&t);
     }
     struct { const char *tmpl, *want; } bad_parse[] = {
         {"a/{nope}", "unknown placeholder {nope}"},
@@ -420,8 +420,8 @@ static void test_template(void)
         {"a}b", "unmatched } at offset 1"},
     };
     for (size_t i = 0; i < sizeof bad_parse / sizeof *bad_parse; i++) {
-        mq_tmpl t;
-        CHECK_INT_EQ(mq_tmpl_parse(&t, bad_parse[i].tmpl, err, sizeof err), -1);
+        sluice_tmpl t;
+        CHECK_INT_EQ(sluice_tmpl_parse(&t, bad_parse[i].tmpl, err, sizeof err), -1);
         CHECK_STR_CONTAINS(err, bad_parse[i].want);
     }
     struct { const char *tmpl, *want; const sluice_record *r; } bad_render[] = {
@@ -431,13 +431,13 @@ static void test_template(void)
         {"x/{topic}", "no origin topic", (const sluice_record *)1},
     };
     for (size_t i = 0; i < sizeof bad_render / sizeof *bad_render; i++) {
-        mq_tmpl t;
-        CHECK_INT_EQ(mq_tmpl_parse(&t, bad_render[i].tmpl, err, sizeof err), 0);
-        CHECK_INT_EQ(mq_tmpl_render(&t, bad_render[i].r ? bare : r, &buf, err, sizeof err), -1);
+        sluice_tmpl t;
+        CHECK_INT_EQ(sluice_tmpl_parse(&t, bad_render[i].tmpl, err, sizeof err), 0);
+        CHECK_INT_EQ(sluice_tmpl_render(&t, bad_render[i].r ? bare : r, &buf, err, sizeof err), -1);
         CHECK_STR_CONTAINS(err, bad_render[i].want);
-        mq_tmpl_free(&t);
+        sluice_tmpl_free(&t);
     }
-    mq_buf_free(&buf);
+    sluice_buf_free(&buf);
     sl_batch_free(b);
 }
 

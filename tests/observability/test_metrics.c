@@ -183,7 +183,7 @@ static void test_counter_gauge(void)
 
     /* Values are written so that they read back exactly. */
     struct { double v; const char *text; } cases[] = {
-        {0.1, "g 0.1\n"},         {1e21, "g 1e+21\n"},   {-2, "g -2\n"},
+        {0.1, "g 0.1\n"},         {1e21, "g 1e21\n"},   {-2, "g -2\n"},
         {INFINITY, "g +Inf\n"},   {-INFINITY, "g -Inf\n"}, {NAN, "g NaN\n"},
         {123456789012, "g 123456789012\n"}, {0.0016995889999999998, "g 0.0016995889999999998\n"},
     };

@@ -367,6 +367,7 @@ static void envelope_round_trip(void)
     r = api->record_new(b);        /* nothing set: nulls everywhere */
     r = api->record_new(b);
     api->set_value(b, r, "\x00\x01\x02", 3);
+    r->origin.topic = "t/\xff";    /* not UTF-8: base64 and topic_encoding */
     r->timestamp = -1500000;       /* before the epoch, with a sign-free year */
     CHECK_INT_EQ(sink.st->entry->desc->sink->write(sink.inst, b, err), SLUICE_OK);
     ph_destroy(&sink);
@@ -416,6 +417,7 @@ static void envelope_round_trip(void)
         CHECK_INT_EQ(z->value.len, 3);
         CHECK(z->value.ptr && !memcmp(z->value.ptr, "\x00\x01\x02", 3));
         CHECK_INT_EQ(z->timestamp, -1500000LL);
+        CHECK_STR_EQ(z->origin.topic, "t/\xff");
     }
     ph_destroy(&s);
     sl_batch_free(b);
@@ -439,6 +441,8 @@ static void envelope_bad(void)
         {"{\"origin\":{},\"value\":\"x\",\"timestamp\":\"yesterday\"}", "timestamp: expected"},
         {"{\"origin\":{},\"value\":\"@@\",\"value_encoding\":\"base64\"}", "not valid base64"},
         {"{\"origin\":{},\"value\":\"x\",\"value_encoding\":\"hex\"}", "only \"base64\""},
+        {"{\"origin\":{\"topic\":\"@@\",\"topic_encoding\":\"base64\"},\"value\":\"x\"}",
+         "\"topic\" is not valid base64 (topic_encoding says it is)"},
         {"{\"origin\":{},\"value\":\"\\ud800\"}", "without its low half"},
         {"{\"origin\":{},\"value\":\"\\q\"}", "unknown escape \\q"},
         {"{\"origin\":{},\"value\":\"x\",\"headers\":{\"h\":1}}", "expected a string"},

@@ -1,5 +1,7 @@
 #include "f2_input.h"
 
+#include <sluice/sluice_text.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -140,17 +142,6 @@ bad:
     return -1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int f2_hex_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *n, char *err,
                   size_t errlen)
 {
@@ -166,7 +157,7 @@ int f2_hex_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *n
         if (c == '0' && i + 1 < len && (s[i + 1] == 'x' || s[i + 1] == 'X'))
             i += 2;
         size_t first = i;
-        while (i < len && hexval(s[i]) >= 0)
+        while (i < len && sluice_hexval(s[i]) >= 0)
             i++;
         if (i < len && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') {
             unsigned char bad = (unsigned char)s[i];
@@ -189,7 +180,7 @@ int f2_hex_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *n
             return -1;
         }
         for (size_t k = first; k < i; k += 2)
-            out[o++] = (uint8_t)(hexval(s[k]) << 4 | hexval(s[k + 1]));
+            out[o++] = (uint8_t)(sluice_hexval(s[k]) << 4 | sluice_hexval(s[k + 1]));
     }
     *n = o;
     return 0;

@@ -1,18 +1,9 @@
 #include "f2_topic.h"
 
+#include <sluice/sluice_text.h>
+
 #include <stdio.h>
 #include <string.h>
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 void f2_mac_format(uint64_t mac, char out[13])
 {
@@ -65,7 +56,7 @@ int f2_topic_parse(const char *t, size_t len, f2_topic *out, char *err, size_t e
     int ok = d.n == 15 && (d.p[0] == 'f' || d.p[0] == 'F') && d.p[1] == '2' && d.p[2] == '-';
     uint64_t mac = 0;
     for (size_t i = 3; ok && i < 15; i++) {
-        int v = hexval(d.p[i]);
+        int v = sluice_hexval(d.p[i]);
         if (v < 0)
             ok = 0;
         mac = mac << 4 | (uint64_t)(ok ? v : 0);

@@ -321,10 +321,11 @@ typedef struct sluice_api {
      *     but it is still acknowledged with its batch. */
     void (*record_fail)(sluice_batch *b, size_t i, const char *reason);
 
-    /* JSON conversion of a record's fields (the host's converter, jansson).
+    /* JSON conversion of a record's fields (the host's converter).
      * to_json writes a compact object of the fields (a record without fields
-     * is written as {"key":…,"value":…,"topic":…,"timestamp":…}) into the
-     * arena and returns it NUL-terminated; NULL on failure with err set. */
+     * is written as {"topic":…,"partition":…,"offset":…,"key":…,"value":…,
+     * "timestamp":…}) into the arena and returns it NUL-terminated; NULL on
+     * failure with err set.  Its text follows <sluice/sluice_text.h>. */
     const char *(*to_json)(sluice_batch *b, const sluice_record *r, size_t *len,
                            char *err, size_t errlen);
     /* Parses a JSON object into fields of r (numbers become INT or DOUBLE,

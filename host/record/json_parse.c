@@ -1,21 +1,15 @@
-/* JSON conversion of records, behind sluice_api.to_json / from_json.
+/* The JSON parser behind sluice_api.from_json.
  *
- * Output is produced by a small writer of our own rather than jansson's
- * encoder: jansson would build a tree of malloc'd nodes for every record and
- * then malloc the text, while this writes straight into the batch arena.
- * The writer runs twice over a record, first measuring (and validating UTF-8),
- * then writing into an arena block of exactly the measured size, so the arena
- * never holds a worst-case-sized block.
- *
- * Parsing is ours too, for the same reason: jansson malloc'd every node of
+ * Parsing is ours rather than jansson's: jansson malloc'd every node of
  * every parse, on the hot path of JSON sources (file format json, kafka).
  * This parser is strict RFC 8259 and writes fields straight into the arena;
  * it keeps jansson's observable behaviour (what is accepted, types, the
  * text kept for nested values, line/column in messages) so that replacing
  * it changed nothing for pipelines.  The tests use jansson as an oracle. */
 #include "json_conv.h"
+#include "json_jw.h"
 
-#include <sluice/sluice_util.h>
+#include <sluice/sluice_text.h>
 
 #include "batch_api.h"
 
@@ -27,330 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------------ */
-/* Writer                                                              */
-/* ------------------------------------------------------------------ */
-
-typedef struct jw {
-    char *p;                 /* NULL while measuring */
-    size_t n;
-} jw;
-
-static inline void jw_put(jw *w, const char *s, size_t n)
-{
-    if (w->p)
-        memcpy(w->p + w->n, s, n);
-    w->n += n;
-}
-
-static inline void jw_ch(jw *w, char c)
-{
-    if (w->p)
-        w->p[w->n] = c;
-    w->n++;
-}
-
-#define JW_LIT(w, s) jw_put((w), (s), sizeof(s) - 1)
-
-/* Escapes per RFC 8259: quote, backslash and C0 controls; everything else,
- * including already validated UTF-8, is copied as is. */
-static void jw_str(jw *w, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    jw_ch(w, '"');
-    size_t run = 0;          /* start of the pending unescaped run */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        jw_put(w, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': JW_LIT(w, "\\\""); break;
-        case '\\': JW_LIT(w, "\\\\"); break;
-        case '\n': JW_LIT(w, "\\n"); break;
-        case '\r': JW_LIT(w, "\\r"); break;
-        case '\t': JW_LIT(w, "\\t"); break;
-        case '\b': JW_LIT(w, "\\b"); break;
-        case '\f': JW_LIT(w, "\\f"); break;
-        default: {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            jw_put(w, u, sizeof u);
-        }
-        }
-    }
-    jw_put(w, s + run, n - run);
-    jw_ch(w, '"');
-}
-
-static void jw_base64(jw *w, const unsigned char *s, size_t n)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    jw_ch(w, '"');
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], tab[v & 63]};
-        jw_put(w, q, 4);
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], '=', '='};
-        jw_put(w, q, 4);
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
-        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], tab[(v >> 6) & 63], '='};
-        jw_put(w, q, 4);
-    }
-    jw_ch(w, '"');
-}
-
-static void jw_int(jw *w, int64_t v)
-{
-    char buf[24];
-    char *e = buf + sizeof buf, *p = e;
-    /* Negate in unsigned arithmetic so INT64_MIN does not overflow. */
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    jw_put(w, p, (size_t)(e - p));
-}
-
-/* Shortest of %.15g/%.16g/%.17g that reads back to the same double, with
- * ".0" added to integral values so that a parser reads them back as reals
- * (a round trip keeps DOUBLE as DOUBLE). */
-static void jw_double(jw *w, double d)
-{
-    if (!isfinite(d)) {
-        JW_LIT(w, "null");
-        return;
-    }
-    char buf[40];
-    int len = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        len = snprintf(buf, sizeof buf - 2, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
-    if (!strpbrk(buf, ".eE")) {
-        buf[len++] = '.';
-        buf[len++] = '0';
-    }
-    jw_put(w, buf, (size_t)len);
-}
-
-/* Days since 1970-01-01 to a civil date (H. Hinnant's algorithm): exact for
- * every int64 microsecond timestamp, and no gmtime_r/TZ machinery. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static inline void put2(char *p, unsigned v)
-{
-    p[0] = (char)('0' + v / 10);
-    p[1] = (char)('0' + v % 10);
-}
-
-/* "2023-05-25T15:13:10.543400Z" */
-static void jw_timestamp(jw *w, int64_t us)
-{
-    int64_t secs = us / 1000000, frac = us % 1000000;
-    if (frac < 0) {
-        frac += 1000000;
-        secs--;
-    }
-    int64_t days = secs / 86400, sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    int64_t y;
-    unsigned mo, d;
-    civil_from_days(days, &y, &mo, &d);
-    char buf[48];
-    if (y >= 0 && y <= 9999) {
-        memcpy(buf, "\"0000-00-00T00:00:00.000000Z\"", 29);
-        put2(buf + 1, (unsigned)(y / 100));
-        put2(buf + 3, (unsigned)(y % 100));
-        put2(buf + 6, mo);
-        put2(buf + 9, d);
-        put2(buf + 12, (unsigned)(sod / 3600));
-        put2(buf + 15, (unsigned)(sod / 60 % 60));
-        put2(buf + 18, (unsigned)(sod % 60));
-        unsigned f = (unsigned)frac;
-        put2(buf + 21, f / 10000);
-        put2(buf + 23, f / 100 % 100);
-        put2(buf + 25, f % 100);
-        jw_put(w, buf, 29);
-    } else {
-        /* ISO 8601 expanded years, for timestamps far outside 0000..9999. */
-        int n = snprintf(buf, sizeof buf, "\"%+05" PRId64 "-%02u-%02uT%02u:%02u:%02u.%06uZ\"", y,
-                         mo, d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60),
-                         (unsigned)(sod % 60), (unsigned)frac);
-        jw_put(w, buf, (size_t)n);
-    }
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) SLUICE_PRINTF(3, 4);
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* Writes a string that must be UTF-8.  Only the measuring pass validates:
- * the writing pass sees the same bytes. */
-static int jw_utf8(jw *w, const char *s, size_t n, const char *what, const char *name,
-                   char *err, size_t errlen)
-{
-    if (!w->p) {
-        size_t ok = sluice_utf8_valid_prefix((const unsigned char *)s, n);
-        if (ok != n) {
-            set_err(err, errlen, "%s \"%s\" is not valid UTF-8 (byte 0x%02x at offset %zu)",
-                    what, name, (unsigned char)s[ok], ok);
-            return -1;
-        }
-    }
-    jw_str(w, s, n);
-    return 0;
-}
-
-static int write_fields(jw *w, const sluice_record *r, char *err, size_t errlen)
-{
-    jw_ch(w, '{');
-    for (uint32_t i = 0; i < r->n_fields; i++) {
-        const sluice_field *f = &r->fields[i];
-        const char *name = f->name ? f->name : "";
-        if (i)
-            jw_ch(w, ',');
-        if (jw_utf8(w, name, strlen(name), "field name", name, err, errlen) != 0)
-            return -1;
-        jw_ch(w, ':');
-        switch (f->type) {
-        case SLUICE_NULL: JW_LIT(w, "null"); break;
-        case SLUICE_BOOL:
-            if (f->v.b)
-                JW_LIT(w, "true");
-            else
-                JW_LIT(w, "false");
-            break;
-        case SLUICE_INT: jw_int(w, f->v.i); break;
-        case SLUICE_DOUBLE: jw_double(w, f->v.d); break;
-        case SLUICE_STRING:
-            if (jw_utf8(w, f->v.s.ptr ? f->v.s.ptr : "", f->v.s.len, "string field", name,
-                        err, errlen) != 0)
-                return -1;
-            break;
-        case SLUICE_BYTES:
-            jw_base64(w, (const unsigned char *)f->v.s.ptr, f->v.s.len);
-            break;
-        case SLUICE_TIMESTAMP: jw_timestamp(w, f->v.ts); break;
-        default:
-            set_err(err, errlen, "field \"%s\" has unknown type %d", name, (int)f->type);
-            return -1;
-        }
-    }
-    jw_ch(w, '}');
-    return 0;
-}
-
-/* Bytes as a string when they are UTF-8, else base64 with a sibling
- * "<name>_encoding":"base64" so a reader knows which it got. */
-static void write_bytes_member(jw *w, const char *name, size_t nlen, sluice_bytes v)
-{
-    jw_ch(w, '"');
-    jw_put(w, name, nlen);
-    JW_LIT(w, "\":");
-    if (!v.ptr) {
-        JW_LIT(w, "null");
-        return;
-    }
-    if (sluice_utf8_valid_prefix((const unsigned char *)v.ptr, v.len) == v.len) {
-        jw_str(w, v.ptr, v.len);
-        return;
-    }
-    jw_base64(w, (const unsigned char *)v.ptr, v.len);
-    jw_ch(w, ',');
-    jw_ch(w, '"');
-    jw_put(w, name, nlen);
-    JW_LIT(w, "_encoding\":\"base64\"");
-}
-
-static int write_envelope(jw *w, const sluice_record *r, char *err, size_t errlen)
-{
-    JW_LIT(w, "{\"topic\":");
-    if (r->origin.topic) {
-        if (jw_utf8(w, r->origin.topic, strlen(r->origin.topic), "topic", r->origin.topic,
-                    err, errlen) != 0)
-            return -1;
-    } else {
-        JW_LIT(w, "null");
-    }
-    JW_LIT(w, ",\"partition\":");
-    jw_int(w, r->origin.partition);
-    JW_LIT(w, ",\"offset\":");
-    jw_int(w, r->origin.offset);
-    jw_ch(w, ',');
-    write_bytes_member(w, "key", 3, r->key);
-    jw_ch(w, ',');
-    write_bytes_member(w, "value", 5, r->value);
-    JW_LIT(w, ",\"timestamp\":");
-    if (r->timestamp)
-        jw_timestamp(w, r->timestamp);
-    else
-        JW_LIT(w, "null");
-    jw_ch(w, '}');
-    return 0;
-}
-
-static int write_record(jw *w, const sluice_record *r, char *err, size_t errlen)
-{
-    return r->n_fields ? write_fields(w, r, err, errlen) : write_envelope(w, r, err, errlen);
-}
-
-const char *sl_to_json(sluice_batch *b, const sluice_record *r, size_t *len, char *err,
-                       size_t errlen)
-{
-    jw w = {NULL, 0};
-    if (write_record(&w, r, err, errlen) != 0)
-        return NULL;
-    size_t need = w.n;
-    char *out = sl_alloc(b, need + 1);
-    if (!out) {
-        set_err(err, errlen, "out of batch memory for %zu bytes of JSON (raise batch.max_bytes)",
-                need + 1);
-        return NULL;
-    }
-    w.p = out;
-    w.n = 0;
-    write_record(&w, r, err, errlen);
-    out[need] = '\0';
-    if (len)
-        *len = need;
-    return out;
-}
-
-/* ------------------------------------------------------------------ */
-/* Parsing                                                             */
-/* ------------------------------------------------------------------ */
 
 /* jansson's limit, so documents it accepted are still accepted. */
 #define JP_MAX_DEPTH 2048
@@ -402,22 +72,12 @@ static inline const unsigned char *jp_ws(const unsigned char *p, const unsigned 
     return p;
 }
 
-static int hexval(unsigned c)
-{
-    if (c >= '0' && c <= '9')
-        return (int)(c - '0');
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return (int)(c - 'a' + 10);
-    return -1;
-}
-
 /* Four hex digits at p (bounds checked by the caller), or -1. */
 static long hex4(const unsigned char *p)
 {
     long v = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hexval(p[k]);
+        int h = sluice_hexval(p[k]);
         if (h < 0)
             return -1;
         v = v << 4 | h;
@@ -490,7 +150,7 @@ static const unsigned char *jp_string(jp *j, const unsigned char *q, int is_key,
         if (u < 0) {
             /* jansson reported it having read the offending character. */
             const unsigned char *h = p + 2;
-            while (h < e && h < p + 6 && hexval(*h) >= 0)
+            while (h < e && h < p + 6 && sluice_hexval(*h) >= 0)
                 h++;
             jp_fail(j, h < e ? h + 1 : h, q, 0, "invalid escape");
             return NULL;
