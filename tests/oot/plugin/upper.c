@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 static const sluice_option options[] = {
-    {"suffix", SLUICE_OPT_STRING, 0, "", "text appended to every value", NULL},
+    {"suffix", SLUICE_OPT_STRING, 0, "", "text appended to every value", NULL, NULL, NULL},
     SLUICE_OPTIONS_END,
 };
 
