@@ -171,6 +171,10 @@ void f2t_sql_file(f2t *t, const char *relpath)
     free(s);
 }
 
+/* The first message of the last refused pipeline file, so that a test of
+ * an option outside its declared bounds sees why. */
+static char last_refusal[SLUICE_ERRLEN];
+
 sl_pipeline_conf *f2t_load_conf(f2t *t, const char *yaml)
 {
     char path[] = "/tmp/f2t-pipeline-XXXXXX.yaml";
@@ -186,6 +190,7 @@ sl_pipeline_conf *f2t_load_conf(f2t *t, const char *yaml)
         fprintf(stderr, "pipeline file rejected:\n%s\n", yaml);
         for (size_t i = 0; i < d.n; i++)
             fprintf(stderr, "    | %s\n", d.msgs[i]);
+        snprintf(last_refusal, sizeof last_refusal, "%s", d.n ? d.msgs[0] : "");
     }
     sl_diag_free(&d);
     unlink(path);
@@ -230,7 +235,8 @@ int f2t_decoder(f2t *t, f2t_inst *out, const char *dsn, const char *const *opts)
     out->conf = f2t_load_conf(t, y);
     if (!out->conf) {
         out->init_status = SLUICE_ERR;
-        snprintf(out->init_err, sizeof out->init_err, "configuration rejected");
+        snprintf(out->init_err, sizeof out->init_err, "configuration rejected: %.440s",
+                 last_refusal);
         return -1;
     }
     return init_stage(out, &out->conf->transforms[0], "transform[0]");
@@ -247,7 +253,8 @@ int f2t_sim(f2t *t, f2t_inst *out, const char *const *opts)
     out->conf = f2t_load_conf(t, y);
     if (!out->conf) {
         out->init_status = SLUICE_ERR;
-        snprintf(out->init_err, sizeof out->init_err, "configuration rejected");
+        snprintf(out->init_err, sizeof out->init_err, "configuration rejected: %.440s",
+                 last_refusal);
         return -1;
     }
     return init_stage(out, &out->conf->source, "source");

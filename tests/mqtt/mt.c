@@ -180,11 +180,17 @@ static sluice_status open_inst(mt_env *e, mt_inst *s, const char *pipeline, int 
     fclose(f);
     sl_diag d = {0};
     s->conf = sl_conf_load(path, e->reg, &d);
-    if (!s->conf) {
-        for (size_t i = 0; i < d.n; i++)
-            fprintf(stderr, "%s\n", d.msgs[i]);
-        mt_die("the test's pipeline file %s does not load", path);
+    if (!s->conf && d.n) {
+        /* Refused by the option table (a value outside its declared
+         * bounds): reported like an init error, so tests of bad options
+         * need not care which of the two caught it. */
+        snprintf(s->err, sizeof s->err, "%s", d.msgs[0]);
+        sl_diag_free(&d);
+        s->st = SLUICE_ERR;
+        return s->st;
     }
+    if (!s->conf)
+        mt_die("the test's pipeline file %s does not load", path);
     sl_diag_free(&d);
     const char *label = source ? "source" : "sink";
     s->ctx = sl_ctx_new(pipeline, label, "mqtt");
