@@ -41,9 +41,10 @@ const sluice_option kafka_sink_options[] = {
      "broker acknowledgements a write waits for (not all: set enable.idempotence false)",
      "all|1|0", NULL, NULL},
     {"linger", SLUICE_OPT_DURATION, 0, "5ms",
-     "librdkafka linger.ms: how long messages wait to fill a request", NULL, NULL, NULL},
+     "librdkafka linger.ms: how long messages wait to fill a request", NULL, "0ms", "900s"},
     {"delivery_timeout", SLUICE_OPT_DURATION, 0, "30s",
-     "librdkafka message.timeout.ms: a write that cannot deliver within it is retried", NULL, NULL, NULL},
+     "librdkafka message.timeout.ms: a write that cannot deliver within it is retried", NULL,
+     "1ms", "24d"},
     {"message_time", SLUICE_OPT_STRING, 0, "produce",
      "message timestamp: produce (now; the record's time goes in the sluice.timestamp header) "
      "or record (the record's time; old records fall out of the topic's retention)",
