@@ -49,9 +49,17 @@ int main(void)
     const sl_plugin_entry *e = sl_registry_find(r, "abi_good");
     CHECK(e && e->desc->source && e->desc->sink && !e->desc->transform);
 
-    /* A plugin built against ABI 1.0 (before api->spool_append) loads. */
+    /* A plugin built against ABI 1.0 (before api->spool_append, with the
+     * shorter sluice_option) loads, its options read with the 1.0 stride. */
     CHECK_INT_EQ(sl_registry_load_file(r, fx("old"), err, sizeof err), 0);
-    CHECK(sl_registry_find(r, "abi_old") != NULL);
+    const sl_plugin_entry *old = sl_registry_find(r, "abi_old");
+    CHECK(old && old->source_options);
+    if (old && old->source_options) {
+        CHECK_STR_EQ(old->source_options[1].name, "count");
+        CHECK(old->source_options[1].max == NULL);
+        CHECK_STR_EQ(old->source_options[2].name, "token");
+        CHECK(old->source_options[3].name == NULL);
+    }
 
     err[0] = 0;
     CHECK_INT_EQ(sl_registry_load_file(r, fx("major"), err, sizeof err), -1);

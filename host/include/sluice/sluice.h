@@ -31,11 +31,11 @@
  *         whoever fills it to sizeof() of its own headers: sluice_api and
  *         sluice_init_args (host), sluice_plugin and the three *_ops tables
  *         (plugin).  The reader tests a member added after 1.0 with
- *         SLUICE_HAS(table, member) before reading it.  The host refuses a
- *         plugin table smaller than its 1.0 layout (a build error, or not a
- *         sluice plugin), accepts a larger one (a plugin built for a newer
- *         minor of a compatible host never gets this far: see Trust) and
- *         never reads past struct_size.
+ *         SLUICE_HAS(table, member) before reading it.  At load the host
+ *         refuses a descriptor or *_ops table smaller than its 1.0 layout
+ *         (struct_size unset or wrong: "its source table is too small"),
+ *         accepts a larger one (members it does not know are never read)
+ *         and never reads a member past struct_size.
  *       * sluice_option is an array in the plugin's memory, so the host
  *         cannot read an element's size from the element before it knows the
  *         stride.  It has no struct_size; its layout is fixed per minor, and
@@ -572,6 +572,9 @@ typedef struct sluice_sink_ops {
 
 typedef struct sluice_plugin {
     size_t struct_size;
+    /* The SLUICE_ABI_MAJOR/MINOR of the headers the plugin was compiled
+     * with (SLUICE_PLUGIN_HEAD sets them): the host reads the option tables
+     * with abi_minor's sluice_option layout, so never set them by hand. */
     int abi_major;
     int abi_minor;
     const char *name;        /* [a-z0-9_]+, unique among loaded plugins */
