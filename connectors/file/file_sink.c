@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 static const sluice_option sink_options[] = {
-    {"path", SLUICE_OPT_STRING, 0, NULL, "file to write; required unless discard is true", NULL, NULL, NULL},
+    {"path", SLUICE_OPT_STRING, 0, NULL, "file to write; required unless discard is true",
+     NULL, NULL, NULL},
     {"format", SLUICE_OPT_STRING, 0, "json",
      "json: the record as JSON (api->to_json); envelope: origin, timestamp, key, value, "
      "headers and fields; raw: the value bytes; one record per line",

@@ -16,8 +16,10 @@ static const sluice_option options[] = {
      "MQTT-style topic filter(s) matched against the origin topic (+ one level, # the rest); "
      "any may match", NULL, NULL, NULL},
     {"field", SLUICE_OPT_STRING, 0, NULL, "field to test, with equals or exists", NULL, NULL, NULL},
-    {"equals", SLUICE_OPT_STRING, 0, NULL, "the field's value, as text, equals this", NULL, NULL, NULL},
-    {"exists", SLUICE_OPT_BOOL, 0, NULL, "true: the field is present; false: it is absent", NULL, NULL, NULL},
+    {"equals", SLUICE_OPT_STRING, 0, NULL, "the field's value, as text, equals this",
+     NULL, NULL, NULL},
+    {"exists", SLUICE_OPT_BOOL, 0, NULL, "true: the field is present; false: it is absent",
+     NULL, NULL, NULL},
     {"mode", SLUICE_OPT_STRING, 0, "keep", "keep the matching records, or drop them",
      "keep|drop", NULL, NULL},
     SLUICE_OPTIONS_END,
