@@ -75,10 +75,12 @@ static int check_version(int major, int minor, const char *path, char *err, size
 #define TRANSFORM_OPS_1_0 (offsetof(sluice_transform_ops, destroy) + sizeof(void (*)(void *)))
 #define SINK_OPS_1_0 (offsetof(sluice_sink_ops, destroy) + sizeof(void (*)(void *)))
 
+/* `has_1_0`: SLUICE_HAS(table, destroy), destroy being the last 1.0 member. */
 static int ops_too_small(const char *name, const char *path, const char *kind,
-                         const char *type, size_t have, size_t need, char *err, size_t errlen)
+                         const char *type, int has_1_0, size_t have, size_t need, char *err,
+                         size_t errlen)
 {
-    if (have >= need)
+    if (has_1_0)
         return 0;
     snprintf(err, errlen,
              "plugin \"%s\" (%s): its %s table is too small: struct_size %zu, but a %s "
@@ -98,7 +100,7 @@ static int check_descriptor(const sluice_plugin *d, const char *path, char *err,
     /* The note was checked before dlopen; the descriptor must agree. */
     if (check_version(d->abi_major, d->abi_minor, path, err, errlen) != 0)
         return -1;
-    if (d->struct_size < offsetof(sluice_plugin, sink) + sizeof(d->sink)) {
+    if (!SLUICE_HAS(d, sink)) {
         snprintf(err, errlen, "plugin \"%s\": descriptor too small (%zu bytes)", path,
                  d->struct_size);
         return -1;
@@ -117,13 +119,17 @@ static int check_descriptor(const sluice_plugin *d, const char *path, char *err,
     /* Every member of the three tables today is a 1.0 member, so a table
      * must hold at least those; a larger one (a future minor's) is fine,
      * and a member added later will be read only if SLUICE_HAS says so. */
-    if ((d->source && ops_too_small(d->name, path, "source", "sluice_source_ops",
-                                    d->source->struct_size, SOURCE_OPS_1_0, err, errlen)) ||
-        (d->transform && ops_too_small(d->name, path, "transform", "sluice_transform_ops",
-                                       d->transform->struct_size, TRANSFORM_OPS_1_0, err,
-                                       errlen)) ||
+    if ((d->source &&
+         ops_too_small(d->name, path, "source", "sluice_source_ops",
+                       SLUICE_HAS(d->source, destroy), d->source->struct_size, SOURCE_OPS_1_0,
+                       err, errlen)) ||
+        (d->transform &&
+         ops_too_small(d->name, path, "transform", "sluice_transform_ops",
+                       SLUICE_HAS(d->transform, destroy), d->transform->struct_size,
+                       TRANSFORM_OPS_1_0, err, errlen)) ||
         (d->sink && ops_too_small(d->name, path, "sink", "sluice_sink_ops",
-                                  d->sink->struct_size, SINK_OPS_1_0, err, errlen)))
+                                  SLUICE_HAS(d->sink, destroy), d->sink->struct_size,
+                                  SINK_OPS_1_0, err, errlen)))
         return -1;
     if ((d->source && (!d->source->init || !d->source->poll || !d->source->destroy)) ||
         (d->transform && (!d->transform->init || !d->transform->process ||

@@ -1,6 +1,7 @@
 /* The loader refuses, with one line naming the file and the reason, every
  * plugin it cannot trust; it accepts the good one and a second load of it. */
 #include "check.h"
+#include "ctx.h"
 #include "plugin_registry.h"
 
 #include <limits.h>
@@ -27,8 +28,35 @@ static const char *fx(const char *c)
     return p;
 }
 
+/* SLUICE_HAS / SLUICE_API_HAS read only struct_size (and, for the api, the
+ * pointer once it is known to be there). */
+static void has_macros(void)
+{
+    sluice_api api = *sl_api();
+    CHECK(SLUICE_API_HAS(&api, opt_int));
+    CHECK(SLUICE_API_HAS(&api, spool_append));
+    api.struct_size = offsetof(sluice_api, spooled); /* a 1.0 host's table */
+    CHECK(!SLUICE_API_HAS(&api, spool_append));
+    CHECK(!SLUICE_HAS(&api, opt_bool));
+    CHECK(SLUICE_API_HAS(&api, from_json));
+    api.struct_size = offsetof(sluice_api, opt_int); /* a 1.1 host's table */
+    CHECK(SLUICE_API_HAS(&api, http_json));
+    CHECK(!SLUICE_HAS(&api, opt_int));
+    api.struct_size = sizeof api;
+    api.opt_int = NULL;
+    CHECK(SLUICE_HAS(&api, opt_int) && !SLUICE_API_HAS(&api, opt_int));
+
+    sluice_source_ops ops = {0};
+    ops.struct_size = sizeof ops;
+    CHECK(SLUICE_HAS(&ops, destroy));
+    ops.struct_size = offsetof(sluice_source_ops, destroy);
+    CHECK(!SLUICE_HAS(&ops, destroy));
+    CHECK(SLUICE_HAS(&ops, stop));
+}
+
 int main(void)
 {
+    has_macros();
     const char *d = getenv("ABI_FIXTURES");
     if (!d) {
         fprintf(stderr, "ABI_FIXTURES not set\n");
