@@ -93,7 +93,7 @@
  *   spool_append and http_json (the plugin owns it and must make it at least
  *   SLUICE_ERRLEN bytes).  Adding an errlen to those signatures is an
  *   incompatible change and waits for ABI 2.
-  */
+ */
 #ifndef SLUICE_SLUICE_H
 #define SLUICE_SLUICE_H
 
@@ -186,8 +186,9 @@ typedef enum sluice_opt_type {
  * Layout: sluice_option is an array without struct_size (see Compatibility
  * rules).  Its members up to `choices` are those of 1.0 and 1.1; min and max
  * were appended in 1.2, and the host reads an older plugin's shorter
- * elements with that minor's size.  Initialise entries by member name, or
- * with all eight members, so a table compiles the same against any minor. */
+ * elements with that minor's size.  Give every entry all eight members (or
+ * initialise it by member name): -Wextra warns about a six-member entry,
+ * whose min and max are then NULL. */
 typedef struct sluice_option {
     const char *name;
     sluice_opt_type type;
