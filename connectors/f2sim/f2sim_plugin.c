@@ -14,23 +14,24 @@
 
 static const sluice_option f2sim_options[] = {
     {"devices", SLUICE_OPT_INT, 0, "10",
-     "simulated controllers, 1..65536 (the sample SQL covers 1000 of seed 1)", NULL},
+     "simulated controllers (the sample SQL covers 1000 of seed 1)", NULL, "1", "65536"},
     {"seed", SLUICE_OPT_INT, 0, "1", "seed of the MACs (02:F2:<seed>:<n>) and of the values",
-     NULL},
+     NULL, NULL, NULL},
     {"rate", SLUICE_OPT_DOUBLE, 0, "100", "readings per second, all devices together; 0: as "
-                                          "fast as possible", NULL},
-    {"count", SLUICE_OPT_INT, 0, "0", "stop after this many readings; 0: never", NULL},
+                                          "fast as possible", NULL, "0", NULL},
+    {"count", SLUICE_OPT_INT, 0, "0", "stop after this many readings; 0: never", NULL, "0",
+     NULL},
     {"kinds", SLUICE_OPT_LIST, 0, NULL,
      "only these components: sensor strike door-sensors reader exit-buttons motion-sensor "
      "siren",
-     NULL},
+     NULL, NULL, NULL},
     {"start_time", SLUICE_OPT_STRING, 0, NULL,
      "timestamp of the first reading, \"YYYY-MM-DD HH:MM:SS\" UTC; readings then step by "
      "1/rate (1 ms at rate 0), so runs repeat exactly",
-     NULL},
+     NULL, NULL, NULL},
     {"bad_ratio", SLUICE_OPT_DOUBLE, 0, "0",
-     "fraction 0..1 of deliberately malformed readings (header f2sim.bad names the fault)",
-     NULL},
+     "fraction of deliberately malformed readings (header f2sim.bad names the fault)", NULL,
+     "0", "1"},
     SLUICE_OPTIONS_END};
 
 typedef struct f2sim {
@@ -62,27 +63,13 @@ static sluice_status f2sim_init(const sluice_init_args *a, void **out, char *err
     }
     s->api = api;
     s->ctx = a->ctx;
-    int64_t devices = api->cfg_int(cfg, "devices", 10);
-    int64_t count = api->cfg_int(cfg, "count", 0);
-    s->rate = api->cfg_double(cfg, "rate", 100);
-    s->plan.seed = api->cfg_int(cfg, "seed", 1);
-    s->plan.bad_ratio = api->cfg_double(cfg, "bad_ratio", 0);
-    if (devices < 1 || devices > 65536) {
-        snprintf(err, SLUICE_ERRLEN, "devices must be 1..65536, not %lld", (long long)devices);
-        goto fail;
-    }
-    if (count < 0) {
-        snprintf(err, SLUICE_ERRLEN, "count must not be negative");
-        goto fail;
-    }
-    if (!(s->rate >= 0) || !isfinite(s->rate)) {
-        snprintf(err, SLUICE_ERRLEN, "rate must be 0 or a positive number");
-        goto fail;
-    }
-    if (!(s->plan.bad_ratio >= 0 && s->plan.bad_ratio <= 1)) {
-        snprintf(err, SLUICE_ERRLEN, "bad_ratio must be between 0 and 1");
-        goto fail;
-    }
+    int64_t devices = api->opt_int(cfg, "devices");
+    int64_t count = api->opt_int(cfg, "count");
+    s->rate = api->opt_double(cfg, "rate");
+    s->plan.seed = api->opt_int(cfg, "seed");
+    s->plan.bad_ratio = api->opt_double(cfg, "bad_ratio");
+    /* devices, count, rate and bad_ratio are within the option table's
+     * bounds, enforced by the host. */
     s->plan.devices = (uint32_t)devices;
     s->count = (uint64_t)count;
 

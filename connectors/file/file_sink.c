@@ -14,16 +14,17 @@
 #include <unistd.h>
 
 static const sluice_option sink_options[] = {
-    {"path", SLUICE_OPT_STRING, 0, NULL, "file to write; required unless discard is true", NULL},
+    {"path", SLUICE_OPT_STRING, 0, NULL, "file to write; required unless discard is true",
+     NULL, NULL, NULL},
     {"format", SLUICE_OPT_STRING, 0, "json",
      "json: the record as JSON (api->to_json); envelope: origin, timestamp, key, value, "
      "headers and fields; raw: the value bytes; one record per line",
-     "json|envelope|raw"},
+     "json|envelope|raw", NULL, NULL},
     {"discard", SLUICE_OPT_BOOL, 0, "false", "count records and drop them (benchmarks); no file",
-     NULL},
-    {"fsync", SLUICE_OPT_BOOL, 0, "false", "fdatasync after every batch", NULL},
+     NULL, NULL, NULL},
+    {"fsync", SLUICE_OPT_BOOL, 0, "false", "fdatasync after every batch", NULL, NULL, NULL},
     {"append", SLUICE_OPT_BOOL, 0, "true", "append to the file; false truncates it at start",
-     NULL},
+     NULL, NULL, NULL},
     SLUICE_OPTIONS_END,
 };
 
@@ -70,9 +71,9 @@ static sluice_status sink_init(const sluice_init_args *a, void **out, char *err)
     s->ctx = a->ctx;
     const char *path = api->cfg_string(a->cfg, "path");
     const char *format = api->cfg_string(a->cfg, "format");
-    s->discard = api->cfg_bool(a->cfg, "discard", 0);
-    s->fsync = api->cfg_bool(a->cfg, "fsync", 0);
-    int append = api->cfg_bool(a->cfg, "append", 1);
+    s->discard = api->opt_bool(a->cfg, "discard");
+    s->fsync = api->opt_bool(a->cfg, "fsync");
+    int append = api->opt_bool(a->cfg, "append");
     if (!format || !strcmp(format, "json")) {
         s->format = FMT_JSON;
     } else if (!strcmp(format, "envelope")) {

@@ -19,18 +19,19 @@
 #define FOLLOW_POLL_MS 50
 
 static const sluice_option source_options[] = {
-    {"path", SLUICE_OPT_STRING, SLUICE_OPT_REQUIRED, NULL, "file to read", NULL},
+    {"path", SLUICE_OPT_STRING, SLUICE_OPT_REQUIRED, NULL, "file to read", NULL, NULL, NULL},
     {"format", SLUICE_OPT_STRING, 0, "lines",
      "lines: each line is a record value; json: each line is also parsed into fields; "
      "envelope: each line is a record the file sink wrote with format: envelope (dead "
      "letters), restored with its origin, key, headers, value, timestamp and fields",
-     "lines|json|envelope"},
+     "lines|json|envelope", NULL, NULL},
     {"follow", SLUICE_OPT_BOOL, 0, "false",
-     "at end of file wait for appended lines (like tail -F) instead of ending", NULL},
-    {"start_line", SLUICE_OPT_INT, 0, "1", "first line to emit (1-based); earlier lines are skipped",
-     NULL},
+     "at end of file wait for appended lines (like tail -F) instead of ending", NULL, NULL, NULL},
+    {"start_line", SLUICE_OPT_INT, 0, "1",
+     "first line to emit (1-based); earlier lines are skipped", NULL, "1", NULL},
     {"max_line", SLUICE_OPT_SIZE, 0, "1MiB",
-     "longer lines are truncated to this many bytes and flagged with a header", NULL},
+     "longer lines are truncated to this many bytes and flagged with a header", NULL, "1",
+     "1GiB"},
     SLUICE_OPTIONS_END,
 };
 
@@ -109,9 +110,9 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
     s->ctx = a->ctx;
     const char *path = api->cfg_string(a->cfg, "path");
     const char *format = api->cfg_string(a->cfg, "format");
-    s->follow = api->cfg_bool(a->cfg, "follow", 0);
-    s->start_line = api->cfg_int(a->cfg, "start_line", 1);
-    int64_t max_line = api->cfg_int(a->cfg, "max_line", 1024 * 1024);
+    s->follow = api->opt_bool(a->cfg, "follow");
+    s->start_line = api->opt_int(a->cfg, "start_line");
+    int64_t max_line = api->opt_int(a->cfg, "max_line");
     if (!path || !*path) {
         snprintf(err, SLUICE_ERRLEN, "path: required");
         goto fail;
@@ -120,16 +121,6 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
         strcmp(format, "envelope") != 0) {
         snprintf(err, SLUICE_ERRLEN, "format: \"%s\" is not one of lines, json, envelope",
                  format);
-        goto fail;
-    }
-    if (s->start_line < 1) {
-        snprintf(err, SLUICE_ERRLEN, "start_line: lines are numbered from 1, got %lld",
-                 (long long)s->start_line);
-        goto fail;
-    }
-    if (max_line < 1 || max_line > 1024LL * 1024 * 1024) {
-        snprintf(err, SLUICE_ERRLEN, "max_line: must be between 1 byte and 1GiB, got %lld",
-                 (long long)max_line);
         goto fail;
     }
     s->json = format && strcmp(format, "json") == 0;

@@ -15,18 +15,20 @@
 
 static const sluice_option options[] = {
     {"count", SLUICE_OPT_INT, 0, "0", "records to emit before the source ends; 0 = unbounded",
-     NULL},
-    {"rate", SLUICE_OPT_DOUBLE, 0, "0", "records per second; 0 = as fast as possible", NULL},
+     NULL, "0", NULL},
+    {"rate", SLUICE_OPT_DOUBLE, 0, "0", "records per second; 0 = as fast as possible", NULL,
+     "0", NULL},
     {"payload", SLUICE_OPT_STRING, 0, "{\"seq\":{seq}}",
-     "value template; placeholders {seq}, {ts_us}, {rand}", NULL},
+     "value template; placeholders {seq}, {ts_us}, {rand}", NULL, NULL, NULL},
     {"size", SLUICE_OPT_SIZE, 0, "0",
      "pad (with spaces) or truncate every value to this many bytes; 0 = as rendered (at most "
-     "64MiB)", NULL},
-    {"topic", SLUICE_OPT_STRING, 0, "generator", "origin topic of every record", NULL},
+     "64MiB)", NULL, "0", "64MiB"},
+    {"topic", SLUICE_OPT_STRING, 0, "generator", "origin topic of every record", NULL, NULL,
+     NULL},
     {"key", SLUICE_OPT_STRING, 0, NULL, "key template (same placeholders); no key if unset",
-     NULL},
+     NULL, NULL, NULL},
     {"seed", SLUICE_OPT_INT, 0, "0", "seed of {rand}: the same seed gives the same values",
-     NULL},
+     NULL, NULL, NULL},
     SLUICE_OPTIONS_END,
 };
 
@@ -74,28 +76,15 @@ static sluice_status gen_init(const sluice_init_args *a, void **out, char *err)
     }
     g->api = api;
     g->ctx = a->ctx;
-    int64_t count = api->cfg_int(a->cfg, "count", 0);
-    double rate = api->cfg_double(a->cfg, "rate", 0);
-    int64_t size = api->cfg_int(a->cfg, "size", 0);
-    if (count < 0) {
-        snprintf(err, SLUICE_ERRLEN, "count: must be 0 (unbounded) or more, got %lld",
-                 (long long)count);
-        goto fail;
-    }
-    if (!(rate >= 0) || !isfinite(rate)) {
-        snprintf(err, SLUICE_ERRLEN, "rate: must be 0 (unlimited) or a positive number of "
-                                     "records per second, got %g", rate);
-        goto fail;
-    }
-    if (size < 0 || (uint64_t)size > GEN_MAX_VALUE) {
-        snprintf(err, SLUICE_ERRLEN, "size: must be between 0 and %u bytes, got %lld",
-                 GEN_MAX_VALUE, (long long)size);
-        goto fail;
-    }
+    int64_t count = api->opt_int(a->cfg, "count");
+    double rate = api->opt_double(a->cfg, "rate");
+    int64_t size = api->opt_int(a->cfg, "size");
+    /* count >= 0, rate >= 0 and size 0..64MiB (GEN_MAX_VALUE): the option
+     * table's bounds, enforced by the host. */
     g->count = (uint64_t)count;
     g->interval_ns = rate > 0 ? 1e9 / rate : 0;
     g->size = (size_t)size;
-    g->seed = (uint64_t)api->cfg_int(a->cfg, "seed", 0);
+    g->seed = (uint64_t)api->opt_int(a->cfg, "seed");
     const char *topic = api->cfg_string(a->cfg, "topic");
     g->topic = strdup(topic ? topic : "generator");
     const char *payload = api->cfg_string(a->cfg, "payload");

@@ -168,7 +168,7 @@ static sluice_status snk_init(const sluice_init_args *a, void **out, char *err)
                                 "messages the brokers acknowledged", NULL);
     k->m_errors = api->metric(a->ctx, SLUICE_METRIC_COUNTER, "sluice_kafka_delivery_errors_total",
                               "messages that were not delivered (retried or failed)", NULL);
-    k->delivery_timeout_ms = api->cfg_int(cfg, "delivery_timeout", 30000);
+    k->delivery_timeout_ms = api->opt_int(cfg, "delivery_timeout");
     if (ktopic_parse(&k->topic, api->cfg_string(cfg, "topic"), err, SLUICE_ERRLEN) != 0 ||
         parse_key(k, api->cfg_string(cfg, "key"), err) != 0 ||
         parse_message_time(k, api->cfg_string(cfg, "message_time"), err) != 0 ||
@@ -183,7 +183,7 @@ static sluice_status snk_init(const sluice_init_args *a, void **out, char *err)
         return SLUICE_ERR;
     }
     char linger[32], timeout[32];
-    snprintf(linger, sizeof linger, "%lld", (long long)api->cfg_int(cfg, "linger", 5));
+    snprintf(linger, sizeof linger, "%lld", (long long)api->opt_int(cfg, "linger"));
     snprintf(timeout, sizeof timeout, "%lld", (long long)k->delivery_timeout_ms);
     const char *compression = api->cfg_string(cfg, "compression");
     const char *acks = api->cfg_string(cfg, "acks");

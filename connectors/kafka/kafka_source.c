@@ -215,13 +215,13 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
 {
     const sluice_api *api = a->api;
     const sluice_config *cfg = a->cfg;
-    if (api->cfg_int(cfg, "consumers", 1) != 1) {
+    if (api->opt_int(cfg, "consumers") != 1) {
         snprintf(err, SLUICE_ERRLEN, "consumers: %lld consumers are set with the pipeline's "
                  "top-level \"lanes: %lld\" (one consumer per lane, all in this group, "
                  "each lane with its own partitions, transforms and sink); remove "
                  "\"consumers:\" or set it to 1",
-                 (long long)api->cfg_int(cfg, "consumers", 1),
-                 (long long)api->cfg_int(cfg, "consumers", 1));
+                 (long long)api->opt_int(cfg, "consumers"),
+                 (long long)api->opt_int(cfg, "consumers"));
         return SLUICE_ERR;
     }
     size_t n_topics = api->cfg_list_len(cfg, "topics");
@@ -239,7 +239,7 @@ static sluice_status src_init(const sluice_init_args *a, void **out, char *err)
     s->kc.ctx = a->ctx;
     s->kc.consumer = 1;
     s->kc.on_stats = on_stats;
-    int64_t pt = api->cfg_int(cfg, "poll_timeout", 100);
+    int64_t pt = api->opt_int(cfg, "poll_timeout");
     s->poll_timeout_ms = pt < 0 ? 0 : pt > 60000 ? 60000 : (int)pt;
     s->m_consumed = api->metric(a->ctx, SLUICE_METRIC_COUNTER,
                                 "sluice_kafka_messages_consumed_total",

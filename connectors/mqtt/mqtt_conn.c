@@ -110,7 +110,7 @@ sluice_status mq_conn_cfg_read(mq_conn_cfg *cc, const sluice_api *api, const slu
     const char *proto = api->cfg_string(cfg, "protocol");
     cc->protocol = proto && !strcmp(proto, "5") ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311;
 
-    int64_t ka = api->cfg_int(cfg, "keepalive", 30000);
+    int64_t ka = api->opt_int(cfg, "keepalive");
     if (ka != 0 && (ka < 5000 || ka > 65535000LL)) {
         mq_errf(err, "keepalive: %lld ms is out of range; expected 0 (off) or 5s "
                  "to 65535s", (long long)ka);
@@ -118,14 +118,10 @@ sluice_status mq_conn_cfg_read(mq_conn_cfg *cc, const sluice_api *api, const slu
     }
     cc->keepalive_s = (int)((ka + 999) / 1000);
 
-    cc->connect_timeout_ms = api->cfg_int(cfg, "connect_timeout", 10000);
-    cc->reconnect_min_ms = api->cfg_int(cfg, "reconnect_min", 500);
-    cc->reconnect_max_ms = api->cfg_int(cfg, "reconnect_max", 30000);
-    if (cc->connect_timeout_ms <= 0) {
-        mq_errf(err, "connect_timeout: must be more than 0");
-        return SLUICE_ERR;
-    }
-    if (cc->reconnect_min_ms <= 0 || cc->reconnect_max_ms < cc->reconnect_min_ms) {
+    cc->connect_timeout_ms = api->opt_int(cfg, "connect_timeout");
+    cc->reconnect_min_ms = api->opt_int(cfg, "reconnect_min");
+    cc->reconnect_max_ms = api->opt_int(cfg, "reconnect_max");
+    if (cc->reconnect_max_ms < cc->reconnect_min_ms) {
         mq_errf(err, "reconnect_min/reconnect_max: need 0 < reconnect_min <= "
                  "reconnect_max (got %lld ms and %lld ms)", (long long)cc->reconnect_min_ms,
                  (long long)cc->reconnect_max_ms);
@@ -135,7 +131,7 @@ sluice_status mq_conn_cfg_read(mq_conn_cfg *cc, const sluice_api *api, const slu
     cc->tls_ca = api->cfg_string(cfg, "tls_ca");
     cc->tls_cert = api->cfg_string(cfg, "tls_cert");
     cc->tls_key = api->cfg_string(cfg, "tls_key");
-    cc->tls_insecure = api->cfg_bool(cfg, "tls_insecure", 0);
+    cc->tls_insecure = api->opt_bool(cfg, "tls_insecure");
     const char *tls_opt = cc->tls_ca ? "tls_ca" : cc->tls_cert ? "tls_cert"
                         : cc->tls_key ? "tls_key" : cc->tls_insecure ? "tls_insecure" : NULL;
     if (tls_opt && !cc->url.tls) {

@@ -22,30 +22,35 @@
 /* The connection options, declared identically by source and sink. */
 #define MQ_CONN_OPTIONS(client_id_doc)                                                        \
     {"url", SLUICE_OPT_STRING, 0, "mqtt://localhost:1883",                                   \
-     "broker address: mqtt://host:port, or mqtts://host:port for TLS", NULL},                \
-    {"client_id", SLUICE_OPT_STRING, 0, NULL, client_id_doc, NULL},                          \
-    {"username", SLUICE_OPT_STRING, 0, NULL, "user name to log in with", NULL},              \
+     "broker address: mqtt://host:port, or mqtts://host:port for TLS", NULL, NULL, NULL},    \
+    {"client_id", SLUICE_OPT_STRING, 0, NULL, client_id_doc, NULL, NULL, NULL},              \
+    {"username", SLUICE_OPT_STRING, 0, NULL, "user name to log in with", NULL, NULL, NULL},  \
     {"password", SLUICE_OPT_SECRET, 0, NULL, "password to log in with (needs username)",     \
+     NULL, NULL, NULL},                                                                       \
+    {"protocol", SLUICE_OPT_STRING, 0, "3.1.1", "MQTT protocol version", "3.1.1|5", NULL,    \
      NULL},                                                                                   \
-    {"protocol", SLUICE_OPT_STRING, 0, "3.1.1", "MQTT protocol version", "3.1.1|5"},         \
     {"keepalive", SLUICE_OPT_DURATION, 0, "30s",                                             \
-     "keepalive interval (5s..18h); a dead connection is noticed within 1.5 times this",     \
-     NULL},                                                                                   \
+     "keepalive interval (0: off, else 5s..18h); a dead connection is noticed within 1.5 "   \
+     "times this", NULL, "0s", "65535s"},                                                    \
     {"connect_timeout", SLUICE_OPT_DURATION, 0, "10s",                                       \
-     "longest wait for the broker to accept a connection (and the subscriptions)", NULL},    \
+     "longest wait for the broker to accept a connection (and the subscriptions)", NULL,     \
+     "1ms", NULL},                                                                            \
     {"reconnect_min", SLUICE_OPT_DURATION, 0, "500ms",                                       \
-     "first delay before reconnecting after the connection is lost", NULL},                  \
+     "first delay before reconnecting after the connection is lost", NULL, "1ms", NULL},     \
     {"reconnect_max", SLUICE_OPT_DURATION, 0, "30s",                                         \
-     "longest delay between reconnection attempts (the delay doubles up to this)", NULL},    \
+     "longest delay between reconnection attempts (the delay doubles up to this)", NULL,     \
+     "1ms", NULL},                                                                            \
     {"tls_ca", SLUICE_OPT_STRING, 0, NULL,                                                   \
      "PEM file of the CA that signed the broker's certificate (mqtts; default: the system's " \
-     "CAs)", NULL},                                                                           \
+     "CAs)", NULL, NULL, NULL},                                                               \
     {"tls_cert", SLUICE_OPT_STRING, 0, NULL,                                                 \
-     "PEM client certificate, for brokers that require one (mTLS; needs tls_key)", NULL},   \
+     "PEM client certificate, for brokers that require one (mTLS; needs tls_key)", NULL,     \
+     NULL, NULL},                                                                             \
     {"tls_key", SLUICE_OPT_STRING, 0, NULL, "PEM private key of tls_cert (unencrypted)",     \
-     NULL},                                                                                   \
+     NULL, NULL, NULL},                                                                       \
     {"tls_insecure", SLUICE_OPT_BOOL, 0, "false",                                            \
-     "do not check that the broker's certificate names the url's host (testing only)", NULL}
+     "do not check that the broker's certificate names the url's host (testing only)", NULL, \
+     NULL, NULL}
 
 typedef struct mq_conn mq_conn;
 

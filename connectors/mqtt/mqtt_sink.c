@@ -17,15 +17,17 @@ static const sluice_option sink_options[] = {
     MQ_CONN_OPTIONS("client id; default sluice-<pipeline>-<stage> (\"sink\", \"dead_letter\")"),
     {"topic", SLUICE_OPT_STRING, SLUICE_OPT_REQUIRED, NULL,
      "topic to publish to; {key}, {topic} (the record's origin topic) and {field:NAME} are "
-     "replaced per record", NULL},
-    {"qos", SLUICE_OPT_INT, 0, "1", "QoS to publish with", "0|1|2"},
-    {"retain", SLUICE_OPT_BOOL, 0, "false", "publish as retained messages", NULL},
+     "replaced per record", NULL, NULL, NULL},
+    {"qos", SLUICE_OPT_INT, 0, "1", "QoS to publish with", "0|1|2", NULL, NULL},
+    {"retain", SLUICE_OPT_BOOL, 0, "false", "publish as retained messages", NULL, NULL, NULL},
     {"payload", SLUICE_OPT_STRING, 0, "value",
-     "what to publish: the record's value bytes, or its fields as a JSON object", "value|json"},
+     "what to publish: the record's value bytes, or its fields as a JSON object",
+     "value|json", NULL, NULL},
     {"ack_timeout", SLUICE_OPT_DURATION, 0, "30s",
-     "longest wait for the broker to acknowledge a batch before it is retried", NULL},
+     "longest wait for the broker to acknowledge a batch before it is retried", NULL, "1ms",
+     NULL},
     {"max_inflight", SLUICE_OPT_INT, 0, "100",
-     "QoS 1/2 messages sent but not yet acknowledged, at most", NULL},
+     "QoS 1/2 messages sent but not yet acknowledged, at most", NULL, "1", "65535"},
     SLUICE_OPTIONS_END,
 };
 
@@ -129,13 +131,7 @@ static sluice_status sink_init(const sluice_init_args *a, void **out, char *err)
     sluice_status st = mq_conn_cfg_read(&s->cc, api, cfg, def_id, err);
     if (st != SLUICE_OK)
         goto fail;
-    int64_t inflight = api->cfg_int(cfg, "max_inflight", 100);
-    if (inflight < 1 || inflight > 65535) {
-        mq_errf(err, "max_inflight: %lld is out of range; expected 1 to 65535",
-                 (long long)inflight);
-        st = SLUICE_ERR;
-        goto fail;
-    }
+    int64_t inflight = api->opt_int(cfg, "max_inflight");
     s->cc.max_inflight = (int)inflight;
     s->cc.shared = 1;
 
@@ -153,16 +149,11 @@ static sluice_status sink_init(const sluice_init_args *a, void **out, char *err)
             goto fail;
         }
     }
-    s->qos = (int)api->cfg_int(cfg, "qos", 1);
-    s->retain = api->cfg_bool(cfg, "retain", 0);
+    s->qos = (int)api->opt_int(cfg, "qos");
+    s->retain = api->opt_bool(cfg, "retain");
     const char *payload = api->cfg_string(cfg, "payload");
     s->json = payload && !strcmp(payload, "json");
-    s->ack_timeout_ms = api->cfg_int(cfg, "ack_timeout", 30000);
-    if (s->ack_timeout_ms <= 0) {
-        mq_errf(err, "ack_timeout: must be more than 0");
-        st = SLUICE_ERR;
-        goto fail;
-    }
+    s->ack_timeout_ms = api->opt_int(cfg, "ack_timeout");
 
     s->m_published = api->metric(a->ctx, SLUICE_METRIC_COUNTER,
                                  "sluice_mqtt_messages_published_total",

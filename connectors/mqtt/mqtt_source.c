@@ -32,24 +32,24 @@ static const sluice_option source_options[] = {
                     "session; every process of a $share group needs its own"),
     {"topics", SLUICE_OPT_LIST, 0, "[\"cmnd/#\"]",
      "topic filters to subscribe to (+ and # wildcards; $share/<group>/<filter> shares the "
-     "messages among the group's clients)", NULL},
+     "messages among the group's clients)", NULL, NULL, NULL},
     {"qos", SLUICE_OPT_INT, 0, "1", "QoS of the subscriptions (the most the broker sends with)",
-     "0|1|2"},
+     "0|1|2", NULL, NULL},
     {"clean_session", SLUICE_OPT_BOOL, 0, "false",
      "false: a persistent session, so the broker queues QoS 1/2 messages while sluice is away; "
-     "true: start afresh on every connect", NULL},
+     "true: start afresh on every connect", NULL, NULL, NULL},
     {"session_expiry", SLUICE_OPT_DURATION, 0, NULL,
      "MQTT 5 persistent sessions: how long the broker keeps the session after a disconnect "
-     "(default: for ever)", NULL},
+     "(default: for ever)", NULL, "0s", "49710d"},
     {"key_segment", SLUICE_OPT_INT, 0, "-1",
      "record key = this 0-based segment of the topic (1: \"f2-<MAC>\" of "
-     "cmnd/f2-<MAC>/...); -1: no key", NULL},
+     "cmnd/f2-<MAC>/...); -1: no key", NULL, "-1", "1000"},
     {"max_buffered", SLUICE_OPT_INT, 0, "10000",
      "messages held between receipt and the pipeline; when full, the network thread waits "
-     "(backpressure) and nothing is dropped", NULL},
+     "(backpressure) and nothing is dropped", NULL, "1", "10000000"},
     {"buffer_bytes", SLUICE_OPT_SIZE, 0, "8MiB",
      "memory for those messages, allocated once; a larger message gets a block of its own",
-     NULL},
+     NULL, "4KiB", NULL},
     SLUICE_OPTIONS_END,
 };
 
@@ -233,9 +233,9 @@ static sluice_status source_init(const sluice_init_args *a, void **out, char *er
     sluice_status st = mq_conn_cfg_read(&s->cc, api, cfg, def_id, err);
     if (st != SLUICE_OK)
         goto fail;
-    s->cc.clean_session = api->cfg_bool(cfg, "clean_session", 0);
+    s->cc.clean_session = api->opt_bool(cfg, "clean_session");
     if (api->cfg_has(cfg, "session_expiry")) {
-        int64_t ms = api->cfg_int(cfg, "session_expiry", 0);
+        int64_t ms = api->opt_int(cfg, "session_expiry");
         if (ms < 0 || ms / 1000 >= (int64_t)UINT32_MAX) {
             mq_errf(err, "session_expiry: out of range");
             st = SLUICE_ERR;
@@ -244,14 +244,8 @@ static sluice_status source_init(const sluice_init_args *a, void **out, char *er
         s->cc.session_expiry_s = ms / 1000;
     }
 
-    s->qos = (int)api->cfg_int(cfg, "qos", 1);
-    s->key_segment = (int)api->cfg_int(cfg, "key_segment", -1);
-    if (s->key_segment < -1 || s->key_segment > 1000) {
-        mq_errf(err, "key_segment: %d is out of range; expected -1 (no key) or "
-                 "a 0-based topic segment", s->key_segment);
-        st = SLUICE_ERR;
-        goto fail;
-    }
+    s->qos = (int)api->opt_int(cfg, "qos");
+    s->key_segment = (int)api->opt_int(cfg, "key_segment");
     s->n_topics = api->cfg_list_len(cfg, "topics");
     if (s->n_topics == 0) {
         mq_errf(err, "topics: no topic filter given");
@@ -285,20 +279,8 @@ static sluice_status source_init(const sluice_init_args *a, void **out, char *er
         s->topics[i] = (char *)t;
     }
 
-    int64_t max_buf = api->cfg_int(cfg, "max_buffered", 10000);
-    int64_t buf_bytes = api->cfg_int(cfg, "buffer_bytes", 8 << 20);
-    if (max_buf < 1 || max_buf > 10000000) {
-        mq_errf(err, "max_buffered: %lld is out of range; expected 1 to 10000000",
-                 (long long)max_buf);
-        st = SLUICE_ERR;
-        goto fail;
-    }
-    if (buf_bytes < 4096) {
-        mq_errf(err, "buffer_bytes: %lld bytes is too small; expected at least "
-                 "4KiB", (long long)buf_bytes);
-        st = SLUICE_ERR;
-        goto fail;
-    }
+    int64_t max_buf = api->opt_int(cfg, "max_buffered");
+    int64_t buf_bytes = api->opt_int(cfg, "buffer_bytes");
     /* With a disk buffer the ring only stands in when the spool fails:
      * keep it small. */
     s->spooled = api->abi_minor >= 1 && api->spooled && api->spooled(a->ctx);

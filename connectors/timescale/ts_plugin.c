@@ -11,40 +11,42 @@
 
 static const sluice_option ts_options[] = {
     {"dsn", SLUICE_OPT_SECRET, SLUICE_OPT_REQUIRED, NULL,
-     "libpq connection string or URI (host=... dbname=... or postgresql://...)", NULL},
+     "libpq connection string or URI (host=... dbname=... or postgresql://...)", NULL, NULL, NULL},
     {"table", SLUICE_OPT_STRING, SLUICE_OPT_REQUIRED, NULL,
-     "target table, optionally schema-qualified (public.iot_measurements)", NULL},
+     "target table, optionally schema-qualified (public.iot_measurements)", NULL, NULL, NULL},
     {"columns", SLUICE_OPT_MAP, 0, NULL,
      "column: field; default: each column of the table from the field of the same name",
-     NULL},
+     NULL, NULL, NULL},
     {"conflict", SLUICE_OPT_STRING, 0, "ignore",
      "on a duplicate key: ignore (skip, replays are harmless), error (fail the row), "
-     "update (overwrite)", "ignore|error|update"},
+     "update (overwrite)", "ignore|error|update", NULL, NULL},
     {"create_table", SLUICE_OPT_BOOL, 0, "false",
-     "create the table if missing, from column_types and primary_key", NULL},
+     "create the table if missing, from column_types and primary_key", NULL, NULL, NULL},
     {"column_types", SLUICE_OPT_MAP, 0, NULL,
-     "column: SQL type, in table order, for create_table", NULL},
-    {"primary_key", SLUICE_OPT_LIST, 0, NULL, "primary key columns, for create_table", NULL},
+     "column: SQL type, in table order, for create_table", NULL, NULL, NULL},
+    {"primary_key", SLUICE_OPT_LIST, 0, NULL, "primary key columns, for create_table",
+     NULL, NULL, NULL},
     {"hypertable", SLUICE_OPT_BOOL, 0, "false",
      "with TimescaleDB, convert a plain table into a hypertable on time_column (false: "
-     "never convert)", NULL},
+     "never convert)", NULL, NULL, NULL},
     {"time_column", SLUICE_OPT_STRING, 0, NULL,
      "the hypertable's time column (default: the first timestamptz column of the primary "
-     "key)", NULL},
+     "key)", NULL, NULL, NULL},
     {"chunk_interval", SLUICE_OPT_DURATION, 0, NULL,
      "hypertable chunk interval, set on every start (default: leave it; new hypertables: "
-     "7 days)", NULL},
+     "7 days)", NULL, NULL, NULL},
     {"compress_after", SLUICE_OPT_DURATION, 0, NULL,
-     "compression policy: compress chunks older than this, set on every start", NULL},
+     "compression policy: compress chunks older than this, set on every start", NULL, NULL, NULL},
     {"retain", SLUICE_OPT_DURATION, 0, NULL,
-     "retention policy: drop chunks older than this, set on every start", NULL},
+     "retention policy: drop chunks older than this, set on every start", NULL, NULL, NULL},
     {"connect_timeout", SLUICE_OPT_DURATION, 0, "10s", "timeout for each connection attempt",
-     NULL},
+     NULL, NULL, NULL},
     {"statement_timeout", SLUICE_OPT_DURATION, 0, "60s",
-     "server-side limit for each statement (0: none); exceeding it retries the batch", NULL},
+     "server-side limit for each statement (0: none); exceeding it retries the batch",
+     NULL, NULL, NULL},
     {"copy_format", SLUICE_OPT_STRING, 0, "auto",
      "auto: binary COPY, text when a value needs PostgreSQL's parsing; text: always text",
-     "auto|text"},
+     "auto|text", NULL, NULL},
     SLUICE_OPTIONS_END};
 
 static void ts_destroy(void *inst)
@@ -72,7 +74,7 @@ static void ts_destroy(void *inst)
 
 static int64_t opt_ms(ts_sink *s, const char *name)
 {
-    return s->api->cfg_has(s->cfg, name) ? s->api->cfg_int(s->cfg, name, -1) : -1;
+    return s->api->cfg_has(s->cfg, name) ? s->api->opt_int(s->cfg, name) : -1;
 }
 
 static int read_options(ts_sink *s, char *err)
@@ -104,16 +106,16 @@ static int read_options(ts_sink *s, char *err)
     }
     s->text_only = f && !strcmp(f, "text");
     s->direct = s->conflict == TS_CONFLICT_IGNORE;
-    s->create_table = api->cfg_bool(s->cfg, "create_table", 0);
-    s->want_hypertable = api->cfg_bool(s->cfg, "hypertable", 0);
+    s->create_table = api->opt_bool(s->cfg, "create_table");
+    s->want_hypertable = api->opt_bool(s->cfg, "hypertable");
     s->hyper.time_column = api->cfg_string(s->cfg, "time_column");
     if (s->hyper.time_column && !s->hyper.time_column[0])
         s->hyper.time_column = NULL;
     s->hyper.chunk_ms = opt_ms(s, "chunk_interval");
     s->hyper.compress_ms = opt_ms(s, "compress_after");
     s->hyper.retain_ms = opt_ms(s, "retain");
-    s->connect_timeout_ms = api->cfg_int(s->cfg, "connect_timeout", 10000);
-    s->statement_timeout_ms = api->cfg_int(s->cfg, "statement_timeout", 60000);
+    s->connect_timeout_ms = api->opt_int(s->cfg, "connect_timeout");
+    s->statement_timeout_ms = api->opt_int(s->cfg, "statement_timeout");
     if (s->create_table && api->cfg_map_len(s->cfg, "column_types") == 0) {
         snprintf(err, SLUICE_ERRLEN, "timescale: create_table: true needs column_types "
                  "(column: SQL type) to create table %s from", s->table_opt);

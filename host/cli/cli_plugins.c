@@ -41,6 +41,12 @@ static void describe_options(const char *kind, const sluice_option *o)
             printf(", default %s", o->def);
         if (o->choices)
             printf(", one of %s", o->choices);
+        if (o->min && o->max)
+            printf(", %s..%s", o->min, o->max);
+        else if (o->min)
+            printf(", at least %s", o->min);
+        else if (o->max)
+            printf(", at most %s", o->max);
         printf("\n        %s\n", o->doc ? o->doc : "");
     }
 }
@@ -101,11 +107,11 @@ int sl_cmd_plugins(int argc, char **argv)
                d->version ? d->version : "", d->description ? d->description : "", k, e->path,
                d->abi_major, d->abi_minor);
         if (d->source)
-            describe_options("source", d->source->options);
+            describe_options("source", e->source_options);
         if (d->transform)
-            describe_options("transform", d->transform->options);
+            describe_options("transform", e->transform_options);
         if (d->sink)
-            describe_options("sink", d->sink->options);
+            describe_options("sink", e->sink_options);
     } else {
         if (sl_registry_count(reg) == 0)
             printf("no plugins found; add a directory with -P DIR or SLUICE_PLUGIN_PATH\n");

@@ -95,9 +95,9 @@ static int file_stage(const sl_registry *reg, sl_stage_kind kind, const char *ya
     const sl_plugin_entry *e = sl_registry_find(reg, "file");
     const sluice_option *opts = NULL;
     if (e && kind == SL_SOURCE && e->desc->source)
-        opts = e->desc->source->options;
+        opts = e->source_options;
     else if (e && kind == SL_SINK && e->desc->sink)
-        opts = e->desc->sink->options;
+        opts = e->sink_options;
     if (!opts) {
         sl_log(SLUICE_LOG_ERROR, NULL, NULL, "redrive needs the file plugin (a source and a "
                "sink), which was not found; check -P and SLUICE_PLUGIN_PATH");

@@ -119,6 +119,10 @@ const char *sl_cfg_string(const sluice_config *cfg, const char *name);
 int64_t sl_cfg_int(const sluice_config *cfg, const char *name, int64_t def);
 double sl_cfg_double(const sluice_config *cfg, const char *name, double def);
 int sl_cfg_bool(const sluice_config *cfg, const char *name, int def);
+/* The 1.2 getters: the declared default, never the caller's. */
+int64_t sl_opt_int(const sluice_config *cfg, const char *name);
+double sl_opt_double(const sluice_config *cfg, const char *name);
+int sl_opt_bool(const sluice_config *cfg, const char *name);
 size_t sl_cfg_list_len(const sluice_config *cfg, const char *name);
 const char *sl_cfg_list_at(const sluice_config *cfg, const char *name, size_t i);
 size_t sl_cfg_map_len(const sluice_config *cfg, const char *name);

@@ -83,6 +83,15 @@ int sl_cfg_bool(const sluice_config *cfg, const char *name, int def)
     return def;
 }
 
+/* Defaults are applied when the config is built, so "absent" here means
+ * absent without a declared default. */
+int64_t sl_opt_int(const sluice_config *cfg, const char *name) { return sl_cfg_int(cfg, name, 0); }
+double sl_opt_double(const sluice_config *cfg, const char *name)
+{
+    return sl_cfg_double(cfg, name, 0);
+}
+int sl_opt_bool(const sluice_config *cfg, const char *name) { return sl_cfg_bool(cfg, name, 0); }
+
 size_t sl_cfg_list_len(const sluice_config *cfg, const char *name)
 {
     const sl_optval *v = find(cfg, name);

@@ -139,16 +139,102 @@ static int check_choice(const sluice_option *o, const char *s, const sl_ynode *a
     return fail(pr, at, "%s is not one of: %s%s", q, list, hint);
 }
 
-static int check_range(const sl_optctx *x, size_t idx, const sl_optval *v, const sl_ynode *at,
+static int bounded_type(sluice_opt_type t)
+{
+    return t == SLUICE_OPT_INT || t == SLUICE_OPT_DOUBLE || t == SLUICE_OPT_DURATION ||
+           t == SLUICE_OPT_SIZE;
+}
+
+/* Reads a bound (or a default) as option type t: integers, ms and bytes in
+ * *i, numbers in *d.  0, or -1 if it is not a value of that type. */
+static int parse_num(sluice_opt_type t, const char *s, int64_t *i, double *d)
+{
+    switch (t) {
+    case SLUICE_OPT_INT: return sl_parse_int(s, i);
+    case SLUICE_OPT_DOUBLE: return sl_parse_double(s, d);
+    case SLUICE_OPT_DURATION: return (*i = sl_parse_duration_ms(s)) < 0 ? -1 : 0;
+    case SLUICE_OPT_SIZE: return (*i = sl_parse_size(s)) < 0 ? -1 : 0;
+    default: return -1;
+    }
+}
+
+/* -1 if (i, d) lies below bound `text`, 1 above, 0 if text is NULL, does
+ * not parse (sl_options_check refuses such a table) or is equal. */
+static int cmp_bound(sluice_opt_type t, int64_t i, double d, const char *text)
+{
+    int64_t bi = 0;
+    double bd = 0;
+    if (!text || parse_num(t, text, &bi, &bd) != 0)
+        return 0;
+    if (t == SLUICE_OPT_DOUBLE)
+        return d < bd ? -1 : d > bd ? 1 : 0;
+    return i < bi ? -1 : i > bi ? 1 : 0;
+}
+
+/* "1..1000", "at least 5s" or "at most 1GiB": the bounds as declared. */
+static void bounds_text(const sluice_option *o, char *buf, size_t len)
+{
+    if (o->min && o->max)
+        snprintf(buf, len, "%s..%s", o->min, o->max);
+    else if (o->min)
+        snprintf(buf, len, "at least %s", o->min);
+    else
+        snprintf(buf, len, "at most %s", o->max);
+}
+
+static int check_range(const sluice_option *o, const sl_optval *v, const sl_ynode *at,
                        problem *pr)
 {
-    if (!x->ranges || !x->ranges[idx].text)
+    if ((!o->min && !o->max) || !bounded_type(o->type))
         return 0;
-    const sl_optrange *r = &x->ranges[idx];
-    if (v->i >= r->min && v->i <= r->max)
+    if (cmp_bound(o->type, v->i, v->d, o->min) >= 0 &&
+        cmp_bound(o->type, v->i, v->d, o->max) <= 0)
         return 0;
+    char b[160];
+    bounds_text(o, b, sizeof b);
     /* The text parsed as a number, so it is short and safe to show bare. */
-    return fail(pr, at, "%s is out of range; expected %s", v->str ? v->str : "", r->text);
+    return fail(pr, at, "%s is out of range; expected %s", v->str ? v->str : "", b);
+}
+
+int sl_options_check(const sluice_option *opts, char *err, size_t errlen)
+{
+    for (size_t k = 0; opts && opts[k].name; k++) {
+        const sluice_option *o = &opts[k];
+        if (!o->min && !o->max)
+            continue;
+        if (!bounded_type(o->type)) {
+            snprintf(err, errlen, "option \"%s\" declares min/max, but only int, double, "
+                     "duration and size options take bounds", o->name);
+            return -1;
+        }
+        int64_t i = 0;
+        double d = 0;
+        const char *ends[2] = {o->min, o->max}, *names[2] = {"min", "max"};
+        for (int e = 0; e < 2; e++) {
+            if (ends[e] && parse_num(o->type, ends[e], &i, &d) != 0) {
+                char q[96];
+                sl_quote(q, sizeof q, ends[e]);
+                snprintf(err, errlen, "option \"%s\": %s %s is not %s", o->name, names[e], q,
+                         expected(o->type));
+                return -1;
+            }
+        }
+        if (o->min && o->max && parse_num(o->type, o->min, &i, &d) == 0 &&
+            cmp_bound(o->type, i, d, o->max) > 0) {
+            snprintf(err, errlen, "option \"%s\": min %s is above max %s", o->name, o->min,
+                     o->max);
+            return -1;
+        }
+        if (o->def && parse_num(o->type, o->def, &i, &d) == 0 &&
+            (cmp_bound(o->type, i, d, o->min) < 0 || cmp_bound(o->type, i, d, o->max) > 0)) {
+            char b[160];
+            bounds_text(o, b, sizeof b);
+            snprintf(err, errlen, "option \"%s\": the default %s is out of range %s", o->name,
+                     o->def, b);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
@@ -259,7 +345,7 @@ static int convert_secret_file(const sl_optctx *x, const sl_ynode *n, sl_optval 
 
 /* Reads node n as option o into v (v is clear on entry).  0, or -1 with the
  * problem in pr. */
-static int convert(const sl_optctx *x, size_t idx, const sluice_option *o, const sl_ynode *n,
+static int convert(const sl_optctx *x, const sluice_option *o, const sl_ynode *n,
                    sl_optval *v, problem *pr)
 {
     int rc;
@@ -275,7 +361,7 @@ static int convert(const sl_optctx *x, size_t idx, const sluice_option *o, const
     else
         rc = fail(pr, n, "expected %s, got %s", expected(o->type), sl_ykind_name(n));
     if (rc == 0)
-        rc = check_range(x, idx, v, n, pr);
+        rc = check_range(o, v, n, pr);
     /* Known from here on, so that any line quoting it back is scrubbed. */
     if (rc == 0 && o->type == SLUICE_OPT_SECRET)
         sl_secret_register(v->str);
@@ -288,7 +374,7 @@ static int convert(const sl_optctx *x, size_t idx, const sluice_option *o, const
 
 /* Applies the declared default.  A default that does not parse is the
  * plugin's bug, and is reported as such rather than blamed on the file. */
-static void apply_default(const sl_optctx *x, size_t idx, const sluice_option *o, sl_optval *v,
+static void apply_default(const sl_optctx *x, const sluice_option *o, sl_optval *v,
                           int line, int col)
 {
     problem pr;
@@ -318,7 +404,7 @@ static void apply_default(const sl_optctx *x, size_t idx, const sluice_option *o
         v->set = 1;
     } else {
         if (rc == 0)
-            rc = convert(x, idx, o, n, v, &pr);
+            rc = convert(x, o, n, v, &pr);
         if (rc == 0) {
             v->set = 1;
         } else {
@@ -426,14 +512,14 @@ sluice_config *sl_options_build(const sl_optctx *x, const sluice_option *opts,
             continue; /* its expansion failed and was reported */
         } else if (!sl_ynode_absent(given[i])) {
             problem pr;
-            if (convert(x, i, o, given[i], v, &pr) == 0) {
+            if (convert(x, o, given[i], v, &pr) == 0) {
                 v->set = 1;
             } else {
                 report(x, o, given[i], &pr);
                 sl_optval_clear(v);
             }
         } else if (o->def) {
-            apply_default(x, i, o, v, line, col);
+            apply_default(x, o, v, line, col);
         } else if (o->flags & SLUICE_OPT_REQUIRED) {
             const char *doc = o->doc && *o->doc ? o->doc : NULL;
             if (x->section)

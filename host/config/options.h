@@ -7,13 +7,6 @@
 #include "config.h"
 #include "ynode.h"
 
-/* Bounds for INT, DURATION and SIZE values; `text` is how the message
- * states them ("1..1000000").  text == NULL: unbounded. */
-typedef struct sl_optrange {
-    int64_t min, max;
-    const char *text;
-} sl_optrange;
-
 typedef struct sl_optctx {
     const char *file;        /* for messages */
     const char *basedir;     /* relative secret files are found from here */
@@ -24,7 +17,6 @@ typedef struct sl_optctx {
      * batch" and "batch.linger: ..." wording). */
     const char *where;
     int section;
-    const sl_optrange *ranges; /* one per option, or NULL */
 } sl_optctx;
 
 /* Checks every key of `map` (NULL: none given) against `opts` (NULL: the
@@ -34,6 +26,13 @@ typedef struct sl_optctx {
  * config, NULL only when out of memory. */
 sluice_config *sl_options_build(const sl_optctx *x, const sluice_option *opts,
                                 const sl_ynode *map, const char *const *skip, int line, int col);
+
+/* Checks an option table's own declarations that the host can judge without
+ * a pipeline file: min/max only on int, double, duration and size options,
+ * each parsing as a value of the option, min <= max, and a default within
+ * them.  0, or -1 with one line in err naming the option (the table is
+ * the plugin author's bug; the loader refuses the plugin). */
+int sl_options_check(const sluice_option *opts, char *err, size_t errlen);
 
 /* Frees what one value holds and zeroes it (secrets are wiped first). */
 void sl_optval_clear(sl_optval *v);

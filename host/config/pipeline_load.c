@@ -27,68 +27,58 @@ typedef struct loader {
 } loader;
 
 /* The pipeline's own sections are validated with the plugin option code,
- * so they get the same typing, defaults and messages. */
+ * so they get the same typing, defaults, bounds and messages. */
 static const sluice_option batch_opts[] = {
-    {"max_records", SLUICE_OPT_INT, 0, "1000", "records per batch", NULL},
-    {"linger", SLUICE_OPT_DURATION, 0, "100ms", "longest wait to fill a batch", NULL},
-    {"max_bytes", SLUICE_OPT_SIZE, 0, "8MiB", "memory (arena) of each batch", NULL},
+    {"max_records", SLUICE_OPT_INT, 0, "1000", "records per batch", NULL, "1", "1000000"},
+    {"linger", SLUICE_OPT_DURATION, 0, "100ms", "longest wait to fill a batch", NULL, "0ms",
+     "1h"},
+    {"max_bytes", SLUICE_OPT_SIZE, 0, "8MiB", "memory (arena) of each batch", NULL, "1KiB",
+     "1GiB"},
     SLUICE_OPTIONS_END};
-static const sl_optrange batch_ranges[] = {{1, 1000000, "1..1000000"},
-                                           {0, 3600000, "0ms..1h"},
-                                           {1024, 1073741824, "1KiB..1GiB"}};
 
-static const sluice_option buffer_opts[] = {
-    {"max_batches", SLUICE_OPT_INT, 0, "4", "batches queued between source and sink", NULL},
-    {"type", SLUICE_OPT_STRING, 0, "memory", "memory: batches only; disk: a durable spool",
-     "memory|disk"},
-    {"path", SLUICE_OPT_STRING, 0, NULL, "the spool's directory (type disk)", NULL},
-    {"max_size", SLUICE_OPT_SIZE, 0, "1GiB", "held bytes at most; beyond, the source pauses",
-     NULL},
-    {"segment_size", SLUICE_OPT_SIZE, 0, "64MiB", "size of one spool segment file", NULL},
-    {"when_full", SLUICE_OPT_STRING, 0, "block", "pause the source, never drop", "block"},
-    {"fsync", SLUICE_OPT_STRING, 0, "batch", "when appended records are made durable",
-     "batch|interval|never"},
-    {"fsync_interval", SLUICE_OPT_DURATION, 0, "1s", "with fsync: interval", NULL},
-    SLUICE_OPTIONS_END};
 /* Sizes: a spool smaller than one segment would only ever hold one; a
- * segment below 64KiB would mean a file per few records. */
-static const sl_optrange buffer_ranges[] = {{1, 1024, "1..1024"},
-                                            {0, 0, NULL},
-                                            {0, 0, NULL},
-                                            {4096, INT64_MAX, "at least 4KiB"},
-                                            {4096, (int64_t)1 << 40, "4KiB..1TiB"},
-                                            {0, 0, NULL},
-                                            {0, 0, NULL},
-                                            {1, 3600000, "1ms..1h"}};
+ * segment below 4KiB would mean a file per few records. */
+static const sluice_option buffer_opts[] = {
+    {"max_batches", SLUICE_OPT_INT, 0, "4", "batches queued between source and sink", NULL,
+     "1", "1024"},
+    {"type", SLUICE_OPT_STRING, 0, "memory", "memory: batches only; disk: a durable spool",
+     "memory|disk", NULL, NULL},
+    {"path", SLUICE_OPT_STRING, 0, NULL, "the spool's directory (type disk)", NULL, NULL, NULL},
+    {"max_size", SLUICE_OPT_SIZE, 0, "1GiB", "held bytes at most; beyond, the source pauses",
+     NULL, "4KiB", NULL},
+    {"segment_size", SLUICE_OPT_SIZE, 0, "64MiB", "size of one spool segment file", NULL, "4KiB",
+     "1TiB"},
+    {"when_full", SLUICE_OPT_STRING, 0, "block", "pause the source, never drop", "block", NULL,
+     NULL},
+    {"fsync", SLUICE_OPT_STRING, 0, "batch", "when appended records are made durable",
+     "batch|interval|never", NULL, NULL},
+    {"fsync_interval", SLUICE_OPT_DURATION, 0, "1s", "with fsync: interval", NULL, "1ms", "1h"},
+    SLUICE_OPTIONS_END};
 
 static const sluice_option retry_opts[] = {
-    {"initial", SLUICE_OPT_DURATION, 0, "100ms", "first backoff", NULL},
-    {"max", SLUICE_OPT_DURATION, 0, "30s", "longest backoff", NULL},
-    {"max_attempts", SLUICE_OPT_INT, 0, "0", "attempts before giving up; 0: forever", NULL},
+    {"initial", SLUICE_OPT_DURATION, 0, "100ms", "first backoff", NULL, "1ms", "24h"},
+    {"max", SLUICE_OPT_DURATION, 0, "30s", "longest backoff", NULL, "1ms", "24h"},
+    {"max_attempts", SLUICE_OPT_INT, 0, "0", "attempts before giving up; 0: forever", NULL, "0",
+     "1000000000"},
     SLUICE_OPTIONS_END};
-static const sl_optrange retry_ranges[] = {{1, 86400000, "1ms..24h"},
-                                           {1, 86400000, "1ms..24h"},
-                                           {0, 1000000000, "0..1000000000"}};
 
 static const sluice_option restart_opts[] = {
-    {"initial", SLUICE_OPT_DURATION, 0, "1s", "first restart delay", NULL},
-    {"max", SLUICE_OPT_DURATION, 0, "60s", "longest restart delay", NULL},
+    {"initial", SLUICE_OPT_DURATION, 0, "1s", "first restart delay", NULL, "1ms", "24h"},
+    {"max", SLUICE_OPT_DURATION, 0, "60s", "longest restart delay", NULL, "1ms", "24h"},
     SLUICE_OPTIONS_END};
-static const sl_optrange restart_ranges[] = {{1, 86400000, "1ms..24h"},
-                                             {1, 86400000, "1ms..24h"}};
 
 static const sluice_option errors_opts[] = {
-    {"tolerance", SLUICE_OPT_STRING, 0, "none", "none: a failed record stops the pipeline", "none|all"},
-    {"log", SLUICE_OPT_BOOL, 0, "true", "log every failed record", NULL},
+    {"tolerance", SLUICE_OPT_STRING, 0, "none", "none: a failed record stops the pipeline",
+     "none|all", NULL, NULL},
+    {"log", SLUICE_OPT_BOOL, 0, "true", "log every failed record", NULL, NULL, NULL},
     SLUICE_OPTIONS_END};
 
 /* A sink write may legitimately retry inside itself for a while, so the
  * default is generous; a poll's own timeout is added on top. */
 static const sluice_option watchdog_opts[] = {
     {"timeout", SLUICE_OPT_DURATION, 0, "5m",
-     "a plugin callback running longer than this marks the pipeline stuck", NULL},
+     "a plugin callback running longer than this marks the pipeline stuck", NULL, "1s", "7d"},
     SLUICE_OPTIONS_END};
-static const sl_optrange watchdog_ranges[] = {{1000, 7 * 86400000LL, "1s..7d"}};
 
 static const char *const top_keys[] = {"name",   "description", "source", "transforms", "sink",
                                        "errors", "batch",       "buffer", "retry",      "restart",
@@ -99,27 +89,32 @@ static const char *kind_name(sl_stage_kind k)
     return k == SL_SOURCE ? "source" : k == SL_TRANSFORM ? "transform" : "sink";
 }
 
-static const sluice_option *kind_options(const sluice_plugin *p, sl_stage_kind k, int *has)
+/* The entry's copy of the options, in this host's layout (see
+ * sl_plugin_entry): never the plugin's own table, whose element size may be
+ * an older minor's. */
+static const sluice_option *kind_options(const sl_plugin_entry *e, sl_stage_kind k, int *has)
 {
-    const sluice_option *o = NULL;
+    const sluice_plugin *p = e->desc;
     *has = 0;
     if (k == SL_SOURCE && p->source) {
         *has = 1;
-        o = p->source->options;
-    } else if (k == SL_TRANSFORM && p->transform) {
-        *has = 1;
-        o = p->transform->options;
-    } else if (k == SL_SINK && p->sink) {
-        *has = 1;
-        o = p->sink->options;
+        return e->source_options;
     }
-    return o;
+    if (k == SL_TRANSFORM && p->transform) {
+        *has = 1;
+        return e->transform_options;
+    }
+    if (k == SL_SINK && p->sink) {
+        *has = 1;
+        return e->sink_options;
+    }
+    return NULL;
 }
 
-static int provides(const sluice_plugin *p, sl_stage_kind k)
+static int provides(const sl_plugin_entry *e, sl_stage_kind k)
 {
     int has;
-    kind_options(p, k, &has);
+    kind_options(e, k, &has);
     return has;
 }
 
@@ -130,7 +125,7 @@ static size_t plugins_of_kind(const sl_registry *reg, sl_stage_kind k, const cha
     size_t n = 0, total = reg ? sl_registry_count(reg) : 0;
     for (size_t i = 0; i < total && n < max; i++) {
         const sl_plugin_entry *e = sl_registry_at(reg, i);
-        if (e && provides(e->desc, k))
+        if (e && provides(e, k))
             names[n++] = e->desc->name;
     }
     return n;
@@ -190,11 +185,11 @@ static void load_stage(loader *l, const sl_ynode *node, sl_stage_kind kind, cons
         return;
     }
     int has;
-    const sluice_option *opts = kind_options(e->desc, kind, &has);
+    const sluice_option *opts = kind_options(e, kind, &has);
     if (!has) {
         char kinds[64] = "";
         for (int k = SL_SOURCE; k <= SL_SINK; k++)
-            if (provides(e->desc, (sl_stage_kind)k))
+            if (provides(e, (sl_stage_kind)k))
                 snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s",
                          kinds[0] ? ", " : "", kind_name((sl_stage_kind)k));
         available(l, kind, avail, sizeof avail);
@@ -215,7 +210,7 @@ static void load_stage(loader *l, const sl_ynode *node, sl_stage_kind kind, cons
 /* Validates a section such as `batch:` and returns its typed values (to
  * read with sl_cfg_*), defaults applied even when the section is absent. */
 static sluice_config *load_section(loader *l, const sl_ynode *root, const char *name,
-                                   const sluice_option *opts, const sl_optrange *ranges,
+                                   const sluice_option *opts,
                                    const char *const *skip)
 {
     const sl_ynode *n = sl_ymap_get(root, name);
@@ -232,7 +227,7 @@ static sluice_config *load_section(loader *l, const sl_ynode *root, const char *
         n = NULL;
     }
     sl_optctx x = {.file = l->file, .basedir = l->basedir, .d = l->d, .digest = &l->digest,
-                   .where = name, .section = 1, .ranges = ranges};
+                   .where = name, .section = 1};
     return sl_options_build(&x, opts, n, skip, line, col);
 }
 
@@ -363,7 +358,7 @@ static void load_transforms(loader *l, const sl_ynode *root, sl_pipeline_conf *c
 static void load_errors(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
 {
     static const char *const skip[] = {"dead_letter", NULL};
-    sluice_config *e = load_section(l, root, "errors", errors_opts, NULL, skip);
+    sluice_config *e = load_section(l, root, "errors", errors_opts, skip);
     const char *tol = sl_cfg_string(e, "tolerance");
     c->tolerance = tol && strcmp(tol, "all") == 0 ? SL_TOLERANCE_ALL : SL_TOLERANCE_NONE;
     c->log_errors = sl_cfg_bool(e, "log", 1);
@@ -393,7 +388,7 @@ static void check_backoff(loader *l, const sl_ynode *root, const char *sec, int6
 
 static void load_buffer(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
 {
-    sluice_config *s = load_section(l, root, "buffer", buffer_opts, buffer_ranges, NULL);
+    sluice_config *s = load_section(l, root, "buffer", buffer_opts, NULL);
     c->queue_batches = (size_t)sl_cfg_int(s, "max_batches", 4);
     const char *type = sl_cfg_string(s, "type");
     c->spool = type && strcmp(type, "disk") == 0;
@@ -438,7 +433,7 @@ static void load_buffer(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
 
 static void load_sections(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
 {
-    sluice_config *s = load_section(l, root, "batch", batch_opts, batch_ranges, NULL);
+    sluice_config *s = load_section(l, root, "batch", batch_opts, NULL);
     c->batch_max_records = (size_t)sl_cfg_int(s, "max_records", 1000);
     c->batch_linger_ms = sl_cfg_int(s, "linger", 100);
     c->batch_arena_bytes = (size_t)sl_cfg_int(s, "max_bytes", 8 << 20);
@@ -446,20 +441,20 @@ static void load_sections(loader *l, const sl_ynode *root, sl_pipeline_conf *c)
 
     load_buffer(l, root, c);
 
-    s = load_section(l, root, "retry", retry_opts, retry_ranges, NULL);
+    s = load_section(l, root, "retry", retry_opts, NULL);
     c->retry_initial_ms = sl_cfg_int(s, "initial", 100);
     c->retry_max_ms = sl_cfg_int(s, "max", 30000);
     c->retry_max_attempts = sl_cfg_int(s, "max_attempts", 0);
     sl_config_free(s);
     check_backoff(l, root, "retry", c->retry_initial_ms, c->retry_max_ms);
 
-    s = load_section(l, root, "restart", restart_opts, restart_ranges, NULL);
+    s = load_section(l, root, "restart", restart_opts, NULL);
     c->restart_initial_ms = sl_cfg_int(s, "initial", 1000);
     c->restart_max_ms = sl_cfg_int(s, "max", 60000);
     sl_config_free(s);
     check_backoff(l, root, "restart", c->restart_initial_ms, c->restart_max_ms);
 
-    s = load_section(l, root, "watchdog", watchdog_opts, watchdog_ranges, NULL);
+    s = load_section(l, root, "watchdog", watchdog_opts, NULL);
     c->watchdog_ms = sl_cfg_int(s, "timeout", 300000);
     sl_config_free(s);
 }

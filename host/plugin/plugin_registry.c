@@ -4,6 +4,8 @@
 #include "plugin_registry.h"
 #include "plugin_trust.h"
 
+#include "options.h"
+
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -27,6 +29,9 @@ void sl_registry_free(sl_registry *r)
         return;
     for (size_t i = 0; i < r->n; i++) {
         free(r->v[i].path);
+        free(r->v[i].source_options);
+        free(r->v[i].transform_options);
+        free(r->v[i].sink_options);
         /* Under ASan/valgrind, keeping the handle open keeps symbol names in
          * leak reports readable; the process is exiting anyway. */
         if (!getenv("SLUICE_KEEP_PLUGINS_LOADED"))
@@ -65,6 +70,25 @@ static int check_version(int major, int minor, const char *path, char *err, size
     return 0;
 }
 
+/* The three callback tables as ABI 1.0 laid them out. */
+#define SOURCE_OPS_1_0 (offsetof(sluice_source_ops, destroy) + sizeof(void (*)(void *)))
+#define TRANSFORM_OPS_1_0 (offsetof(sluice_transform_ops, destroy) + sizeof(void (*)(void *)))
+#define SINK_OPS_1_0 (offsetof(sluice_sink_ops, destroy) + sizeof(void (*)(void *)))
+
+/* `has_1_0`: SLUICE_HAS(table, destroy), destroy being the last 1.0 member. */
+static int ops_too_small(const char *name, const char *path, const char *kind,
+                         const char *type, int has_1_0, size_t have, size_t need, char *err,
+                         size_t errlen)
+{
+    if (has_1_0)
+        return 0;
+    snprintf(err, errlen,
+             "plugin \"%s\" (%s): its %s table is too small: struct_size %zu, but a %s "
+             "holds at least %zu bytes; set .struct_size = sizeof(%s) and rebuild",
+             path, name, kind, have, type, need, type);
+    return 1;
+}
+
 /* The checks that need only the descriptor's head and its size. */
 static int check_descriptor(const sluice_plugin *d, const char *path, char *err, size_t errlen)
 {
@@ -76,7 +100,7 @@ static int check_descriptor(const sluice_plugin *d, const char *path, char *err,
     /* The note was checked before dlopen; the descriptor must agree. */
     if (check_version(d->abi_major, d->abi_minor, path, err, errlen) != 0)
         return -1;
-    if (d->struct_size < offsetof(sluice_plugin, sink) + sizeof(d->sink)) {
+    if (!SLUICE_HAS(d, sink)) {
         snprintf(err, errlen, "plugin \"%s\": descriptor too small (%zu bytes)", path,
                  d->struct_size);
         return -1;
@@ -92,6 +116,21 @@ static int check_descriptor(const sluice_plugin *d, const char *path, char *err,
         snprintf(err, errlen, "plugin \"%s\": provides no source, transform or sink", path);
         return -1;
     }
+    /* Every member of the three tables today is a 1.0 member, so a table
+     * must hold at least those; a larger one (a future minor's) is fine,
+     * and a member added later will be read only if SLUICE_HAS says so. */
+    if ((d->source &&
+         ops_too_small(d->name, path, "source", "sluice_source_ops",
+                       SLUICE_HAS(d->source, destroy), d->source->struct_size, SOURCE_OPS_1_0,
+                       err, errlen)) ||
+        (d->transform &&
+         ops_too_small(d->name, path, "transform", "sluice_transform_ops",
+                       SLUICE_HAS(d->transform, destroy), d->transform->struct_size,
+                       TRANSFORM_OPS_1_0, err, errlen)) ||
+        (d->sink && ops_too_small(d->name, path, "sink", "sluice_sink_ops",
+                                  SLUICE_HAS(d->sink, destroy), d->sink->struct_size,
+                                  SINK_OPS_1_0, err, errlen)))
+        return -1;
     if ((d->source && (!d->source->init || !d->source->poll || !d->source->destroy)) ||
         (d->transform && (!d->transform->init || !d->transform->process ||
                           !d->transform->destroy)) ||
@@ -101,6 +140,67 @@ static int check_descriptor(const sluice_plugin *d, const char *path, char *err,
         return -1;
     }
     return 0;
+}
+
+/* The size of one sluice_option element in a table built for `minor`: the
+ * host reads a plugin's array with that stride, since the array itself
+ * cannot say (sluice.h, Compatibility rules).  1.0 and 1.1 end at choices;
+ * 1.2 appended min and max. */
+#define OPTION_SIZE_1_0 offsetof(sluice_option, min)
+_Static_assert(offsetof(sluice_option, min) % _Alignof(sluice_option) == 0,
+               "a 1.1 sluice_option array's stride is offsetof(sluice_option, min)");
+
+static size_t option_stride(int minor)
+{
+    return minor >= 2 ? sizeof(sluice_option) : OPTION_SIZE_1_0;
+}
+
+/* Copies a kind's option table into this host's layout (members a plugin's
+ * minor lacks are zero: no bounds) and checks its declarations.  0 with
+ * *out set (NULL for no table), or -1 with err. */
+static int copy_options(const sluice_plugin *d, const char *path, const char *kind,
+                        const sluice_option *src, sluice_option **out, char *err,
+                        size_t errlen)
+{
+    *out = NULL;
+    if (!src)
+        return 0;
+    size_t stride = option_stride(d->abi_minor);
+    size_t take = stride < sizeof(sluice_option) ? stride : sizeof(sluice_option);
+    const unsigned char *p = (const unsigned char *)src;
+    size_t n = 0;
+    /* The terminator is an element whose name is NULL; the name is the
+     * first member in every minor. */
+    for (;; n++) {
+        const char *name;
+        memcpy(&name, p + n * stride, sizeof name);
+        if (!name)
+            break;
+    }
+    sluice_option *v = calloc(n + 1, sizeof(*v));
+    if (!v) {
+        snprintf(err, errlen, "plugin \"%s\": out of memory", path);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(&v[i], p + i * stride, take);
+    char why[512];
+    if (sl_options_check(v, why, sizeof why) != 0) {
+        snprintf(err, errlen,
+                 "plugin \"%s\" (%s): %s %s; a bug in the plugin's option table, which "
+                 "its author must fix",
+                 path, d->name, kind, why);
+        free(v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void free_opts(sluice_option *opts[3])
+{
+    for (int i = 0; i < 3; i++)
+        free(opts[i]);
 }
 
 int sl_registry_load_file(sl_registry *r, const char *path, char *err, size_t errlen)
@@ -163,7 +263,15 @@ int sl_registry_load_file(sl_registry *r, const char *path, char *err, size_t er
         return -1;
     }
     const sluice_plugin *d = entry();
-    if (check_descriptor(d, path, err, errlen) != 0) {
+    sluice_option *opts[3] = {NULL, NULL, NULL};
+    if (check_descriptor(d, path, err, errlen) != 0 ||
+        copy_options(d, path, "source", d->source ? d->source->options : NULL, &opts[0], err,
+                     errlen) != 0 ||
+        copy_options(d, path, "transform", d->transform ? d->transform->options : NULL,
+                     &opts[1], err, errlen) != 0 ||
+        copy_options(d, path, "sink", d->sink ? d->sink->options : NULL, &opts[2], err,
+                     errlen) != 0) {
+        free_opts(opts);
         dlclose(h);
         return -1;
     }
@@ -171,6 +279,7 @@ int sl_registry_load_file(sl_registry *r, const char *path, char *err, size_t er
         if (strcmp(r->v[i].desc->name, d->name) == 0) {
             snprintf(err, errlen, "plugin \"%s\": duplicate plugin name \"%s\", already "
                      "loaded from \"%s\"", path, d->name, r->v[i].path);
+            free_opts(opts);
             dlclose(h);
             return -1;
         }
@@ -180,6 +289,7 @@ int sl_registry_load_file(sl_registry *r, const char *path, char *err, size_t er
         sl_plugin_entry *nv = realloc(r->v, nc * sizeof(*nv));
         if (!nv) {
             snprintf(err, errlen, "plugin \"%s\": out of memory", path);
+            free_opts(opts);
             dlclose(h);
             return -1;
         }
@@ -189,6 +299,7 @@ int sl_registry_load_file(sl_registry *r, const char *path, char *err, size_t er
     char *p = strdup(real);
     if (!p) {
         snprintf(err, errlen, "plugin \"%s\": out of memory", path);
+        free_opts(opts);
         dlclose(h);
         return -1;
     }
@@ -197,7 +308,8 @@ int sl_registry_load_file(sl_registry *r, const char *path, char *err, size_t er
     while (at > 0 && strcmp(r->v[at - 1].desc->name, d->name) > 0)
         at--;
     memmove(&r->v[at + 1], &r->v[at], (r->n - at) * sizeof(*r->v));
-    r->v[at] = (sl_plugin_entry){.desc = d, .path = p, .handle = h};
+    r->v[at] = (sl_plugin_entry){.desc = d, .path = p, .handle = h, .source_options = opts[0],
+                                 .transform_options = opts[1], .sink_options = opts[2]};
     r->n++;
     return 0;
 }

@@ -165,6 +165,9 @@ static const sluice_api g_api = {
     .spooled = api_spooled,
     .spool_append = api_spool_append,
     .http_json = api_http_json,
+    .opt_int = sl_opt_int,
+    .opt_double = sl_opt_double,
+    .opt_bool = sl_opt_bool,
 };
 
 const sluice_api *sl_api(void) { return &g_api; }

@@ -6,7 +6,7 @@ S=$SLUICE_BIN
 FX=$ABI_FIXTURES
 
 expect_exit 0 -- "$S" version
-expect_out "plugin ABI 1.1"
+expect_out "plugin ABI 1.2"
 expect_exit 0 -- "$S" --help
 expect_out "usage: sluice <command>"
 expect_out "redrive DEAD_LETTER_FILE PIPELINE_FILE"
@@ -39,7 +39,7 @@ sink: { plugin: abi_good }
 Y
 # A plugin built for another ABI: refused by name and versions, run refuses.
 expect_exit 1 -- "$S" run -P "$FX/good" -P "$FX/major" "$T/p.yaml"
-expect_out "abi_major.so\": ABI version mismatch: host 1.1, plugin 99.0"
+expect_out "abi_major.so\": ABI version mismatch: host 1.2, plugin 99.0"
 expect_exit 1 -- "$S" validate -P "$FX/good" -P "$FX/noentry" "$T/p.yaml"
 expect_out "no entry function"
 expect_exit 1 -- "$S" plugins -P "$FX/good" -P "$FX/dup"
@@ -57,8 +57,8 @@ for cmd in "plugins" "plugins --describe abi_good" "validate $T/p.yaml" "run $T/
   # shellcheck disable=SC2086
   expect_exit 1 -- env SLUICE_PLUGIN_PATH="$T/pp" "$S" $cmd -P "$FX/good"
   expect_out "abi_nonote.so\": not a sluice plugin (no .note.sluice; rebuild against sluice.h >= 1.0"
-  expect_out "abi_major.so\": ABI version mismatch: host 1.1, plugin 99.0"
-  expect_out "abi_minor.so\": ABI version mismatch: host 1.1, plugin 1.99"
+  expect_out "abi_major.so\": ABI version mismatch: host 1.2, plugin 99.0"
+  expect_out "abi_minor.so\": ABI version mismatch: host 1.2, plugin 1.99"
   if grep -qv '^abi_good$' "$T/marker"; then fail "sluice $cmd ran a refused plugin's constructor: $(cat "$T/marker")"; else pass; fi
 done
 # A plugin directory others can write is not looked into at all.
@@ -127,6 +127,32 @@ wait_for 5 test -s "$T/port"
 expect_exit 1 -- "$S" run -P "$FX/good" --http "127.0.0.1:$(cat "$T/port")" "$T/p.yaml"
 expect_out "--http 127.0.0.1:"
 kill $holder 2>/dev/null || true
+
+# Bounds declared in the option table: described, and enforced with the
+# file, line, option, value and bounds.
+expect_exit 0 -- "$S" plugins -P "$FX/good" --describe abi_good
+expect_out "default 3, 0..1000000"
+printf 'source: { plugin: abi_good, count: 2000000 }\nsink: { plugin: abi_good }\n' >"$T/b.yaml"
+expect_exit 1 -- "$S" validate -P "$FX/good" "$T/b.yaml"
+expect_out "$T/b.yaml:1:36: source (plugin \"abi_good\"): option \"count\": 2000000 is out of range; expected 0..1000000"
+
+# A plugin built against ABI 1.1 (shorter sluice_option elements, cfg_int
+# with a default) still loads, validates and runs in this host.
+expect_exit 0 -- "$S" plugins -P "$FX/v11" --describe abi_v11
+expect_out "ABI: 1.1"
+expect_out "wait                   duration  required"
+expect_out "mode                   string    optional, default a, one of a|b"
+cat >"$T/v11.yaml" <<'Y'
+name: v11
+source: { plugin: abi_v11, count: 4, wait: 1s }
+sink: { plugin: abi_v11, wait: 2s, mode: b }
+Y
+expect_exit 0 -- "$S" run -P "$FX/v11" "$T/v11.yaml"
+expect_out "finished: 4 in, 4 out"
+printf 'source: { plugin: abi_v11, mode: c, wait: 1s }\nsink: { plugin: abi_v11 }\n' >"$T/v11bad.yaml"
+expect_exit 1 -- "$S" validate -P "$FX/v11" "$T/v11bad.yaml"
+expect_out '"c" is not one of: a, b'
+expect_out 'sink (plugin "abi_v11"): missing required option "wait"'
 
 # Validate lists every bad file, and exits 1 if any is bad.
 expect_exit 1 -- "$S" validate -P "$FX/good" "$T/p.yaml" "$T/u.yaml" "$T/w.yaml"

@@ -105,9 +105,13 @@ void f2t_sql_file(f2t *t, const char *relpath)
     free(s);
 }
 
+/* The first message of the last refused pipeline file, so that a test of
+ * an option outside its declared bounds sees why. */
+static char last_refusal[SLUICE_ERRLEN];
+
 sl_pipeline_conf *f2t_load_conf(f2t *t, const char *yaml)
 {
-    return tl_conf_load_text(t->reg, NULL, yaml, NULL, 0);
+    return tl_conf_load_text(t->reg, NULL, yaml, last_refusal, sizeof last_refusal);
 }
 
 static void add_lines(char *buf, size_t cap, const char *const *opts, const char *indent)
@@ -141,7 +145,8 @@ int f2t_decoder(f2t *t, f2t_inst *out, const char *dsn, const char *const *opts)
     out->conf = f2t_load_conf(t, y);
     if (!out->conf) {
         out->init_status = SLUICE_ERR;
-        snprintf(out->init_err, sizeof out->init_err, "configuration rejected");
+        snprintf(out->init_err, sizeof out->init_err, "configuration rejected: %.440s",
+                 last_refusal);
         return -1;
     }
     return init_stage(out, &out->conf->transforms[0], "transform[0]");
@@ -158,7 +163,8 @@ int f2t_sim(f2t *t, f2t_inst *out, const char *const *opts)
     out->conf = f2t_load_conf(t, y);
     if (!out->conf) {
         out->init_status = SLUICE_ERR;
-        snprintf(out->init_err, sizeof out->init_err, "configuration rejected");
+        snprintf(out->init_err, sizeof out->init_err, "configuration rejected: %.440s",
+                 last_refusal);
         return -1;
     }
     return init_stage(out, &out->conf->source, "source");

@@ -141,7 +141,7 @@ grep -q "device_last_seen: flushing again" "$T/log" && pass || fail "no 'flushin
 # Bad option values are refused at start with the option's name.
 sed -e 's/silent_after: 2s/silent_after: 0s/' "$T/fleet.yaml" >"$T/bad.yaml"
 expect_exit 1 -- "$S" run "$T/bad.yaml"
-expect_out "silent_after must be positive"
+expect_out 'option "silent_after": 0s is out of range; expected at least 1ms'
 sed -e 's|fleet_flush: 1s|fleet_path: /status|' "$T/fleet.yaml" >"$T/bad.yaml"
 expect_exit 1 -- "$S" run "$T/bad.yaml"
 expect_out "fleet_path: http_json: path \"/status\" is the host's own"

@@ -273,12 +273,12 @@ static void test_bad_options(f2t *t)
     static const struct {
         const char *opt, *why;
     } cases[] = {
-        {"devices: 0", "devices must be 1..65536"},
-        {"devices: 70000", "devices must be 1..65536"},
+        {"devices: 0", "option \"devices\": 0 is out of range; expected 1..65536"},
+        {"devices: 70000", "option \"devices\": 70000 is out of range; expected 1..65536"},
         {"kinds: [sirens]", "kinds: unknown kind \"sirens\""},
-        {"bad_ratio: 1.5", "bad_ratio must be between 0 and 1"},
-        {"rate: -1", "rate must be 0 or a positive number"},
-        {"count: -3", "count must not be negative"},
+        {"bad_ratio: 1.5", "option \"bad_ratio\": 1.5 is out of range; expected 0..1"},
+        {"rate: -1", "option \"rate\": -1 is out of range; expected at least 0"},
+        {"count: -3", "option \"count\": -3 is out of range; expected at least 0"},
         {"start_time: yesterday", "start_time \"yesterday\" is not"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -102,9 +102,14 @@ static sluice_status open_inst(mt_env *e, mt_inst *s, const char *pipeline, int 
     else
         fprintf(f, "  topic: unused\n");
     fclose(f);
-    s->conf = tl_conf_load_text(e->reg, path, yaml, NULL, 0);
-    if (!s->conf)
-        mt_die("the test's pipeline file %s does not load", path);
+    s->conf = tl_conf_load_text(e->reg, path, yaml, s->err, sizeof s->err);
+    if (!s->conf) {
+        /* Refused by the option table (a value outside its declared
+         * bounds): reported like an init error, so tests of bad options
+         * need not care which of the two caught it. */
+        s->st = SLUICE_ERR;
+        return s->st;
+    }
     s->st = tl_init(e->plugin, source ? TL_SOURCE : TL_SINK,
                     source ? s->conf->source.cfg : s->conf->sink.cfg, pipeline,
                     source ? "source" : "sink", &s->ctx, &s->inst, s->err);

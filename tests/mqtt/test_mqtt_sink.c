@@ -207,8 +207,8 @@ static void test_init_errors(void)
         {"topic: \"a/#\"", "topic: topic \"a/#\" contains a wildcard"},
         {"topic: \"a/{nope}\"", "unknown placeholder {nope}"},
         {"topic: \"\"", "topic: the topic is empty"},
-        {"topic: x\nmax_inflight: 0", "max_inflight: 0 is out of range"},
-        {"topic: x\nack_timeout: 0", "ack_timeout: must be more than 0"},
+        {"topic: x\nmax_inflight: 0", "option \"max_inflight\": 0 is out of range; expected 1..65535"},
+        {"topic: x\nack_timeout: 0", "option \"ack_timeout\": 0 is out of range; expected at least 1ms"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         CHECK_INT_EQ(mt_sink(&env, &s, "bad", URL "%s", env.port, cases[i].opts), SLUICE_ERR);

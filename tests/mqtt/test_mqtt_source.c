@@ -461,9 +461,10 @@ static void test_bad_options(void)
         {"url: mqtts://127.0.0.1:1\ntls_cert: /etc/hostname", "tls_cert: set without tls_key"},
         {"password: x", "password: set without username"},
         {"keepalive: 2s", "keepalive: 2000 ms is out of range"},
-        {"key_segment: -2", "key_segment: -2 is out of range"},
-        {"max_buffered: 0", "max_buffered: 0 is out of range"},
-        {"buffer_bytes: 100", "buffer_bytes: 100 bytes is too small"},
+        {"key_segment: -2", "option \"key_segment\": -2 is out of range; expected -1..1000"},
+        {"max_buffered: 0", "option \"max_buffered\": 0 is out of range; expected 1..10000000"},
+        {"buffer_bytes: 100", "option \"buffer_bytes\": 100 is out of range; expected at least 4KiB"},
+        {"connect_timeout: 0s", "option \"connect_timeout\": 0s is out of range; expected at least 1ms"},
         {"reconnect_min: 10s\nreconnect_max: 1s", "reconnect_min/reconnect_max"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -36,4 +36,14 @@ sink: { plugin: file, path: "$T/out.txt", format: raw }
 Y
 expect_exit 0 -- "$S" run -P "$T/plugins" "$T/p.yaml"
 expect_eq "$(cat "$T/out.txt")" "$(printf 'HELLO 0!\nHELLO 1!\nHELLO 2!\nHELLO 3!\nHELLO 4!')" "transformed output"
+
+# Its declared bounds are the host's to enforce, with file:line and values.
+expect_exit 0 -- "$S" plugins -P "$T/plugins" --describe upper
+expect_out "times                  int       optional, default 1, 0..16"
+sed -e 's/suffix: "!" }/suffix: "!", times: 3 }/' -e "s|out.txt|out3.txt|" "$T/p.yaml" >"$T/p3.yaml"
+expect_exit 0 -- "$S" run -P "$T/plugins" "$T/p3.yaml"
+expect_eq "$(head -n1 "$T/out3.txt")" "HELLO 0!!!" "suffix three times"
+sed -e 's/suffix: "!" }/suffix: "!", times: 17 }/' "$T/p.yaml" >"$T/p17.yaml"
+expect_exit 1 -- "$S" validate -P "$T/plugins" "$T/p17.yaml"
+expect_out "p17.yaml:4:42: transform[0] (plugin \"upper\"): option \"times\": 17 is out of range; expected 0..16"
 finish

@@ -48,6 +48,22 @@ sl_pipeline_conf *ph_conf(const char *name, const char *yaml)
     return c;
 }
 
+int ph_conf_refused(const char *name, const char *yaml, char *msg, size_t len)
+{
+    char file[128];
+    snprintf(file, sizeof file, "%s.yaml", name);
+    ph_write_file(file, yaml);
+    sl_diag d = {0};
+    sl_pipeline_conf *c = sl_conf_load(ph_path(file), reg, &d);
+    snprintf(msg, len, "%s", d.n ? d.msgs[0] : "");
+    sl_diag_free(&d);
+    if (c) {
+        sl_conf_free(c);
+        return -1;
+    }
+    return 0;
+}
+
 sluice_status ph_init(ph_inst *i, const sl_stage_conf *st, char *err)
 {
     memset(i, 0, sizeof(*i));

@@ -21,6 +21,10 @@ void ph_setup(void);
 /* Writes `yaml` to ph_dir/NAME.yaml and loads it; NULL (problems printed)
  * if it does not validate. */
 sl_pipeline_conf *ph_conf(const char *name, const char *yaml);
+/* Like ph_conf for a file that must not validate (an option outside its
+ * declared bounds, say): 0 with the first message in msg, or -1 if it
+ * loaded. */
+int ph_conf_refused(const char *name, const char *yaml, char *msg, size_t len);
 /* Path of a file in ph_dir (static buffer, one of four rotating). */
 const char *ph_path(const char *name);
 void ph_write_file(const char *name, const char *content);

@@ -519,8 +519,12 @@ static void errors(void)
     CHECK_INT_EQ(start(&s, "dir", ".", ""), -SLUICE_ERR);
     CHECK_STR_CONTAINS(err, "is a directory");
     ph_write_file("x.txt", "x\n");
-    CHECK_INT_EQ(start(&s, "line0", "x.txt", "start_line: 0"), -SLUICE_ERR);
-    CHECK_STR_CONTAINS(err, "start_line: lines are numbered from 1, got 0");
+    /* Bounds declared in the option table: refused before init. */
+    CHECK_INT_EQ(ph_conf_refused("line0", "source: { plugin: file, path: x.txt, start_line: 0 }\n"
+                                          "sink: { plugin: file, path: out.txt }\n",
+                                 err, SLUICE_ERRLEN),
+                 0);
+    CHECK_STR_CONTAINS(err, "option \"start_line\": 0 is out of range; expected at least 1");
 }
 
 int main(void)

@@ -224,7 +224,7 @@ static void *fleet_thread(void *arg)
 f2_fleet_run *f2_fleet_start(const sluice_api *api, const sluice_config *cfg, sluice_ctx *ctx,
                              int *off, char *err, size_t errlen)
 {
-    *off = !api->cfg_bool(cfg, "fleet", 1);
+    *off = !api->opt_bool(cfg, "fleet");
     if (*off)
         return NULL;
     f2_fleet_run *fr = calloc(1, sizeof *fr);
@@ -235,8 +235,8 @@ f2_fleet_run *f2_fleet_start(const sluice_api *api, const sluice_config *cfg, sl
     }
     fr->api = api;
     fr->ctx = ctx;
-    int64_t silent_ms = api->cfg_int(cfg, "silent_after", 300000);
-    fr->flush_ms = api->cfg_int(cfg, "fleet_flush", 10000);
+    int64_t silent_ms = api->opt_int(cfg, "silent_after");
+    fr->flush_ms = api->opt_int(cfg, "fleet_flush");
     if (silent_ms <= 0 || fr->flush_ms <= 0) {
         snprintf(err, errlen, "%s must be positive",
                  silent_ms <= 0 ? "silent_after" : "fleet_flush");

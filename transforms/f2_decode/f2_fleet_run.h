@@ -36,16 +36,18 @@ typedef struct f2_fleet_run {
 #define F2_FLEET_OPTIONS                                                                   \
     {"fleet", SLUICE_OPT_BOOL, 0, "true",                                                  \
      "track each controller's last reading: sluice_f2_devices, /devices, device_last_seen", \
-     NULL},                                                                                \
+     NULL, NULL, NULL},                                                                    \
     {"silent_after", SLUICE_OPT_DURATION, 0, "5m",                                         \
-     "a controller without a reading for this long counts as silent", NULL},               \
+     "a controller without a reading for this long counts as silent", NULL, "1ms", NULL},  \
     {"fleet_dsn", SLUICE_OPT_SECRET, 0, NULL,                                              \
      "timeseries database for the device_last_seen table (sql/fleet.sql); absent: none",   \
-     NULL},                                                                                \
+     NULL, NULL, NULL},                                                                    \
     {"fleet_flush", SLUICE_OPT_DURATION, 0, "10s",                                         \
-     "how often changed devices are upserted into device_last_seen (one statement)", NULL}, \
+     "how often changed devices are upserted into device_last_seen (one statement)", NULL, \
+     "1ms", NULL},                                                                         \
     {"fleet_path", SLUICE_OPT_STRING, 0, "/devices",                                       \
-     "HTTP path of the device list on the --http endpoint; empty: not served", NULL}
+     "HTTP path of the device list on the --http endpoint; empty: not served", NULL, NULL,  \
+     NULL}
 
 /* NULL with err on bad options or exhaustion; *off = 1 when fleet: false. */
 f2_fleet_run *f2_fleet_start(const sluice_api *api, const sluice_config *cfg, sluice_ctx *ctx,

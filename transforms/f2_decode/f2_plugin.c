@@ -14,22 +14,25 @@ static const char *const default_false[] = {"false", "off", "closed", "inactive"
 
 static const sluice_option f2_options[] = {
     {"params_dsn", SLUICE_OPT_SECRET, SLUICE_OPT_REQUIRED, NULL,
-     "libpq connection string or URI of the device_params database", NULL},
+     "libpq connection string or URI of the device_params database", NULL, NULL, NULL},
     {"ttl", SLUICE_OPT_DURATION, 0, "5m",
      "refresh a cached device after this long without a notification; unknown devices are "
      "remembered as long",
-     NULL},
+     NULL, "1ms", NULL},
     {"listen", SLUICE_OPT_BOOL, 0, "true",
-     "LISTEN for the parameter tables' change notifications and refresh at once", NULL},
+     "LISTEN for the parameter tables' change notifications and refresh at once", NULL, NULL,
+     NULL},
     {"channel", SLUICE_OPT_STRING, 0, "sluice_device_params",
-     "notification channel of the triggers in sql/device_params.sql", NULL},
+     "notification channel of the triggers in sql/device_params.sql", NULL, NULL, NULL},
     {"timezone", SLUICE_OPT_STRING, 0, "UTC",
-     "zone of payload timestamps that carry none: UTC or a fixed offset such as +02:00", NULL},
+     "zone of payload timestamps that carry none: UTC or a fixed offset such as +02:00", NULL,
+     NULL, NULL},
     {"true_words", SLUICE_OPT_LIST, 0, "[true, on, open, active, locked, pressed, detected]",
-     "two-state words read as 1", NULL},
+     "two-state words read as 1", NULL, NULL, NULL},
     {"false_words", SLUICE_OPT_LIST, 0, "[false, off, closed, inactive, unlocked, released]",
-     "two-state words read as 0", NULL},
-    {"max_payload", SLUICE_OPT_SIZE, 0, "64KiB", "readings with a larger payload fail", NULL},
+     "two-state words read as 0", NULL, NULL, NULL},
+    {"max_payload", SLUICE_OPT_SIZE, 0, "64KiB", "readings with a larger payload fail", NULL,
+     "1", NULL},
     F2_FLEET_OPTIONS,
     SLUICE_OPTIONS_END};
 
@@ -93,8 +96,8 @@ static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
     fi->ctx = a->ctx;
     f2_events_init(fi);
 
-    int64_t ttl_ms = api->cfg_int(cfg, "ttl", 300000);
-    int64_t maxp = api->cfg_int(cfg, "max_payload", 65536);
+    int64_t ttl_ms = api->opt_int(cfg, "ttl");
+    int64_t maxp = api->opt_int(cfg, "max_payload");
     const char *dsn = api->cfg_string(cfg, "params_dsn");
     if (!dsn || !*dsn) {
         snprintf(err, SLUICE_ERRLEN, "params_dsn is required");
@@ -139,7 +142,7 @@ static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
     fi->db.api = api;
     fi->db.ctx = ctx;
     fi->db.dsn = dsn;
-    fi->db.channel = api->cfg_bool(cfg, "listen", 1) ? api->cfg_string(cfg, "channel") : NULL;
+    fi->db.channel = api->opt_bool(cfg, "listen") ? api->cfg_string(cfg, "channel") : NULL;
     if (fi->db.channel && !*fi->db.channel) {
         snprintf(err, SLUICE_ERRLEN, "channel must not be empty when listen is on");
         goto fail;

@@ -13,14 +13,14 @@
 static const sluice_option options[] = {
     {"set", SLUICE_OPT_MAP, 0, NULL,
      "field: value; the value's type is inferred (int, double, true/false, null, else string)",
-     NULL},
-    {"rename", SLUICE_OPT_MAP, 0, NULL, "old name: new name", NULL},
-    {"drop", SLUICE_OPT_LIST, 0, NULL, "fields to remove", NULL},
+     NULL, NULL, NULL},
+    {"rename", SLUICE_OPT_MAP, 0, NULL, "old name: new name", NULL, NULL, NULL},
+    {"drop", SLUICE_OPT_LIST, 0, NULL, "fields to remove", NULL, NULL, NULL},
     {"copy_value_to", SLUICE_OPT_STRING, 0, NULL,
-     "name of a string field that receives the record value's bytes", NULL},
+     "name of a string field that receives the record value's bytes", NULL, NULL, NULL},
     {"parse_json", SLUICE_OPT_BOOL, 0, "false",
      "parse the value as a JSON object into fields; a record whose value is not one fails",
-     NULL},
+     NULL, NULL, NULL},
     SLUICE_OPTIONS_END,
 };
 
@@ -129,7 +129,7 @@ static sluice_status fields_init(const sluice_init_args *a, void **out, char *er
     }
     if (cv && !(f->copy_value_to = strdup(cv)))
         goto oom;
-    f->parse_json = api->cfg_bool(cfg, "parse_json", 0);
+    f->parse_json = api->opt_bool(cfg, "parse_json");
     if (!f->n_set && !f->n_rename && !f->n_drop && !f->copy_value_to && !f->parse_json) {
         snprintf(err, SLUICE_ERRLEN,
                  "nothing to do: set at least one of set, rename, drop, copy_value_to, parse_json");

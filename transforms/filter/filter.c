@@ -14,12 +14,14 @@
 static const sluice_option options[] = {
     {"topic", SLUICE_OPT_LIST, 0, NULL,
      "MQTT-style topic filter(s) matched against the origin topic (+ one level, # the rest); "
-     "any may match", NULL},
-    {"field", SLUICE_OPT_STRING, 0, NULL, "field to test, with equals or exists", NULL},
-    {"equals", SLUICE_OPT_STRING, 0, NULL, "the field's value, as text, equals this", NULL},
-    {"exists", SLUICE_OPT_BOOL, 0, NULL, "true: the field is present; false: it is absent", NULL},
+     "any may match", NULL, NULL, NULL},
+    {"field", SLUICE_OPT_STRING, 0, NULL, "field to test, with equals or exists", NULL, NULL, NULL},
+    {"equals", SLUICE_OPT_STRING, 0, NULL, "the field's value, as text, equals this",
+     NULL, NULL, NULL},
+    {"exists", SLUICE_OPT_BOOL, 0, NULL, "true: the field is present; false: it is absent",
+     NULL, NULL, NULL},
     {"mode", SLUICE_OPT_STRING, 0, "keep", "keep the matching records, or drop them",
-     "keep|drop"},
+     "keep|drop", NULL, NULL},
     SLUICE_OPTIONS_END,
 };
 
@@ -123,7 +125,7 @@ static sluice_status filter_init(const sluice_init_args *a, void **out, char *er
         goto oom;
     if (has_exists) {
         f->test_exists = 1;
-        f->exists = api->cfg_bool(a->cfg, "exists", 1);
+        f->exists = api->opt_bool(a->cfg, "exists");
     } else if (eq) {
         if (!(f->eq = strdup(eq)))
             goto oom;

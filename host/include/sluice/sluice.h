@@ -24,11 +24,34 @@
  * Compatibility rules
  *   - SLUICE_ABI_MAJOR changes only when a struct or callback changes
  *     incompatibly; the host refuses plugins of another major.
- *   - Within a major, structs grow by appending fields only.  Every struct
- *     that crosses the boundary starts with `struct_size`, so each side reads
- *     only the fields the other side knows.  A plugin built for an older minor
- *     loads into a newer host; a plugin should check api->abi_minor (or
- *     api->struct_size) before calling an api function added after its minor.
+ *   - Within a major, structs grow by appending fields only, and only with a
+ *     new minor.  How each side knows how much of a struct the other has
+ *     depends on who allocates it:
+ *       * A single struct passed by pointer starts with `struct_size`, set by
+ *         whoever fills it to sizeof() of its own headers: sluice_api and
+ *         sluice_init_args (host), sluice_plugin and the three *_ops tables
+ *         (plugin).  The reader tests a member added after 1.0 with
+ *         SLUICE_HAS(table, member) before reading it.  At load the host
+ *         refuses a descriptor or *_ops table smaller than its 1.0 layout
+ *         (struct_size unset or wrong: "its source table is too small"),
+ *         accepts a larger one (members it does not know are never read)
+ *         and never reads a member past struct_size.
+ *       * sluice_option is an array in the plugin's memory, so the host
+ *         cannot read an element's size from the element before it knows the
+ *         stride.  It has no struct_size; its layout is fixed per minor, and
+ *         the host reads a plugin's table with the element size of the
+ *         minor the plugin was built for (the descriptor's abi_minor): 1.0
+ *         and 1.1 tables end at `choices`, 1.2 tables have min and max.  A
+ *         plugin built for an older minor therefore loads unchanged.
+ *       * sluice_record, sluice_field, sluice_header, sluice_origin and
+ *         sluice_bytes have no struct_size and never grow within a major:
+ *         they are arrays the host allocates (or, for api->spool_append, a
+ *         record the plugin builds on its stack) and both sides index them
+ *         with their own sizeof, on the hot path.  Changing them is a new
+ *         major.
+ *     A plugin built for an older minor loads into a newer host; a plugin
+ *     checks SLUICE_API_HAS(api, fn) (or api->abi_minor) before calling an
+ *     api function added after the oldest minor it wants to run on.
  *   - 1.1 appended api->spooled and api->spool_append (a source spools from
  *     its own thread).  A 1.0 plugin keeps working unchanged in a 1.1 host.
  *     A plugin built against 1.1 checks api->abi_minor >= 1 (or
@@ -38,6 +61,12 @@
  *     1.1 also added the status SLUICE_FULL (transform.process: out is full,
  *     flow control).  A 1.0 host refuses a 1.1 plugin (newer minor), so a
  *     transform may return it without checking.
+ *   - 1.2 appended `min` and `max` to sluice_option (the host enforces them
+ *     before any plugin code runs), and the getters api->opt_int,
+ *     api->opt_double and api->opt_bool, which take an absent option's
+ *     value from the option table's `def` instead of from the caller.  An
+ *     older host refuses a 1.2 plugin, so a 1.2 plugin calls them without
+ *     checking.  1.0 and 1.1 plugins keep working unchanged.
  *
  * Threads
  *   Each pipeline runs its source on one thread and its transforms and sink on
@@ -49,10 +78,21 @@
  *
  * Errors
  *   Every callback returns a sluice_status.  On failure it writes a one-line,
- *   NUL-terminated message (no trailing newline) into the `err` buffer of
- *   SLUICE_ERRLEN bytes.  The host decides what to log and what to do.  A
- *   plugin never calls exit(), never installs signal handlers and never writes
- *   to stdout; it logs through api->log.
+ *   NUL-terminated message (no trailing newline) into `err`.  The host
+ *   decides what to log and what to do.  A plugin never calls exit(), never
+ *   installs signal handlers and never writes to stdout; it logs through
+ *   api->log.
+ *   Error buffers follow one rule: whoever owns the buffer states its length
+ *   in `errlen`, and the writer never writes more than errlen bytes,
+ *   including the NUL.  That holds for every api function that writes an
+ *   error (to_json, from_json, and every one added from 1.2 on).  Two kinds
+ *   of buffer predate the rule, and their length is the constant
+ *   SLUICE_ERRLEN instead, which never shrinks within a major: the `err` of
+ *   every plugin callback (init, poll, ack, process, write, flush; the host
+ *   owns it), and the `err` a plugin passes to the 1.1 functions
+ *   spool_append and http_json (the plugin owns it and must make it at least
+ *   SLUICE_ERRLEN bytes).  Adding an errlen to those signatures is an
+ *   incompatible change and waits for ABI 2.
  */
 #ifndef SLUICE_SLUICE_H
 #define SLUICE_SLUICE_H
@@ -65,9 +105,11 @@ extern "C" {
 #endif
 
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 1
+#define SLUICE_ABI_MINOR 2
 
-/* Size of every error buffer the host passes to a callback. */
+/* Size of the error buffer the host passes to every callback, and the least
+ * size of the one a plugin passes to spool_append and http_json (see Errors
+ * above). */
 #define SLUICE_ERRLEN 512
 
 /* Name of the exported entry function, as a string for dlsym(). */
@@ -130,8 +172,23 @@ typedef enum sluice_opt_type {
 
 /* One declared option.  The host validates a pipeline file against these
  * before any plugin code runs: unknown keys, missing required options, wrong
- * types and values outside `choices` are reported with file:line:column.
- * `def` is the default, written as it would be in YAML (NULL: no default). */
+ * types, values outside `choices` and values outside min..max are reported
+ * with file:line:column.
+ * `def` is the default, written as it would be in YAML (NULL: no default).
+ * The host applies it, so code reading the option with api->opt_int and its
+ * kind never restates it.
+ * `min` and `max` (1.2) bound an INT, DOUBLE, DURATION or SIZE option, each
+ * written like a value of the option ("1", "0.5", "10ms", "4KiB"; NULL: no
+ * bound); both ends are inclusive.  The declared default must lie within
+ * them.  A bound on another type, a bound that does not parse, or min > max
+ * is a bug in the plugin, and the host refuses to load it.
+ *
+ * Layout: sluice_option is an array without struct_size (see Compatibility
+ * rules).  Its members up to `choices` are those of 1.0 and 1.1; min and max
+ * were appended in 1.2, and the host reads an older plugin's shorter
+ * elements with that minor's size.  Give every entry all eight members (or
+ * initialise it by member name): -Wextra warns about a six-member entry,
+ * whose min and max are then NULL. */
 typedef struct sluice_option {
     const char *name;
     sluice_opt_type type;
@@ -139,10 +196,13 @@ typedef struct sluice_option {
     const char *def;
     const char *doc;         /* one line */
     const char *choices;     /* "a|b|c" for enumerations, or NULL */
+    /* ---- ABI 1.2 ---- */
+    const char *min;         /* lowest accepted value, or NULL */
+    const char *max;         /* highest accepted value, or NULL */
 } sluice_option;
 
 /* Terminates an option array. */
-#define SLUICE_OPTIONS_END { NULL, (sluice_opt_type)0, 0, NULL, NULL, NULL }
+#define SLUICE_OPTIONS_END { NULL, (sluice_opt_type)0, 0, NULL, NULL, NULL, NULL, NULL }
 
 /* --------------------------------------------------------------------- */
 /* Records                                                               */
@@ -244,15 +304,20 @@ typedef struct sluice_api {
         SLUICE_PRINTF(3, 4);
 
     /* Typed option getters.  Defaults declared by the plugin are already
-     * applied; an absent option without default reads as NULL / 0 / `def`.
-     * Strings stay valid until the instance is destroyed. */
+     * applied, so an option with a default always reads as set.  Strings
+     * stay valid until the instance is destroyed.
+     * cfg_int, cfg_double and cfg_bool return `def` only for an option that
+     * is absent and has no declared default (or is not declared): a `def`
+     * that restates the table's default is never used.  A 1.2 plugin reads
+     * with opt_int, opt_double and opt_bool below instead, which need no
+     * second copy of the default. */
     int (*cfg_has)(const sluice_config *cfg, const char *name);
     const char *(*cfg_string)(const sluice_config *cfg, const char *name);
     int64_t (*cfg_int)(const sluice_config *cfg, const char *name, int64_t def);
     double (*cfg_double)(const sluice_config *cfg, const char *name, double def);
     int (*cfg_bool)(const sluice_config *cfg, const char *name, int def);
     /* DURATION options read in milliseconds and SIZE options in bytes
-     * through cfg_int. */
+     * through cfg_int (and opt_int). */
     size_t (*cfg_list_len)(const sluice_config *cfg, const char *name);
     const char *(*cfg_list_at)(const sluice_config *cfg, const char *name, size_t i);
     size_t (*cfg_map_len)(const sluice_config *cfg, const char *name);
@@ -391,13 +456,31 @@ typedef struct sluice_api {
                                int (*fn)(void *arg, const char *query, char *buf,
                                          size_t cap, size_t *len),
                                void *arg, char *err);
+
+    /* ---- ABI 1.2 ------------------------------------------------------
+     * Option getters that take the default from the option table: an option
+     * given in the file reads as its value, an absent one as its declared
+     * `def`, and an absent one without a default (test with cfg_has) or a
+     * name the plugin did not declare as 0.  DURATION reads in ms and SIZE
+     * in bytes through opt_int; BOOL reads as 0/1 through opt_int too. */
+    int64_t (*opt_int)(const sluice_config *cfg, const char *name);
+    double (*opt_double)(const sluice_config *cfg, const char *name);
+    int (*opt_bool)(const sluice_config *cfg, const char *name);
 } sluice_api;
 
-/* True if the host's api table has member `fn` (it was built with a minor
- * that has it): use before calling a function added after ABI 1.0. */
-#define SLUICE_API_HAS(api, fn)                                               \
-    ((api)->struct_size >= offsetof(sluice_api, fn) + sizeof((api)->fn) &&   \
-     (api)->fn != NULL)
+/* True if `table` (a pointer to any struct that starts with struct_size:
+ * sluice_api, sluice_init_args, sluice_plugin, the *_ops tables) is large
+ * enough to hold `member`, i.e. its filler was built with a minor that has
+ * it.  Reads nothing but struct_size: test it before reading a member added
+ * after ABI 1.0.  Plain C11 (no typeof); taking the member's address does
+ * not read it. */
+#define SLUICE_HAS(table, member)                                             \
+    ((size_t)((const char *)&(table)->member - (const char *)(table)) +       \
+         sizeof((table)->member) <= (table)->struct_size)
+
+/* True if the host's api table has function `fn` and it is set: use before
+ * calling a function added after the oldest minor the plugin supports. */
+#define SLUICE_API_HAS(api, fn) (SLUICE_HAS(api, fn) && (api)->fn != NULL)
 
 /* Field lookup by name; inline so that transforms pay no call. */
 static inline const sluice_field *sluice_field_get(const sluice_record *r, const char *name)
@@ -491,6 +574,9 @@ typedef struct sluice_sink_ops {
 
 typedef struct sluice_plugin {
     size_t struct_size;
+    /* The SLUICE_ABI_MAJOR/MINOR of the headers the plugin was compiled
+     * with (SLUICE_PLUGIN_HEAD sets them): the host reads the option tables
+     * with abi_minor's sluice_option layout, so never set them by hand. */
     int abi_major;
     int abi_minor;
     const char *name;        /* [a-z0-9_]+, unique among loaded plugins */
@@ -543,7 +629,8 @@ typedef const sluice_plugin *(*sluice_plugin_entry_fn)(void);
     SLUICE_EXPORT const sluice_plugin *sluice_plugin_entry(void);             \
     SLUICE_EXPORT const sluice_plugin *sluice_plugin_entry(void) { return &(desc); }
 
-/* Initialiser for the descriptor's fixed head. */
+/* Initialiser for the descriptor's fixed head.  The *_ops tables likewise
+ * start with `.struct_size = sizeof(sluice_source_ops)` (and so on). */
 #define SLUICE_PLUGIN_HEAD                                                    \
     .struct_size = sizeof(sluice_plugin), .abi_major = SLUICE_ABI_MAJOR,      \
     .abi_minor = SLUICE_ABI_MINOR

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 
 static const sluice_option options[] = {
-    {"suffix", SLUICE_OPT_STRING, 0, "", "text appended to every value", NULL},
+    {"suffix", SLUICE_OPT_STRING, 0, "", "text appended to every value", NULL, NULL, NULL},
+    /* Bounds (ABI 1.2): the host refuses 17 before init runs, and the code
+     * reads the default from this table rather than restating it. */
+    {"times", SLUICE_OPT_INT, 0, "1", "how many times the suffix is appended", NULL, "0", "16"},
     SLUICE_OPTIONS_END,
 };
 
@@ -15,6 +18,7 @@ typedef struct upper {
     const sluice_api *api;
     const char *suffix;
     size_t suffix_len;
+    size_t times;
 } upper;
 
 static sluice_status init(const sluice_init_args *a, void **out, char *err)
@@ -28,6 +32,7 @@ static sluice_status init(const sluice_init_args *a, void **out, char *err)
     u->suffix = a->api->cfg_string(a->cfg, "suffix");
     for (const char *p = u->suffix; p && *p; p++)
         u->suffix_len++;
+    u->times = (size_t)a->api->opt_int(a->cfg, "times");
     *out = u;
     return SLUICE_OK;
 }
@@ -36,7 +41,8 @@ static sluice_status process(void *p, const sluice_record *in, sluice_batch *out
 {
     upper *u = p;
     sluice_record *r = u->api->record_copy(out, in);
-    char *v = r ? u->api->alloc(out, in->value.len + u->suffix_len + 1) : NULL;
+    size_t add = u->suffix_len * u->times;
+    char *v = r ? u->api->alloc(out, in->value.len + add + 1) : NULL;
     if (!v) {
         /* Flow control: the host empties out and calls again (ABI 1.1). */
         snprintf(err, SLUICE_ERRLEN, "batch full");
@@ -44,10 +50,10 @@ static sluice_status process(void *p, const sluice_record *in, sluice_batch *out
     }
     for (size_t i = 0; i < in->value.len; i++)
         v[i] = (char)toupper((unsigned char)in->value.ptr[i]);
-    for (size_t i = 0; i < u->suffix_len; i++)
-        v[in->value.len + i] = u->suffix[i];
+    for (size_t i = 0; i < add; i++)
+        v[in->value.len + i] = u->suffix[i % u->suffix_len];
     r->value.ptr = v;
-    r->value.len = in->value.len + u->suffix_len;
+    r->value.len = in->value.len + add;
     return SLUICE_OK;
 }
 
