@@ -55,6 +55,7 @@ tests/infra/kafka.sh fetch "$SLUICE_TEST_VAR/kafka" "$SLUICE_TEST_KAFKA_PORT"
 tests/infra/kafka.sh start "$SLUICE_TEST_VAR/kafka" "$SLUICE_TEST_KAFKA_PORT"
 
 rc=0
+rm -f build/docker-image/SKIPPED
 log "test suite (RelWithDebInfo)"
 ctest --test-dir build --output-on-failure -j"$JOBS" "$@" || rc=1
 if [ "${SLUICE_TEST_SANITIZE:-1}" = 1 ]; then
@@ -117,5 +118,10 @@ fi
 pgbin=${SLUICE_PG_BIN:-$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1)}
 if [ ! -f "$pgbin/../lib/timescaledb.so" ]; then
   log "SKIPPED: the TimescaleDB run (timescale_timescaledb): timescaledb.so is not installed for $pgbin; the timescale sink and sql/ were tested on plain PostgreSQL only (connectors/timescale/README.md says how to run it)"
+fi
+# tests/docker skips where root, podman, namespaces or the Debian archive
+# are missing (ctest lists it only as "Skipped"): repeat its reason.
+if [ -f build/docker-image/SKIPPED ]; then
+  log "$(cat build/docker-image/SKIPPED)"
 fi
 exit $rc
