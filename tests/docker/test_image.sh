@@ -26,6 +26,11 @@
 # cache: only what changed since is rebuilt.  The image's exported file
 # system goes to $SLUICE_BUILD_DIR/docker-image/rootfs and is removed when
 # the test passes.
+# SLUICE_DOCKER_PREPARE=1: only the slow first steps (base and build), into
+# the caches, and no verdict: scripts/test.sh runs that in the background
+# while it compiles, so that this test finds them done.  (It runs no sluice.)
+PREPARE=${SLUICE_DOCKER_PREPARE:-0}
+[ "$PREPARE" = 1 ] && : "${SLUICE_BIN:=/nonexistent}"
 # The scratch directory ($T, build logs) in the build tree, not in /tmp.
 mkdir -p "$SLUICE_BUILD_DIR/docker-image"
 export TMPDIR=$SLUICE_BUILD_DIR/docker-image
@@ -49,7 +54,7 @@ trap 'rc=$?; cleanup_container; (exit $rc); _cleanup' EXIT
 skip() {
   local line="SKIPPED: docker_image (docker/Dockerfile not built or tried): $*"
   echo "$line" >&2
-  echo "$line" >"$OUT/SKIPPED"
+  [ "$PREPARE" = 1 ] || echo "$line" >"$OUT/SKIPPED"
   trap - EXIT
   cleanup_container
   rm -rf "$T" "$OUT/rootfs"
@@ -71,17 +76,19 @@ unshare --mount --net --propagation private -- \
 mkdir -p "$CACHE/tmp"
 # Serialise runs (two build trees' ctest at once) over one cache.
 exec 9>"$CACHE/lock"
-flock -w 1800 9 || skip "another run holds $CACHE/lock for over 30 minutes"
+flock -w 2700 9 || skip "another run holds $CACHE/lock for over 45 minutes"
 
 # podman with a storage of its own: nothing of the machine's podman is used
 # or touched, and removing $CACHE removes everything this test made.
 RUNROOT=${XDG_RUNTIME_DIR:-/run}/sluice-docker-test
 export TMPDIR=$CACHE/tmp   # podman's build blobs: not /tmp, not /var/tmp
-pm() {
-  podman --root "$CACHE/storage" --runroot "$RUNROOT" --tmpdir "$RUNROOT/libpod" \
-    --cgroup-manager=cgroupfs --events-backend=file "$@"
-}
+PODMAN=(podman --root "$CACHE/storage" --runroot "$RUNROOT" --tmpdir "$RUNROOT/libpod"
+        --cgroup-manager=cgroupfs --events-backend=file)
+pm() { "${PODMAN[@]}" "$@"; }
 pm info >"$T/podman-info" 2>&1 || skip "podman does not work here: $(tail -1 "$T/podman-info")"
+# What a run killed mid-way (ctest's timeout) left: build and export
+# containers hold layers that pruning would otherwise keep forever.
+for c in $(pm ps -a --external -q 2>/dev/null); do pm rm -f "$c" >/dev/null 2>&1 || true; done
 
 # ------------------------------------------------------------- the base
 # The Dockerfile's FROM lines name debian:SUITE and debian:SUITE-slim; one
@@ -99,10 +106,11 @@ if [ ! -s "$BASE_TAR" ] || [ "$(cat "$BASE_TAR.mirror" 2>/dev/null)" != "$mirror
   [ -n "$mirror" ] || skip "apt knows no mirror for $suite/main (apt-get update; or set SLUICE_DEBIAN_MIRROR)"
   echo "debootstrap --variant=minbase $suite from $mirror (cached in $CACHE)"
   rm -rf "$CACHE/base"
-  if ! debootstrap --variant=minbase "$suite" "$CACHE/base" "$mirror" >"$T/debootstrap.log" 2>&1; then
+  if ! timeout 600 debootstrap --variant=minbase "$suite" "$CACHE/base" "$mirror" \
+         >"$T/debootstrap.log" 2>&1; then
     tail -5 "$T/debootstrap.log" >&2
     rm -rf "$CACHE/base"
-    skip "debootstrap of $suite from $mirror failed: the Debian archive is not reachable? (log above)"
+    skip "debootstrap of $suite from $mirror failed or took over 10 minutes: the Debian archive is not reachable? (log above)"
   fi
   # As Debian's images: no package lists or downloaded .debs.
   rm -rf "$CACHE"/base/var/lib/apt/lists/* "$CACHE"/base/var/cache/apt/archives/*.deb
@@ -124,19 +132,25 @@ fi
 build_args=(--pull=never --network=host --isolation=chroot --format docker
             --ignorefile "$SRC/docker/Dockerfile.dockerignore" -f "$DOCKERFILE")
 t0=$SECONDS
-if pm build "${build_args[@]}" --target build -t "$BUILD_IMAGE" "$SRC" >"$T/build.log" 2>&1 &&
-   pm build "${build_args[@]}" -t "$IMAGE" "$SRC" >>"$T/build.log" 2>&1; then
+brc=0
+{ timeout 900 "${PODMAN[@]}" build "${build_args[@]}" --target build -t "$BUILD_IMAGE" "$SRC" &&
+  timeout 900 "${PODMAN[@]}" build "${build_args[@]}" -t "$IMAGE" "$SRC"; } >"$T/build.log" 2>&1 || brc=$?
+if [ "$brc" -eq 0 ]; then
   pass
   echo "image built in $((SECONDS - t0)) s"
 elif grep -qE "(Failed to fetch|Temporary failure resolving|Could not resolve|Unable to connect to|Could not connect to) " "$T/build.log"; then
   tail -5 "$T/build.log" >&2
   skip "the build's apt-get cannot reach the Debian archive (log above)"
+elif [ "$brc" -eq 124 ]; then
+  tail -5 "$T/build.log" >&2
+  skip "podman build took over 15 minutes: the Debian archive too slow? (log above)"
 else
   fail "podman build of docker/Dockerfile (last lines of the log below)"
   tail -40 "$T/build.log" | sed 's/^/    | /' >&2
   finish; exit 1
 fi
 pm image prune -f >/dev/null 2>&1 || true
+if [ "$PREPARE" = 1 ]; then echo "docker_image: base and image ready in the caches"; exit 0; fi
 
 # ------------------------------------------------- the image's configuration
 cfg() { pm image inspect --format "$1" "$IMAGE"; }
