@@ -101,8 +101,16 @@ mirror=${SLUICE_DEBIAN_MIRROR:-$(apt-cache policy 2>/dev/null |
   awk -v s="$suite/main" '$3 == s && $2 ~ /^https?:/ { print $2; exit }')}
 proxy=$(apt-config shell p Acquire::http::Proxy 2>/dev/null | sed -n "s/^p='\(.*\)'$/\1/p")
 [ -n "$proxy" ] && export http_proxy=${http_proxy:-$proxy}
+# The base's apt is configured as this machine's is where that matters to
+# reach the same mirror: its proxy, and a snapshot mirror's expired Release
+# files (Check-Valid-Until false).
+aptconf=
+[ -n "$proxy" ] && aptconf+="Acquire::http::Proxy \"$proxy\";"$'\n'
+[ "$(apt-config shell v Acquire::Check-Valid-Until 2>/dev/null)" = "v='false'" ] &&
+  aptconf+='Acquire::Check-Valid-Until "false";'$'\n'
 BASE_TAR=$CACHE/base-$suite.tar
-if [ ! -s "$BASE_TAR" ] || [ "$(cat "$BASE_TAR.mirror" 2>/dev/null)" != "$mirror" ]; then
+base_key=$(printf '%s' "$mirror $aptconf" | tr '\n' ' ')
+if [ ! -s "$BASE_TAR" ] || [ "$(cat "$BASE_TAR.key" 2>/dev/null)" != "$base_key" ]; then
   [ -n "$mirror" ] || skip "apt knows no mirror for $suite/main (apt-get update; or set SLUICE_DEBIAN_MIRROR)"
   echo "debootstrap --variant=minbase $suite from $mirror (cached in $CACHE)"
   rm -rf "$CACHE/base"
@@ -114,8 +122,9 @@ if [ ! -s "$BASE_TAR" ] || [ "$(cat "$BASE_TAR.mirror" 2>/dev/null)" != "$mirror
   fi
   # As Debian's images: no package lists or downloaded .debs.
   rm -rf "$CACHE"/base/var/lib/apt/lists/* "$CACHE"/base/var/cache/apt/archives/*.deb
+  [ -z "$aptconf" ] || printf '%s' "$aptconf" >"$CACHE/base/etc/apt/apt.conf.d/99sluice-test-host"
   tar -C "$CACHE/base" -cf "$BASE_TAR.new" . && mv "$BASE_TAR.new" "$BASE_TAR"
-  echo "$mirror" >"$BASE_TAR.mirror"
+  echo "$base_key" >"$BASE_TAR.key"
   rm -rf "$CACHE/base"
   pm rmi -f "docker.io/library/debian:$suite" "docker.io/library/debian:$suite-slim" >/dev/null 2>&1 || true
 fi
