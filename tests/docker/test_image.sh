@@ -95,10 +95,10 @@ for c in $(pm ps -a --external -q 2>/dev/null); do pm rm -f "$c" >/dev/null 2>&1
 # debootstrap minbase serves as both.  The Debian mirror is the one this
 # machine's apt uses, and apt's HTTP proxy (if any) is passed on to
 # debootstrap and to the build's apt-get.
-suite=$(sed -n 's/^FROM debian:\([a-z]*\).*/\1/p' "$DOCKERFILE" | head -1)
+suite=$(awk -F'[:[:space:]-]+' '$1 == "FROM" && $2 == "debian" && !s { s = $3 } END { print s }' "$DOCKERFILE")
 [ -n "$suite" ] || { fail "docker/Dockerfile has no FROM debian:SUITE line"; finish; exit 1; }
 mirror=${SLUICE_DEBIAN_MIRROR:-$(apt-cache policy 2>/dev/null |
-  awk -v s="$suite/main" '$3 == s && $2 ~ /^https?:/ { print $2; exit }')}
+  awk -v s="$suite/main" '$3 == s && $2 ~ /^https?:/ && !m { m = $2 } END { print m }')}
 proxy=$(apt-config shell p Acquire::http::Proxy 2>/dev/null | sed -n "s/^p='\(.*\)'$/\1/p")
 [ -n "$proxy" ] && export http_proxy=${http_proxy:-$proxy}
 # The base's apt is configured as this machine's is where that matters to
