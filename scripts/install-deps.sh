@@ -17,6 +17,7 @@ PACKAGES=(
   mosquitto mosquitto-clients postgresql postgresql-client valgrind prometheus
   openssl curl python3 time
   clang libclang-rt-dev   # tests/fuzz: libFuzzer (libclang_rt.fuzzer) for clang
+  podman debootstrap iproute2   # tests/docker: builds docker/Dockerfile, runs the image
 )
 SERVICES=(mosquitto postgresql prometheus)
 
