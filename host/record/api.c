@@ -105,7 +105,20 @@ static sluice_status api_spool_append(sluice_ctx *ctx, const sluice_record *r, c
         return SLUICE_ERR;
     }
     char e[SLUICE_ERRLEN] = "";
-    if (sl_spool_append(ctx->spool, r, e, sizeof e) != 0) {
+    if (!r) {
+        if (sl_spool_sync(ctx->spool, e, sizeof e) != 0) {
+            snprintf(err, SLUICE_ERRLEN, "spool: %.480s", e[0] ? e : "sync failed");
+            return SLUICE_ERR;
+        }
+        return SLUICE_OK;
+    }
+    int rc = ctx->spool_nowait ? sl_spool_try_append(ctx->spool, r, e, sizeof e)
+                               : sl_spool_append(ctx->spool, r, e, sizeof e);
+    if (rc > 0) {
+        snprintf(err, SLUICE_ERRLEN, "spool is full (buffer.max_size); try again later");
+        return SLUICE_FULL;
+    }
+    if (rc != 0) {
         snprintf(err, SLUICE_ERRLEN, "spool: %.480s", e[0] ? e : "append failed");
         return SLUICE_ERR;
     }

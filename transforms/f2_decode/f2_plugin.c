@@ -31,6 +31,14 @@ static const sluice_option f2_options[] = {
      "two-state words read as 0", NULL},
     {"max_payload", SLUICE_OPT_SIZE, 0, "64KiB", "readings with a larger payload fail", NULL},
     F2_FLEET_OPTIONS,
+    {"unknown_device", SLUICE_OPT_STRING, 0, "dead_letter",
+     "readings of unregistered devices: fail them (error policy), or park them in f2_parked "
+     "until the device is registered (needs buffer: { type: disk })",
+     "dead_letter|park"},
+    {"park_for", SLUICE_OPT_DURATION, 0, "24h",
+     "with unknown_device: park, how long a reading waits for its device before it fails as "
+     "expired",
+     NULL},
     SLUICE_OPTIONS_END};
 
 /* The declared defaults reach us through the host; the built-in copies
@@ -72,6 +80,7 @@ static void f2_destroy(void *inst)
     if (!fi)
         return;
     f2_fleet_stop(fi->fleet);
+    f2_park_stop(fi->park);
     f2_db_close(&fi->db);
     f2_cache_free(&fi->cache);
     free_words(&fi->true_words, default_true);
@@ -155,6 +164,48 @@ static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
                  "%s; starting anyway: readings of devices not yet cached are retried until "
                  "the database answers",
                  why);
+    const char *ud = api->cfg_string(cfg, "unknown_device");
+    int park_on = ud && strcmp(ud, "park") == 0;
+    int64_t park_for_ms = api->cfg_int(cfg, "park_for", 86400000);
+    if (!park_on && api->cfg_has(cfg, "park_for")) {
+        snprintf(err, SLUICE_ERRLEN,
+                 "park_for is set but unknown_device is not park; set unknown_device: park, or "
+                 "remove park_for");
+        goto fail;
+    }
+    if (park_on && park_for_ms <= 0) {
+        snprintf(err, SLUICE_ERRLEN, "park_for must be positive");
+        goto fail;
+    }
+    if (park_on && !(SLUICE_API_HAS(api, spooled) && api->spooled(ctx))) {
+        snprintf(err, SLUICE_ERRLEN,
+                 "unknown_device: park needs a disk buffer on this pipeline: parked readings "
+                 "are re-injected through its spool; add `buffer: { type: disk, path: ... }` "
+                 "(for a Kafka source too), or set unknown_device: dead_letter and re-drive "
+                 "the dead letters with `sluice redrive`");
+        goto fail;
+    }
+    if (park_on) {
+        if (rc == 0 && f2_db_command(&fi->db, F2_PARK_DDL, 0, NULL, NULL, NULL, why,
+                                     sizeof why) != 0) {
+            snprintf(err, SLUICE_ERRLEN,
+                     "unknown_device: park: cannot create table f2_parked in the device_params "
+                     "database: %.300s; create it as its owner with sql/f2_parked.sql",
+                     why);
+            goto fail;
+        }
+        snprintf(fi->park_owner, sizeof fi->park_owner, "%s/%s", a->pipeline ? a->pipeline : "",
+                 a->instance ? a->instance : "");
+        f2_park_conf pc = {.dsn = dsn,
+                           .channel = fi->db.channel,
+                           .owner = fi->park_owner,
+                           .park_for_ms = park_for_ms};
+        fi->park = f2_park_start(api, ctx, &pc, why, sizeof why);
+        if (!fi->park) {
+            snprintf(err, SLUICE_ERRLEN, "%s", why);
+            goto fail;
+        }
+    }
     int fleet_off;
     fi->fleet = f2_fleet_start(api, cfg, ctx, &fleet_off, why, sizeof why);
     if (!fi->fleet && !fleet_off) {

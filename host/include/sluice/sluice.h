@@ -343,7 +343,8 @@ typedef struct sluice_api {
      *
      * spooled: 1 if this instance's pipeline has a disk buffer, so that
      *   spool_append may be used; 0 otherwise.  Constant for the instance's
-     *   life (known at init).  Only a source's ctx is ever spooled.
+     *   life (known at init).  A source's or a transform's ctx is spooled
+     *   (a sink's never).
      * spool_append: appends one record to the spool.  Callable from any
      *   thread of the source instance, from init until destroy returns.
      *   The record is read, not kept: build it on the stack (zero it first;
@@ -359,7 +360,16 @@ typedef struct sluice_api {
      *   appends past the limit once the pipeline is stopping, so a stop
      *   never waits for it.  SLUICE_ERR, with err, on an I/O error of the
      *   spool or when the pipeline is not spooled; the record is then not
-     *   taken and the plugin keeps it (e.g. returns it from poll). */
+     *   taken and the plugin keeps it (e.g. returns it from poll).
+     * A transform of a spooled pipeline may also re-inject records with
+     *   spool_append (f2_decode's parked readings), from a thread of its
+     *   own: they enter the spool like the source's and flow through every
+     *   transform again.  For a transform it never waits: SLUICE_FULL when
+     *   the spool is at its max_size (keep the record, try later).
+     *   spool_append(ctx, NULL, err) makes what was appended so far durable
+     *   (fdatasync under `fsync: batch`), so a transform can delete its own
+     *   copy only once the spool's is safe.  A host that predates this
+     *   says spooled() == 0 to a transform. */
     int (*spooled)(sluice_ctx *ctx);
     sluice_status (*spool_append)(sluice_ctx *ctx, const sluice_record *r, char *err);
 
