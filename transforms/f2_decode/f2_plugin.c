@@ -35,9 +35,11 @@ static const sluice_option f2_options[] = {
      "readings of unregistered devices: fail them (error policy), or park them in f2_parked "
      "until the device is registered (needs buffer: { type: disk })",
      "dead_letter|park"},
-    {"park_for", SLUICE_OPT_DURATION, 0, "24h",
+    /* No declared default, so that park_for without park can be refused
+     * (cfg_has sees defaults); 24h is applied below. */
+    {"park_for", SLUICE_OPT_DURATION, 0, NULL,
      "with unknown_device: park, how long a reading waits for its device before it fails as "
-     "expired",
+     "expired (default 24h)",
      NULL},
     SLUICE_OPTIONS_END};
 
