@@ -138,6 +138,18 @@ static sluice_status api_http_json(sluice_ctx *ctx, const char *path,
                                                                           : SLUICE_ERR;
 }
 
+static sluice_status api_commit_hook(sluice_ctx *ctx, sluice_status (*fn)(void *, char *),
+                                     void *arg, char *err)
+{
+    if (!ctx || !ctx->is_transform) {
+        snprintf(err, SLUICE_ERRLEN, "commit_hook: only a transform instance takes one");
+        return SLUICE_ERR;
+    }
+    ctx->commit_fn = fn;
+    ctx->commit_arg = arg;
+    return SLUICE_OK;
+}
+
 static const sluice_api g_api = {
     .struct_size = sizeof(sluice_api),
     .abi_major = SLUICE_ABI_MAJOR,
@@ -179,6 +191,7 @@ static const sluice_api g_api = {
     .spooled = api_spooled,
     .spool_append = api_spool_append,
     .http_json = api_http_json,
+    .commit_hook = api_commit_hook,
 };
 
 const sluice_api *sl_api(void) { return &g_api; }

@@ -24,6 +24,11 @@ struct sluice_ctx {
     _Atomic uint64_t *spool_in;
     sluice_metric *spool_in_metric;
     int spool_nowait;
+    /* A transform's commit point (api->commit_hook), called by the sink
+     * loop before a part of a batch goes on. */
+    sluice_status (*commit_fn)(void *arg, char *err);
+    void *commit_arg;
+    int is_transform;
 };
 
 /* A context for tests and tools that run a plugin outside a pipeline. */

@@ -23,6 +23,7 @@ static sluice_status create_one(sl_pipeline *p, sl_instance *in, const sl_stage_
         snprintf(err, errlen, "%s (plugin \"%s\"): out of memory", label, c->plugin);
         return SLUICE_ERR;
     }
+    ctx->is_transform = c->kind == SL_TRANSFORM;
     if ((c->kind == SL_SOURCE || c->kind == SL_TRANSFORM) && p->spool) {
         ctx->spool = p->spool;
         ctx->spool_in = &p->n_in;

@@ -52,9 +52,6 @@ int f2_db_command(f2_db *db, const char *sql, int n, const char *const *vals, co
     snprintf(err, errlen, "fuzzing: no database");
     return -1;
 }
-/* Parking is off in the harness (fi->park NULL): never reached. */
-const char F2_PARK_INSERT[] = "";
-void f2_park_count(f2_park *pk) { (void)pk; }
 
 /* ---- fixture devices ---- */
 

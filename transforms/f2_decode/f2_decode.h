@@ -8,6 +8,7 @@
 #include "f2_fleet_run.h"
 #include "f2_input.h"
 #include "f2_park.h"
+#include "f2_park_rows.h"
 #include "f2_topic.h"
 
 #include <jansson.h>
@@ -41,6 +42,7 @@ typedef struct f2_inst {
     f2_fleet_run *fleet;     /* NULL with fleet: false */
     f2_park *park;           /* NULL with unknown_device: dead_letter */
     char park_owner[200];    /* "<pipeline>/<instance>", the f2_parked rows' owner */
+    f2_park_rows parked;     /* this batch's parked readings, until commit */
     struct {
         sluice_metric *readings, *measurements, *hits, *misses, *failed, *reloads;
     } m;

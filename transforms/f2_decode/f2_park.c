@@ -39,12 +39,6 @@ const char F2_PARK_DDL[] =
     "CREATE INDEX IF NOT EXISTS f2_parked_owner_mac ON f2_parked (owner, mac);"
     "CREATE INDEX IF NOT EXISTS f2_parked_owner_parked_at ON f2_parked (owner, parked_at)";
 
-const char F2_PARK_INSERT[] =
-    "INSERT INTO f2_parked (owner, mac, topic, payload, reason, tries, parked_at, received_us)"
-    " VALUES ($1, $2, $3, $4, $5, $6::int,"
-    "         coalesce('epoch'::timestamptz + $7::bigint * interval '1 microsecond', now()),"
-    "         $8::bigint)";
-
 /* The parked readings of this owner whose controller is known now: a
  * "Device" with that MAC, or device_parameters rows.  $2/$3: the id window
  * of this scan (keyset pages; rows parked again during the scan are not
@@ -408,7 +402,7 @@ static void *run(void *arg)
     return NULL;
 }
 
-void f2_park_count(f2_park *pk) { pk->api->metric_add(pk->m.parked_total, 1); }
+void f2_park_count(f2_park *pk, size_t n) { pk->api->metric_add(pk->m.parked_total, (double)n); }
 
 f2_park *f2_park_start(const sluice_api *api, sluice_ctx *ctx, const f2_park_conf *c,
                        char *err, size_t errlen)

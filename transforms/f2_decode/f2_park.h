@@ -1,9 +1,11 @@
 /* Readings parked until their device exists (`unknown_device: park`).
  *
  * A reading of a controller the device_params database does not know (or
- * that has no parameters for that reading yet) is INSERTed into the table
- * f2_parked (sql/f2_parked.sql) of that database by process(), committed
- * before process() returns, instead of being dead-lettered.  A thread of
+ * that has no parameters for that reading yet) is not dead-lettered:
+ * process() adds it to the batch's parked rows (f2_park_rows.h), which the
+ * transform's commit INSERTs into the table f2_parked (sql/f2_parked.sql)
+ * of that database, one statement per batch, before the host lets the
+ * batch go (so before the spool releases it).  A thread of
  * the instance, with a connection of its own, LISTENs on the parameter
  * channel: a second after a notification (so that a registration made
  * statement by statement is seen whole) it re-injects the parked readings
@@ -29,9 +31,6 @@
 
 /* The table, as sql/f2_parked.sql creates it (run at start: IF NOT EXISTS). */
 extern const char F2_PARK_DDL[];
-/* The parking INSERT: owner, mac, topic, payload, reason, tries,
- * parked_us (NULL: now), received_us. */
-extern const char F2_PARK_INSERT[];
 
 typedef struct f2_park f2_park;
 
@@ -48,8 +47,8 @@ f2_park *f2_park_start(const sluice_api *api, sluice_ctx *ctx, const f2_park_con
                        char *err, size_t errlen);
 void f2_park_stop(f2_park *pk);
 
-/* The decode thread counts a reading it parked (sluice_f2_parked_total). */
-void f2_park_count(f2_park *pk);
+/* The decode thread counts the readings it parked (sluice_f2_parked_total). */
+void f2_park_count(f2_park *pk, size_t n);
 
 /* "24h", "90s", "1500ms": a duration as the options write it. */
 void f2_park_fmt_duration(char *buf, size_t n, int64_t ms);

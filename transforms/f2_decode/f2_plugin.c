@@ -83,12 +83,15 @@ static void f2_destroy(void *inst)
         return;
     f2_fleet_stop(fi->fleet);
     f2_park_stop(fi->park);
+    f2_park_rows_free(&fi->parked);
     f2_db_close(&fi->db);
     f2_cache_free(&fi->cache);
     free_words(&fi->true_words, default_true);
     free_words(&fi->false_words, default_false);
     free(fi);
 }
+
+static sluice_status f2_commit(void *arg, char *err);
 
 static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
 {
@@ -179,6 +182,12 @@ static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
         snprintf(err, SLUICE_ERRLEN, "park_for must be positive");
         goto fail;
     }
+    if (park_on && !SLUICE_API_HAS(api, commit_hook)) {
+        snprintf(err, SLUICE_ERRLEN,
+                 "unknown_device: park needs a newer sluice host (api->commit_hook); set "
+                 "unknown_device: dead_letter");
+        goto fail;
+    }
     if (park_on && !(SLUICE_API_HAS(api, spooled) && api->spooled(ctx))) {
         snprintf(err, SLUICE_ERRLEN,
                  "unknown_device: park needs a disk buffer on this pipeline: parked readings "
@@ -202,6 +211,10 @@ static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
                            .channel = fi->db.channel,
                            .owner = fi->park_owner,
                            .park_for_ms = park_for_ms};
+        if (api->commit_hook(ctx, f2_commit, fi, why) != SLUICE_OK) {
+            snprintf(err, SLUICE_ERRLEN, "%s", why);
+            goto fail;
+        }
         fi->park = f2_park_start(api, ctx, &pc, why, sizeof why);
         if (!fi->park) {
             snprintf(err, SLUICE_ERRLEN, "%s", why);
@@ -220,6 +233,24 @@ static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
 fail:
     f2_destroy(fi);
     return SLUICE_ERR;
+}
+
+/* The batch's parked readings, in one INSERT, before the host lets the
+ * batch go (api->commit_hook). */
+static sluice_status f2_commit(void *arg, char *err)
+{
+    f2_inst *fi = arg;
+    size_t n = fi->parked.n;
+    if (!n)
+        return SLUICE_OK;
+    char why[SLUICE_ERRLEN];
+    if (f2_db_ready(&fi->db, F2_MISS_WAIT_MS, &fi->ev, why, sizeof why) != 0 ||
+        f2_park_rows_write(&fi->parked, &fi->db, fi->park_owner, why, sizeof why) != 0) {
+        snprintf(err, SLUICE_ERRLEN, "parking %zu readings in f2_parked: %.400s", n, why);
+        return SLUICE_RETRY;
+    }
+    f2_park_count(fi->park, n);
+    return SLUICE_OK;
 }
 
 static const sluice_transform_ops f2_transform = {

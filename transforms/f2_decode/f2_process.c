@@ -44,15 +44,16 @@ static const sluice_header *header(const sluice_record *r, const char *key)
     return NULL;
 }
 
-/* Parks the reading (unknown_device: park): one INSERT, committed before
- * process() returns, so that a crash after the source's acknowledgement
- * cannot lose it.  `back`: the header of a parked reading coming back
- * ("<tries> <first parked µs>"), which keeps its first parking time. */
+/* Parks the reading (unknown_device: park): added to the batch's parked
+ * rows, which the transform's commit writes with one INSERT before the
+ * host lets the batch go.  `back`: the header of a parked reading coming
+ * back ("<tries> <first parked µs>"), which keeps its first parking time. */
 static sluice_status park(f2_inst *fi, const f2_reading *rd, const char *topic,
                           size_t topic_len, const char *pl, size_t pl_len,
                           const sluice_header *back, char *err)
 {
-    char tries[24] = "0", parked[24] = "", received[24];
+    long tries = 0;
+    long long parked_us = 0;
     if (back) {
         char tmp[64];
         size_t n = back->value.len < sizeof tmp - 1 ? back->value.len : sizeof tmp - 1;
@@ -60,25 +61,16 @@ static sluice_status park(f2_inst *fi, const f2_reading *rd, const char *topic,
         tmp[n] = '\0';
         long t = 0;
         long long us = 0;
-        if (sscanf(tmp, "%ld %lld", &t, &us) == 2 && t >= 0 && us > 0) {
-            snprintf(tries, sizeof tries, "%ld", t + 1);
-            snprintf(parked, sizeof parked, "%lld", us);
+        if (sscanf(tmp, "%ld %lld", &t, &us) == 2 && t >= 0 && t < 1000000 && us > 0) {
+            tries = t + 1;
+            parked_us = us;
         }
     }
-    snprintf(received, sizeof received, "%lld", (long long)rd->in->timestamp);
-    const char *v[8] = {fi->park_owner, rd->t.mac_hex, topic, pl, err, tries,
-                        parked[0] ? parked : NULL, received};
-    int lens[8] = {0, 0, (int)topic_len, (int)pl_len, 0, 0, 0, 0};
-    /* topic and payload are counted, not NUL-terminated: binary format,
-     * which for text is the bytes themselves. */
-    int fmts[8] = {0, 0, 1, 1, 0, 0, 0, 0};
-    char why[SLUICE_ERRLEN];
-    if (f2_db_command(&fi->db, F2_PARK_INSERT, 8, v, lens, fmts, why, sizeof why) != 0) {
-        snprintf(err, SLUICE_ERRLEN, "cannot park a reading of %s in f2_parked: %.400s",
-                 rd->t.device_id, why);
+    if (f2_park_rows_add(&fi->parked, rd->t.mac_hex, topic, topic_len, pl, pl_len, err,
+                         (int)tries, parked_us, rd->in->timestamp) != 0) {
+        snprintf(err, SLUICE_ERRLEN, "out of memory parking a reading of %s", rd->t.device_id);
         return SLUICE_RETRY;
     }
-    f2_park_count(fi->park);
     return SLUICE_OK;
 }
 

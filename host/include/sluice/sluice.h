@@ -400,6 +400,24 @@ typedef struct sluice_api {
                                int (*fn)(void *arg, const char *query, char *buf,
                                          size_t cap, size_t *len),
                                void *arg, char *err);
+
+    /* ---- ABI 1.1, continued -------------------------------------------
+     * A transform's commit point.  commit_hook registers fn (NULL: none),
+     * which the host calls on the pipeline's sink-side thread after
+     * process() has seen every record of a part of an input batch (the
+     * whole batch, or what came before a SLUICE_FULL split) and before that
+     * part's output goes on to the next stage: so before the sink writes
+     * it, the source is acknowledged or the spool releases the batch.  A
+     * transform that defers durable work of process() to the end of the
+     * batch (f2_decode parks its unknown readings with one INSERT per
+     * batch) does it there.  fn returns SLUICE_OK; SLUICE_RETRY (err set):
+     * called again after a backoff, nothing goes on meanwhile; SLUICE_ERR:
+     * the run fails and the batch is replayed.  Only a transform's ctx
+     * takes one (SLUICE_ERR otherwise); call it from init.  A host without
+     * it (check SLUICE_API_HAS(api, commit_hook)) never calls back: a
+     * transform must then do its durable work inside process(). */
+    sluice_status (*commit_hook)(sluice_ctx *ctx, sluice_status (*fn)(void *arg, char *err),
+                                 void *arg, char *err);
 } sluice_api;
 
 /* True if the host's api table has member `fn` (it was built with a minor
