@@ -162,7 +162,24 @@ register 0A:0B:0C:0D:0E:02
 start park
 wait_for 30 all_written "$MAC2" 5 11 || fail "parked before a restart: $(rows "$MAC2") rows"
 expect_eq "$(parked "$MAC2")" 0 "f2_parked emptied after the restart"
+# The table dropped under the running decoder: the batch's INSERT fails,
+# is retried (the decoder creates the table again), nothing is lost.
+MAC5=0a0b0c0d0e05
+sed -i "s/f2-$MAC2/f2-$MAC5/" "$T/park.yaml"
 stop_sluice || fail "sluice exit status after SIGTERM"
+start park
+park_thread_up() { # the parking thread has its connection (and made its table)
+  [ "$(params "SELECT count(*) FROM pg_stat_activity
+      WHERE application_name = 'sluice-f2_decode-park' AND datname = current_database()")" = 1 ]
+}
+wait_for 30 park_thread_up || fail "the parking thread did not connect"
+params "DROP TABLE f2_parked"
+publish "$MAC5" 3 14
+wait_for 30 parked_is "$MAC5" 3 || fail "readings parked across a dropped table: $(parked "$MAC5" 2>&1)"
+grep -q 'cannot park [0-9]* readings in f2_parked: relation "f2_parked" does not exist; retrying in' "$T/log-park" \
+  && pass || fail "no retry line for the dropped table"
+stop_sluice || fail "sluice exit status after SIGTERM"
+! grep -q "^NOTICE:" "$T/log-park" && pass || fail "libpq notices on stderr"
 
 # ---- 4: park_for 2s, never registered: expired dead letters ------------
 MAC3=0a0b0c0d0e03

@@ -517,7 +517,9 @@ int f2_db_command(f2_db *db, const char *sql, int n, const char *const *vals, co
         return 0;
     }
     if (r && PQstatus(db->conn) == CONNECTION_OK) {
-        const char *m = PQresultErrorMessage(r);
+        const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        if (!m)
+            m = PQresultErrorMessage(r);
         snprintf(err, errlen, "%.*s", (int)strcspn(m, "\n"), m);
     } else {
         char why[256];

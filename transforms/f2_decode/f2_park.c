@@ -131,7 +131,9 @@ static PGresult *q(f2_park *pk, const char *sql, int n, const char *const *vals,
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return r;
     if (r && PQstatus(pk->conn) == CONNECTION_OK) {
-        const char *m = PQresultErrorMessage(r);
+        const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        if (!m)
+            m = PQresultErrorMessage(r);
         pk->api->log(pk->ctx, SLUICE_LOG_ERROR, "parking: %s failed: %.*s; retried later",
                      what, (int)strcspn(m, "\n"), m);
         PQclear(r);
@@ -140,6 +142,14 @@ static PGresult *q(f2_park *pk, const char *sql, int n, const char *const *vals,
     PQclear(r);
     drop_conn(pk, what);
     return NULL;
+}
+
+/* libpq prints server notices on stderr by default; a plugin logs instead
+ * ("relation f2_parked already exists, skipping"). */
+static void notice_to_log(void *arg, const char *msg)
+{
+    f2_park *pk = arg;
+    pk->api->log(pk->ctx, SLUICE_LOG_DEBUG, "parking: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
 static int connect_db(f2_park *pk)
@@ -152,6 +162,7 @@ static int connect_db(f2_park *pk)
         drop_conn(pk, "cannot connect to device_params");
         return -1;
     }
+    PQsetNoticeProcessor(pk->conn, notice_to_log, pk);
     PGresult *r = q(pk, F2_PARK_DDL, 0, NULL, "creating table f2_parked");
     if (!r) {
         if (pk->conn)

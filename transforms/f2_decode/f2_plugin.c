@@ -244,9 +244,18 @@ static sluice_status f2_commit(void *arg, char *err)
     if (!n)
         return SLUICE_OK;
     char why[SLUICE_ERRLEN];
-    if (f2_db_ready(&fi->db, F2_MISS_WAIT_MS, &fi->ev, why, sizeof why) != 0 ||
-        f2_park_rows_write(&fi->parked, &fi->db, fi->park_owner, why, sizeof why) != 0) {
-        snprintf(err, SLUICE_ERRLEN, "parking %zu readings in f2_parked: %.400s", n, why);
+    if (f2_db_ready(&fi->db, F2_MISS_WAIT_MS, &fi->ev, why, sizeof why) != 0) {
+        snprintf(err, SLUICE_ERRLEN, "cannot park %zu readings in f2_parked: %.400s", n, why);
+        return SLUICE_RETRY;
+    }
+    if (f2_park_rows_write(&fi->parked, &fi->db, fi->park_owner, why, sizeof why) != 0) {
+        snprintf(err, SLUICE_ERRLEN, "%s", why);
+        /* A table dropped under us comes back for the retry; any other
+         * failure is the database's to fix, the batch waits meanwhile. */
+        char ignored[SLUICE_ERRLEN];
+        if (strstr(why, "does not exist"))
+            (void)f2_db_command(&fi->db, F2_PARK_DDL, 0, NULL, NULL, NULL, ignored,
+                                sizeof ignored);
         return SLUICE_RETRY;
     }
     f2_park_count(fi->park, n);
