@@ -34,7 +34,9 @@
  *     A plugin built against 1.1 checks api->abi_minor >= 1 (or
  *     SLUICE_API_HAS(api, spool_append)) before calling them.  1.1 also
  *     appended api->http_json (an instance serves a JSON document on the
- *     HTTP endpoint), likewise checked with SLUICE_API_HAS(api, http_json).
+ *     HTTP endpoint), likewise checked with SLUICE_API_HAS(api, http_json),
+ *     and then api->commit_hook (a transform's commit point at the end of
+ *     each batch), checked with SLUICE_API_HAS(api, commit_hook).
  *     1.1 also added the status SLUICE_FULL (transform.process: out is full,
  *     flow control).  A 1.0 host refuses a 1.1 plugin (newer minor), so a
  *     transform may return it without checking.
