@@ -104,7 +104,20 @@ static sluice_status api_spool_append(sluice_ctx *ctx, const sluice_record *r, c
         return SLUICE_ERR;
     }
     char e[SLUICE_ERRLEN] = "";
-    if (sl_spool_append(ctx->spool, r, e, sizeof e) != 0) {
+    if (!r) {
+        if (sl_spool_sync(ctx->spool, e, sizeof e) != 0) {
+            snprintf(err, SLUICE_ERRLEN, "spool: %.480s", e[0] ? e : "sync failed");
+            return SLUICE_ERR;
+        }
+        return SLUICE_OK;
+    }
+    int rc = ctx->spool_nowait ? sl_spool_try_append(ctx->spool, r, e, sizeof e)
+                               : sl_spool_append(ctx->spool, r, e, sizeof e);
+    if (rc > 0) {
+        snprintf(err, SLUICE_ERRLEN, "spool is full (buffer.max_size); try again later");
+        return SLUICE_FULL;
+    }
+    if (rc != 0) {
         snprintf(err, SLUICE_ERRLEN, "spool: %.480s", e[0] ? e : "append failed");
         return SLUICE_ERR;
     }
@@ -122,6 +135,18 @@ static sluice_status api_http_json(sluice_ctx *ctx, const char *path,
 {
     return sl_http_routes_set(ctx, path, fn, arg, err, SLUICE_ERRLEN) == 0 ? SLUICE_OK
                                                                           : SLUICE_ERR;
+}
+
+static sluice_status api_commit_hook(sluice_ctx *ctx, sluice_status (*fn)(void *, char *),
+                                     void *arg, char *err)
+{
+    if (!ctx || !ctx->is_transform) {
+        snprintf(err, SLUICE_ERRLEN, "commit_hook: only a transform instance takes one");
+        return SLUICE_ERR;
+    }
+    ctx->commit_fn = fn;
+    ctx->commit_arg = arg;
+    return SLUICE_OK;
 }
 
 static const sluice_api g_api = {
@@ -168,6 +193,7 @@ static const sluice_api g_api = {
     .opt_int = sl_opt_int,
     .opt_double = sl_opt_double,
     .opt_bool = sl_opt_bool,
+    .commit_hook = api_commit_hook,
 };
 
 const sluice_api *sl_api(void) { return &g_api; }

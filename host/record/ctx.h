@@ -16,12 +16,19 @@ struct sluice_ctx {
     char plugin[64];
     _Atomic int ready;       /* set by the plugin's thread, read by /ready */
     struct sl_metrics *metrics;  /* registry the instance registers into */
-    /* A source of a pipeline with a disk buffer (api->spool_append): the
-     * spool, open for the instance's whole life, and the pipeline's count of
-     * records taken from the source. */
+    /* A source or transform of a pipeline with a disk buffer
+     * (api->spool_append): the spool, open for the instance's whole life,
+     * and the pipeline's count of records taken in.  spool_nowait (a
+     * transform): a full spool is SLUICE_FULL, not a wait. */
     struct sl_spool *spool;
     _Atomic uint64_t *spool_in;
     sluice_metric *spool_in_metric;
+    int spool_nowait;
+    /* A transform's commit point (api->commit_hook), called by the sink
+     * loop before a part of a batch goes on. */
+    sluice_status (*commit_fn)(void *arg, char *err);
+    void *commit_arg;
+    int is_transform;
 };
 
 /* A context for tests and tools that run a plugin outside a pipeline. */

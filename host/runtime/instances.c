@@ -23,10 +23,15 @@ static sluice_status create_one(sl_pipeline *p, sl_instance *in, const sl_stage_
         snprintf(err, errlen, "%s (plugin \"%s\"): out of memory", label, c->plugin);
         return SLUICE_ERR;
     }
-    if (c->kind == SL_SOURCE && p->spool) {
+    ctx->is_transform = c->kind == SL_TRANSFORM;
+    if ((c->kind == SL_SOURCE || c->kind == SL_TRANSFORM) && p->spool) {
         ctx->spool = p->spool;
         ctx->spool_in = &p->n_in;
         ctx->spool_in_metric = p->m.in;
+        /* A transform re-injects from a thread of its own (f2_decode's
+         * parked readings): it has somewhere else to keep the records, so
+         * it is told the spool is full rather than made to wait. */
+        ctx->spool_nowait = c->kind == SL_TRANSFORM;
     }
     sluice_init_args a = {
         .struct_size = sizeof(a),

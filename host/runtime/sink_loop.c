@@ -220,6 +220,36 @@ static void too_big(const sluice_batch *out, sluice_status st, char *err)
              " (even in an empty output batch: raise batch.max_records or batch.max_bytes)");
 }
 
+/* The transform's commit point (api->commit_hook), if it set one:
+ * what process() deferred is made durable before the output goes on. */
+static int commit_transform(sl_pipeline *p, sl_instance *ti)
+{
+    if (!ti->ctx || !ti->ctx->commit_fn)
+        return 0;
+    int64_t backoff = 0;
+    for (;;) {
+        char err[SLUICE_ERRLEN] = "";
+        SL_GUARD_ENTER(p, ti->label, ti->conf->plugin, "commit");
+        sluice_status st = ti->ctx->commit_fn(ti->ctx->commit_arg, err);
+        SL_GUARD_LEAVE();
+        if (st == SLUICE_OK)
+            return 0;
+        if (!err[0])
+            snprintf(err, sizeof err, "commit failed without a reason");
+        if (st == SLUICE_RETRY && !atomic_load(&p->abort)) {
+            sl_metric_add(p->m.retries, 1);
+            backoff = sl_backoff_next(backoff, p->conf->retry_initial_ms, p->conf->retry_max_ms);
+            sl_pipeline_set_error(p, "%s (plugin \"%s\"): %s", ti->label, ti->conf->plugin, err);
+            sl_log(SLUICE_LOG_WARN, p->conf->name, ti->label, "%s; retrying in %lld ms", err,
+                   (long long)backoff);
+            abortable_sleep(p, backoff);
+            continue;
+        }
+        sl_pipeline_set_error(p, "%s (plugin \"%s\"): %s", ti->label, ti->conf->plugin, err);
+        return -1;
+    }
+}
+
 /* Runs transform t over `in` into the slot's stage batch and hands the
  * result on.  When the batch runs out of room (SLUICE_FULL, or a 1.0
  * transform's SLUICE_ERR after a refused allocation) what it holds goes
@@ -250,7 +280,8 @@ static int run_transform(sl_pipeline *p, sl_slot *s, size_t t, sluice_batch *in)
                 break;
             out->n = mark; /* drop what the failed call appended */
             if (st == SLUICE_FULL || (st == SLUICE_ERR && out->out_of_room)) {
-                if (mark > 0 && deliver(p, s, t + 1, out) != 0)
+                if (mark > 0 && (commit_transform(p, ti) != 0 ||
+                                 deliver(p, s, t + 1, out) != 0))
                     return -1;
                 /* Empty out (its arena too: failed calls leave memory
                  * behind) and try again, unless it already was. */
@@ -286,6 +317,8 @@ static int run_transform(sl_pipeline *p, sl_slot *s, size_t t, sluice_batch *in)
             break;
         }
     }
+    if (commit_transform(p, ti) != 0)
+        return -1;
     return deliver(p, s, t + 1, out);
 }
 

@@ -108,6 +108,11 @@ void sl_spool_close(sl_spool *s);
 int sl_spool_append_batch(sl_spool *s, const sluice_batch *b, char *err, size_t errlen);
 /* The same for one record, for sources that spool from their own thread. */
 int sl_spool_append(sl_spool *s, const sluice_record *r, char *err, size_t errlen);
+/* The same without waiting: 1 (nothing appended) when the spool is over
+ * max_bytes or another append is waiting its turn, unless the spool was
+ * woken (stop).  For a transform re-injecting records it keeps elsewhere
+ * meanwhile (api->spool_append from a transform instance). */
+int sl_spool_try_append(sl_spool *s, const sluice_record *r, char *err, size_t errlen);
 /* Makes what was appended so far durable according to the fsync policy
  * (FSYNC_BATCH: fdatasync now, if anything was appended since the last). */
 int sl_spool_sync(sl_spool *s, char *err, size_t errlen);

@@ -182,7 +182,7 @@ static int write_tail(sl_spool *s, size_t total, char *err, size_t errlen)
     return 0;
 }
 
-static int append(sl_spool *s, const src *x, char *err, size_t errlen)
+static int append(sl_spool *s, const src *x, int nowait, char *err, size_t errlen)
 {
     size_t total = 0, count = 0, n = src_count(x);
     for (size_t i = 0; i < n; i++) {
@@ -203,6 +203,11 @@ static int append(sl_spool *s, const src *x, char *err, size_t errlen)
         return 0;
 
     pthread_mutex_lock(&s->mu);
+    if (nowait && !s->woken &&
+        (s->ticket_next != s->ticket_serving || over_limit(s, total))) {
+        pthread_mutex_unlock(&s->mu);
+        return 1;
+    }
     wait_turn(s, total);
     int rc = -1;
     if (s->wcap < total) {
@@ -258,11 +263,17 @@ out:
 int sl_spool_append_batch(sl_spool *s, const sluice_batch *b, char *err, size_t errlen)
 {
     src x = {.b = b, .one = NULL};
-    return append(s, &x, err, errlen);
+    return append(s, &x, 0, err, errlen);
 }
 
 int sl_spool_append(sl_spool *s, const sluice_record *r, char *err, size_t errlen)
 {
     src x = {.b = NULL, .one = r};
-    return append(s, &x, err, errlen);
+    return append(s, &x, 0, err, errlen);
+}
+
+int sl_spool_try_append(sl_spool *s, const sluice_record *r, char *err, size_t errlen)
+{
+    src x = {.b = NULL, .one = r};
+    return append(s, &x, 1, err, errlen);
 }

@@ -495,6 +495,39 @@ static void test_oversized(void)
     sl_spool_close(s);
 }
 
+/* sl_spool_try_append (a transform re-injecting records): never waits on a
+ * full spool, says so instead; takes records again once there is room, and
+ * past max_bytes once the spool was woken (stop). */
+static void test_try_append(void)
+{
+    const char *dir = spt_dir("try");
+    char err[SLUICE_ERRLEN] = "";
+    sl_spool *s = spt_open(dir, 4096, 0, SL_SPOOL_FSYNC_BATCH);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    sluice_batch *b = sl_batch_new(8, 0);
+    sluice_record *big = spt_rec(b, "t", 0, 3000);
+    sluice_record *small = spt_rec(b, "t", 1, 2000);
+    CHECK_INT_EQ(sl_spool_try_append(s, big, err, sizeof err), 0);
+    CHECK_INT_EQ(sl_spool_try_append(s, small, err, sizeof err), 1); /* full: not taken */
+    CHECK_INT_EQ(sl_spool_sync(s, err, sizeof err), 0);
+    sluice_batch *o = sl_batch_new(8, 0);
+    CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), 1);
+    CHECK_INT_EQ(sl_spool_release(s, err, sizeof err), 0);
+    CHECK_INT_EQ(sl_spool_try_append(s, small, err, sizeof err), 0); /* room again */
+    CHECK_INT_EQ(sl_spool_try_append(s, big, err, sizeof err), 1);
+    sl_spool_wake(s);
+    CHECK_INT_EQ(sl_spool_try_append(s, big, err, sizeof err), 0); /* stopping: past the limit */
+    sl_batch_reset(o);
+    CHECK_INT_EQ(sl_spool_read(s, o, 0, err, sizeof err), 2);
+    CHECK_INT_EQ(spt_index(&o->recs[0], "t"), 1);
+    CHECK_INT_EQ(spt_index(&o->recs[1], "t"), 0);
+    sl_batch_free(o);
+    sl_batch_free(b);
+    sl_spool_close(s);
+}
+
 static void test_lock_and_errors(void)
 {
     const char *dir = spt_dir("locked");
@@ -544,6 +577,7 @@ int main(void)
     test_torn_tail();
     test_corruption();
     test_oversized();
+    test_try_append();
     test_lock_and_errors();
     spt_cleanup();
     return CHECK_DONE();

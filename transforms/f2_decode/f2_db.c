@@ -500,3 +500,33 @@ int f2_db_load(f2_db *db, uint64_t mac, const char *mac_hex, f2_device **out, ch
     *out = d;
     return 0;
 }
+
+int f2_db_command(f2_db *db, const char *sql, int n, const char *const *vals, const int *lens,
+                  const int *fmts, char *err, size_t errlen)
+{
+    if (db->state != F2_DB_UP || !db->conn) {
+        snprintf(err, errlen, "device_params database unavailable (%s)",
+                 db->last_error[0] ? db->last_error : "not connected");
+        return -1;
+    }
+    PGresult *r = n == 0 ? PQexec(db->conn, sql)
+                         : PQexecParams(db->conn, sql, n, NULL, vals, lens, fmts, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        PQclear(r);
+        return 0;
+    }
+    if (r && PQstatus(db->conn) == CONNECTION_OK) {
+        const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        if (!m)
+            m = PQresultErrorMessage(r);
+        snprintf(err, errlen, "%.*s", (int)strcspn(m, "\n"), m);
+    } else {
+        char why[256];
+        pq_error(db->conn, "device_params connection failed", why, sizeof why);
+        snprintf(err, errlen, "%s", why);
+        set_down(db, why);
+    }
+    PQclear(r);
+    return -1;
+}

@@ -56,4 +56,11 @@ int f2_db_ready(f2_db *db, int wait_ms, const f2_db_events *ev, char *err, size_
 int f2_db_load(f2_db *db, uint64_t mac, const char *mac_hex, f2_device **out, char *err,
                size_t errlen);
 
+/* Runs one statement on the connection (f2_decode's parking INSERT).
+ * vals/lens/fmts as PQexecParams.  0, or -1 with err: a broken connection
+ * is marked down (and reconnected with backoff); a failed statement on a
+ * live one leaves it up. */
+int f2_db_command(f2_db *db, const char *sql, int n, const char *const *vals, const int *lens,
+                  const int *fmts, char *err, size_t errlen);
+
 #endif

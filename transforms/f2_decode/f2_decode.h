@@ -7,6 +7,8 @@
 #include "f2_db.h"
 #include "f2_fleet_run.h"
 #include "f2_input.h"
+#include "f2_park.h"
+#include "f2_park_rows.h"
 #include "f2_topic.h"
 
 #include <jansson.h>
@@ -38,6 +40,9 @@ typedef struct f2_inst {
     f2_words true_words, false_words;
     int64_t last_tick_ns;
     f2_fleet_run *fleet;     /* NULL with fleet: false */
+    f2_park *park;           /* NULL with unknown_device: dead_letter */
+    char park_owner[200];    /* "<pipeline>/<instance>", the f2_parked rows' owner */
+    f2_park_rows parked;     /* this batch's parked readings, until commit */
     struct {
         sluice_metric *readings, *measurements, *hits, *misses, *failed, *reloads;
     } m;
@@ -79,6 +84,11 @@ int f2_apply_table_model(f2_inst *fi, f2_reading *rd, const f2_device *dev, slui
  * the database cannot answer. */
 sluice_status f2_lookup(f2_inst *fi, const f2_topic *t, int64_t now_ns, const f2_device **dev,
                         char *err, size_t errlen);
+/* The same, but a cached "unknown" entry is looked up again (a parked
+ * reading coming back: its device was registered, the cache may not have
+ * heard yet). */
+sluice_status f2_lookup_fresh(f2_inst *fi, const f2_topic *t, int64_t now_ns,
+                              const f2_device **dev, char *err, size_t errlen);
 
 /* Wires the database's notifications to the cache. */
 void f2_events_init(f2_inst *fi);

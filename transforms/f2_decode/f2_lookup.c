@@ -59,12 +59,12 @@ void f2_maybe_tick(f2_inst *fi, int64_t now_ns)
     f2_db_tick(&fi->db, &fi->ev);
 }
 
-sluice_status f2_lookup(f2_inst *fi, const f2_topic *t, int64_t now, const f2_device **out,
-                        char *err, size_t errlen)
+static sluice_status lookup(f2_inst *fi, const f2_topic *t, int64_t now, int negative_stale,
+                            const f2_device **out, char *err, size_t errlen)
 {
     const sluice_api *api = fi->api;
     f2_device *d = f2_cache_get(&fi->cache, t->mac);
-    if (d && f2_device_fresh(&fi->cache, d, now, fi->ttl_ns)) {
+    if (d && f2_device_fresh(&fi->cache, d, now, fi->ttl_ns) && (d->known || !negative_stale)) {
         api->metric_add(fi->m.hits, 1);
         *out = d;
         return SLUICE_OK;
@@ -97,4 +97,16 @@ sluice_status f2_lookup(f2_inst *fi, const f2_topic *t, int64_t now, const f2_de
     api->metric_add(fi->m.misses, 1);
     snprintf(err, errlen, "cannot look up f2-%s: %s", t->mac_hex, why);
     return SLUICE_RETRY;
+}
+
+sluice_status f2_lookup(f2_inst *fi, const f2_topic *t, int64_t now, const f2_device **out,
+                        char *err, size_t errlen)
+{
+    return lookup(fi, t, now, 0, out, err, errlen);
+}
+
+sluice_status f2_lookup_fresh(f2_inst *fi, const f2_topic *t, int64_t now,
+                              const f2_device **out, char *err, size_t errlen)
+{
+    return lookup(fi, t, now, 1, out, err, errlen);
 }

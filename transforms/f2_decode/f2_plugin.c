@@ -34,6 +34,16 @@ static const sluice_option f2_options[] = {
     {"max_payload", SLUICE_OPT_SIZE, 0, "64KiB", "readings with a larger payload fail", NULL,
      "1", NULL},
     F2_FLEET_OPTIONS,
+    {"unknown_device", SLUICE_OPT_STRING, 0, "dead_letter",
+     "readings of unregistered devices: fail them (error policy), or park them in f2_parked "
+     "until the device is registered (needs buffer: { type: disk })",
+     "dead_letter|park", NULL, NULL},
+    /* No declared default, so that park_for without park can be refused
+     * (cfg_has sees defaults); 24h is applied below. */
+    {"park_for", SLUICE_OPT_DURATION, 0, NULL,
+     "with unknown_device: park, how long a reading waits for its device before it fails as "
+     "expired (default 24h)",
+     NULL, "1ms", NULL},
     SLUICE_OPTIONS_END};
 
 /* The declared defaults reach us through the host; the built-in copies
@@ -75,12 +85,16 @@ static void f2_destroy(void *inst)
     if (!fi)
         return;
     f2_fleet_stop(fi->fleet);
+    f2_park_stop(fi->park);
+    f2_park_rows_free(&fi->parked);
     f2_db_close(&fi->db);
     f2_cache_free(&fi->cache);
     free_words(&fi->true_words, default_true);
     free_words(&fi->false_words, default_false);
     free(fi);
 }
+
+static sluice_status f2_commit(void *arg, char *err);
 
 static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
 {
@@ -158,6 +172,54 @@ static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
                  "%s; starting anyway: readings of devices not yet cached are retried until "
                  "the database answers",
                  why);
+    const char *ud = api->cfg_string(cfg, "unknown_device");
+    int park_on = ud && strcmp(ud, "park") == 0;
+    int64_t park_for_ms = api->cfg_int(cfg, "park_for", 86400000);
+    if (!park_on && api->cfg_has(cfg, "park_for")) {
+        snprintf(err, SLUICE_ERRLEN,
+                 "park_for is set but unknown_device is not park; set unknown_device: park, or "
+                 "remove park_for");
+        goto fail;
+    }
+    if (park_on && !SLUICE_API_HAS(api, commit_hook)) {
+        snprintf(err, SLUICE_ERRLEN,
+                 "unknown_device: park needs a newer sluice host (api->commit_hook); set "
+                 "unknown_device: dead_letter");
+        goto fail;
+    }
+    if (park_on && !(SLUICE_API_HAS(api, spooled) && api->spooled(ctx))) {
+        snprintf(err, SLUICE_ERRLEN,
+                 "unknown_device: park needs a disk buffer on this pipeline: parked readings "
+                 "are re-injected through its spool; add `buffer: { type: disk, path: ... }` "
+                 "(for a Kafka source too), or set unknown_device: dead_letter and re-drive "
+                 "the dead letters with `sluice redrive`");
+        goto fail;
+    }
+    if (park_on) {
+        if (rc == 0 && f2_db_command(&fi->db, F2_PARK_DDL, 0, NULL, NULL, NULL, why,
+                                     sizeof why) != 0) {
+            snprintf(err, SLUICE_ERRLEN,
+                     "unknown_device: park: cannot create table f2_parked in the device_params "
+                     "database: %.300s; create it as its owner with sql/f2_parked.sql",
+                     why);
+            goto fail;
+        }
+        snprintf(fi->park_owner, sizeof fi->park_owner, "%s/%s", a->pipeline ? a->pipeline : "",
+                 a->instance ? a->instance : "");
+        f2_park_conf pc = {.dsn = dsn,
+                           .channel = fi->db.channel,
+                           .owner = fi->park_owner,
+                           .park_for_ms = park_for_ms};
+        if (api->commit_hook(ctx, f2_commit, fi, why) != SLUICE_OK) {
+            snprintf(err, SLUICE_ERRLEN, "%s", why);
+            goto fail;
+        }
+        fi->park = f2_park_start(api, ctx, &pc, why, sizeof why);
+        if (!fi->park) {
+            snprintf(err, SLUICE_ERRLEN, "%s", why);
+            goto fail;
+        }
+    }
     int fleet_off;
     fi->fleet = f2_fleet_start(api, cfg, ctx, &fleet_off, why, sizeof why);
     if (!fi->fleet && !fleet_off) {
@@ -170,6 +232,33 @@ static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
 fail:
     f2_destroy(fi);
     return SLUICE_ERR;
+}
+
+/* The batch's parked readings, in one INSERT, before the host lets the
+ * batch go (api->commit_hook). */
+static sluice_status f2_commit(void *arg, char *err)
+{
+    f2_inst *fi = arg;
+    size_t n = fi->parked.n;
+    if (!n)
+        return SLUICE_OK;
+    char why[SLUICE_ERRLEN];
+    if (f2_db_ready(&fi->db, F2_MISS_WAIT_MS, &fi->ev, why, sizeof why) != 0) {
+        snprintf(err, SLUICE_ERRLEN, "cannot park %zu readings in f2_parked: %.400s", n, why);
+        return SLUICE_RETRY;
+    }
+    if (f2_park_rows_write(&fi->parked, &fi->db, fi->park_owner, why, sizeof why) != 0) {
+        snprintf(err, SLUICE_ERRLEN, "%s", why);
+        /* A table dropped under us comes back for the retry; any other
+         * failure is the database's to fix, the batch waits meanwhile. */
+        char ignored[SLUICE_ERRLEN];
+        if (strstr(why, "does not exist"))
+            (void)f2_db_command(&fi->db, F2_PARK_DDL, 0, NULL, NULL, NULL, ignored,
+                                sizeof ignored);
+        return SLUICE_RETRY;
+    }
+    f2_park_count(fi->park, n);
+    return SLUICE_OK;
 }
 
 static const sluice_transform_ops f2_transform = {

@@ -36,12 +36,62 @@ static sluice_status fail(json_t *j, sluice_status st)
     return st;
 }
 
+static const sluice_header *header(const sluice_record *r, const char *key)
+{
+    for (uint32_t i = 0; i < r->n_headers; i++)
+        if (r->headers[i].key && strcmp(r->headers[i].key, key) == 0)
+            return &r->headers[i];
+    return NULL;
+}
+
+/* Parks the reading (unknown_device: park): added to the batch's parked
+ * rows, which the transform's commit writes with one INSERT before the
+ * host lets the batch go.  `back`: the header of a parked reading coming
+ * back ("<tries> <first parked µs>"), which keeps its first parking time. */
+static sluice_status park(f2_inst *fi, const f2_reading *rd, const char *topic,
+                          size_t topic_len, const char *pl, size_t pl_len,
+                          const sluice_header *back, char *err)
+{
+    long tries = 0;
+    long long parked_us = 0;
+    if (back) {
+        char tmp[64];
+        size_t n = back->value.len < sizeof tmp - 1 ? back->value.len : sizeof tmp - 1;
+        memcpy(tmp, back->value.ptr, n);
+        tmp[n] = '\0';
+        long t = 0;
+        long long us = 0;
+        if (sscanf(tmp, "%ld %lld", &t, &us) == 2 && t >= 0 && t < 1000000 && us > 0) {
+            tries = t + 1;
+            parked_us = us;
+        }
+    }
+    if (f2_park_rows_add(&fi->parked, rd->t.mac_hex, topic, topic_len, pl, pl_len, err,
+                         (int)tries, parked_us, rd->in->timestamp) != 0) {
+        snprintf(err, SLUICE_ERRLEN, "out of memory parking a reading of %s", rd->t.device_id);
+        return SLUICE_RETRY;
+    }
+    return SLUICE_OK;
+}
+
 sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out, char *err)
 {
     f2_inst *fi = inst;
     const sluice_api *api = fi->api;
     int64_t now = api->mono_ns();
     f2_maybe_tick(fi, now);
+
+    /* A parked reading coming back (f2_park.c): expired, it fails with the
+     * reason its header carries; otherwise it is decoded like any other. */
+    const sluice_header *back = NULL;
+    if (in->n_headers && fi->park) {
+        const sluice_header *x = header(in, F2_PARK_EXPIRED_HDR);
+        if (x) {
+            snprintf(err, SLUICE_ERRLEN, "%.*s", (int)x->value.len, x->value.ptr);
+            return SLUICE_ERR;
+        }
+        back = header(in, F2_PARK_HDR);
+    }
 
     /* Either shape: fields topic + payload (the Kafka raw topic), or the
      * MQTT shape, value = payload and origin.topic = topic. */
@@ -144,13 +194,14 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
         return fail(j, SLUICE_ERR);
 
     const f2_device *dev;
-    sluice_status st = f2_lookup(fi, &rd.t, now, &dev, err, SLUICE_ERRLEN);
+    sluice_status st = back ? f2_lookup_fresh(fi, &rd.t, now, &dev, err, SLUICE_ERRLEN)
+                            : f2_lookup(fi, &rd.t, now, &dev, err, SLUICE_ERRLEN);
     if (st != SLUICE_OK)
         return fail(j, st);
     /* Seen, whether or not it decodes: counted once, after the lookup, so
      * that a reading handed back for a retry is not counted twice.  The
      * topic starts with its type, so the MAC's digits follow "<type>/f2-". */
-    if (fi->fleet)
+    if (fi->fleet && !back) /* a parked reading was seen when it came */
         f2_fleet_see(&fi->fleet->table, rd.t.mac, api->now_us(), topic, topic_len,
                      rd.t.type.n + 4);
     if (!dev->known) {
@@ -158,6 +209,8 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
                  "unknown device %s (no \"Device\" with that MacAddress, no device_parameters "
                  "rows)",
                  rd.t.device_id);
+        if (fi->park)
+            return fail(j, park(fi, &rd, topic, topic_len, pl, pl_len, back, err));
         return fail(j, SLUICE_ERR);
     }
 
@@ -196,6 +249,12 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
                          rd.t.device_id, (int)rd.t.mode.n, rd.t.mode.p, rd.t.connector,
                          (int)rd.t.ctype.n, rd.t.ctype.p);
             rc = -1;
+            /* Known, but not for this reading yet: a registration made
+             * statement by statement, or a Pin still missing. */
+            if (fi->park && rd.emitted == 0) {
+                json_decref(j);
+                return park(fi, &rd, topic, topic_len, pl, pl_len, back, err);
+            }
         }
     }
     json_decref(j);

@@ -66,7 +66,10 @@
  *     api->opt_double and api->opt_bool, which take an absent option's
  *     value from the option table's `def` instead of from the caller.  An
  *     older host refuses a 1.2 plugin, so a 1.2 plugin calls them without
- *     checking.  1.0 and 1.1 plugins keep working unchanged.
+ *     checking.  1.2 also appended api->commit_hook (a transform's commit
+ *     point at the end of each batch) and lets a transform of a spooled
+ *     pipeline call spool_append (which then never waits).  1.0 and 1.1
+ *     plugins keep working unchanged.
  *
  * Threads
  *   Each pipeline runs its source on one thread and its transforms and sink on
@@ -409,7 +412,8 @@ typedef struct sluice_api {
      *
      * spooled: 1 if this instance's pipeline has a disk buffer, so that
      *   spool_append may be used; 0 otherwise.  Constant for the instance's
-     *   life (known at init).  Only a source's ctx is ever spooled.
+     *   life (known at init).  A source's or a transform's ctx is spooled
+     *   (a sink's never).
      * spool_append: appends one record to the spool.  Callable from any
      *   thread of the source instance, from init until destroy returns.
      *   The record is read, not kept: build it on the stack (zero it first;
@@ -425,7 +429,16 @@ typedef struct sluice_api {
      *   appends past the limit once the pipeline is stopping, so a stop
      *   never waits for it.  SLUICE_ERR, with err, on an I/O error of the
      *   spool or when the pipeline is not spooled; the record is then not
-     *   taken and the plugin keeps it (e.g. returns it from poll). */
+     *   taken and the plugin keeps it (e.g. returns it from poll).
+     * A transform of a spooled pipeline may also re-inject records with
+     *   spool_append (f2_decode's parked readings), from a thread of its
+     *   own: they enter the spool like the source's and flow through every
+     *   transform again.  For a transform it never waits: SLUICE_FULL when
+     *   the spool is at its max_size (keep the record, try later).
+     *   spool_append(ctx, NULL, err) makes what was appended so far durable
+     *   (fdatasync under `fsync: batch`), so a transform can delete its own
+     *   copy only once the spool's is safe.  A host that predates this
+     *   says spooled() == 0 to a transform. */
     int (*spooled)(sluice_ctx *ctx);
     sluice_status (*spool_append)(sluice_ctx *ctx, const sluice_record *r, char *err);
 
@@ -466,6 +479,24 @@ typedef struct sluice_api {
     int64_t (*opt_int)(const sluice_config *cfg, const char *name);
     double (*opt_double)(const sluice_config *cfg, const char *name);
     int (*opt_bool)(const sluice_config *cfg, const char *name);
+
+    /* ---- ABI 1.2, continued -------------------------------------------
+     * A transform's commit point.  commit_hook registers fn (NULL: none),
+     * which the host calls on the pipeline's sink-side thread after
+     * process() has seen every record of a part of an input batch (the
+     * whole batch, or what came before a SLUICE_FULL split) and before that
+     * part's output goes on to the next stage: so before the sink writes
+     * it, the source is acknowledged or the spool releases the batch.  A
+     * transform that defers durable work of process() to the end of the
+     * batch (f2_decode parks its unknown readings with one INSERT per
+     * batch) does it there.  fn returns SLUICE_OK; SLUICE_RETRY (err set):
+     * called again after a backoff, nothing goes on meanwhile; SLUICE_ERR:
+     * the run fails and the batch is replayed.  Only a transform's ctx
+     * takes one (SLUICE_ERR otherwise); call it from init.  A host without
+     * it (check SLUICE_API_HAS(api, commit_hook)) never calls back: a
+     * transform must then do its durable work inside process(). */
+    sluice_status (*commit_hook)(sluice_ctx *ctx, sluice_status (*fn)(void *arg, char *err),
+                                 void *arg, char *err);
 } sluice_api;
 
 /* True if `table` (a pointer to any struct that starts with struct_size:
