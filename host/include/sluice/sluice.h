@@ -34,7 +34,9 @@
  *     A plugin built against 1.1 checks api->abi_minor >= 1 (or
  *     SLUICE_API_HAS(api, spool_append)) before calling them.  1.1 also
  *     appended api->http_json (an instance serves a JSON document on the
- *     HTTP endpoint), likewise checked with SLUICE_API_HAS(api, http_json).
+ *     HTTP endpoint), likewise checked with SLUICE_API_HAS(api, http_json),
+ *     and api->from_json_ex (from_json with options: strict, nested values
+ *     kept as their text), checked with SLUICE_API_HAS(api, from_json_ex).
  *     1.1 also added the status SLUICE_FULL (transform.process: out is full,
  *     flow control).  A 1.0 host refuses a 1.1 plugin (newer minor), so a
  *     transform may return it without checking.
@@ -390,7 +392,31 @@ typedef struct sluice_api {
                                int (*fn)(void *arg, const char *query, char *buf,
                                          size_t cap, size_t *len),
                                void *arg, char *err);
+
+    /* ---- ABI 1.1, continued -------------------------------------------
+     * from_json with options (check SLUICE_API_HAS(api, from_json_ex)),
+     * for a transform that parses JSON it was handed without an extra copy
+     * or a parser of its own.  flags (SLUICE_JSON_*, or 0 for from_json's
+     * behaviour):
+     *   SLUICE_JSON_STRICT: a key repeated in any object and "\u0000" in
+     *     any string are errors (jansson with JSON_REJECT_DUPLICATES and
+     *     without JSON_ALLOW_NUL).  r must have no fields yet.
+     *   SLUICE_JSON_NESTED_RAW: a nested object or array becomes a
+     *     SLUICE_BYTES field holding its text exactly as in `json`
+     *     (validated, pointing into `json`, not NUL-terminated), instead of
+     *     a STRING of re-written text.  Parse it with another call when it
+     *     is needed: nothing is copied or re-written for one that is not.
+     * Returns 0; -1 with err when the text is not a JSON object (err then
+     * starts "JSON value is" when the text is valid JSON of another kind);
+     * -2 with err when the batch ran out of memory (a transform returns
+     * SLUICE_FULL).  A failed parse leaves r's fields as they were. */
+    int (*from_json_ex)(sluice_batch *b, sluice_record *r, const char *json, size_t len,
+                        unsigned flags, char *err, size_t errlen);
 } sluice_api;
+
+/* from_json_ex flags. */
+#define SLUICE_JSON_STRICT 1u
+#define SLUICE_JSON_NESTED_RAW 2u
 
 /* True if the host's api table has member `fn` (it was built with a minor
  * that has it): use before calling a function added after ABI 1.0. */
