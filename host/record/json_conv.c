@@ -398,8 +398,14 @@ static void jp_fail(jp *j, const unsigned char *at, const unsigned char *near, i
 
 static inline const unsigned char *jp_ws(const unsigned char *p, const unsigned char *e)
 {
-    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
         p++;
+        /* Runs of spaces (values padded to a size, indentation) eight at a
+         * time: byte by byte they were most of a padded record's parse. */
+        uint64_t w;
+        while (e - p >= 8 && (memcpy(&w, p, 8), w == 0x2020202020202020ull))
+            p += 8;
+    }
     return p;
 }
 
