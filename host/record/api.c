@@ -94,6 +94,12 @@ static int api_from_json(sluice_batch *b, sluice_record *r, const char *json, si
     return sl_from_json(b, r, json, len, err, errlen);
 }
 
+static int api_from_json_ex(sluice_batch *b, sluice_record *r, const char *json, size_t len,
+                            unsigned flags, char *err, size_t errlen)
+{
+    return sl_from_json_ex(b, r, json, len, flags, err, errlen);
+}
+
 static int api_spooled(sluice_ctx *ctx) { return ctx && ctx->spool ? 1 : 0; }
 
 static sluice_status api_spool_append(sluice_ctx *ctx, const sluice_record *r, char *err)
@@ -194,6 +200,7 @@ static const sluice_api g_api = {
     .opt_double = sl_opt_double,
     .opt_bool = sl_opt_bool,
     .commit_hook = api_commit_hook,
+    .from_json_ex = api_from_json_ex,
 };
 
 const sluice_api *sl_api(void) { return &g_api; }

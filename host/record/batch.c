@@ -189,6 +189,12 @@ sluice_field *sl_field_add(sluice_batch *b, sluice_record *r, const char *name,
             return &r->fields[i];
         }
     }
+    return sl_field_append(b, r, name, type);
+}
+
+sluice_field *sl_field_append(sluice_batch *b, sluice_record *r, const char *name,
+                              sluice_field_type type)
+{
     sluice_field *f = grow(b, r->fields, r->n_fields, &r->cap_fields_, sizeof(*f));
     if (!f)
         return NULL;

@@ -17,6 +17,10 @@ int sl_header_add(sluice_batch *b, sluice_record *r, const char *key, const void
                   size_t len);
 sluice_field *sl_field_add(sluice_batch *b, sluice_record *r, const char *name,
                            sluice_field_type type);
+/* sl_field_add for a name the caller knows is not there yet: no lookup
+ * (the strict JSON parser has just looked, to refuse a duplicate key). */
+sluice_field *sl_field_append(sluice_batch *b, sluice_record *r, const char *name,
+                              sluice_field_type type);
 int sl_field_set_string(sluice_batch *b, sluice_field *f, const char *s, size_t len);
 int sl_field_remove(sluice_record *r, const char *name);
 void sl_record_fail(sluice_batch *b, size_t i, const char *reason);

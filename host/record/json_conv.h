@@ -10,5 +10,8 @@ const char *sl_to_json(sluice_batch *b, const sluice_record *r, size_t *len, cha
                        size_t errlen);
 int sl_from_json(sluice_batch *b, sluice_record *r, const char *json, size_t len, char *err,
                  size_t errlen);
+/* With SLUICE_JSON_* flags; -2 when the batch ran out of memory. */
+int sl_from_json_ex(sluice_batch *b, sluice_record *r, const char *json, size_t len,
+                    unsigned flags, char *err, size_t errlen);
 
 #endif

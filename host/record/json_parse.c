@@ -29,6 +29,7 @@ typedef struct jp {
     const unsigned char *s, *end;
     char *err;
     size_t errlen;
+    unsigned flags;          /* SLUICE_JSON_* */
 } jp;
 
 /* Line and column as jansson counted them (columns in characters, i.e.
@@ -67,8 +68,14 @@ static void jp_fail(jp *j, const unsigned char *at, const unsigned char *near, i
 
 static inline const unsigned char *jp_ws(const unsigned char *p, const unsigned char *e)
 {
-    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
         p++;
+        /* Runs of spaces (values padded to a size, indentation) eight at a
+         * time: byte by byte they were most of a padded record's parse. */
+        uint64_t w;
+        while (e - p >= 8 && (memcpy(&w, p, 8), w == 0x2020202020202020ull))
+            p += 8;
+    }
     return p;
 }
 
@@ -108,7 +115,9 @@ static const unsigned char *jp_string(jp *j, const unsigned char *q, int is_key,
             else if (bad_u)
                 jp_fail(j, p + 1, q, 0, "invalid Unicode '\\u%04lX'", bad_u);
             else if (nul)
-                jp_fail(j, p + 1, q, 0, "NUL byte in object key not supported");
+                jp_fail(j, p + 1, q, 0,
+                        is_key ? "NUL byte in object key not supported"
+                               : "\\u0000 is not allowed");
             return bad_u || nul ? NULL : p + 1;
         }
         if (c >= 0x80) {
@@ -173,7 +182,7 @@ static const unsigned char *jp_string(jp *j, const unsigned char *q, int is_key,
                 bad_u = u;
                 bad_lo = -1;
             }
-        } else if (u == 0 && is_key) {
+        } else if (u == 0 && (is_key || (j->flags & SLUICE_JSON_STRICT))) {
             nul = 1;
         }
         p += 6;
@@ -385,12 +394,110 @@ static const unsigned char *jp_skip_scalar(jp *j, const unsigned char *p, int is
     return jp_literal(j, p, &what);
 }
 
+/* Duplicate keys (SLUICE_JSON_STRICT).  An object's earlier members were
+ * validated already, so they are walked again without checks; that makes
+ * a check quadratic in the object's size, which is fine for nested
+ * objects (small in practice).  Top-level keys are checked against the
+ * fields made from them instead. */
+
+/* The byte after the validated value at p. */
+static const unsigned char *jv_skip(const unsigned char *p, const unsigned char *e)
+{
+    int depth = 0;
+    for (;;) {
+        p = jp_ws(p, e);
+        unsigned c = *p;
+        if (c == '{' || c == '[') {
+            depth++;
+            p++;
+            continue;
+        }
+        if (c == ',' || c == ':') {
+            p++;
+            continue;
+        }
+        if (c == '}' || c == ']') {
+            depth--;
+            p++;
+        } else if (c == '"') {
+            for (p++; *p != '"'; p += *p == '\\' ? 2 : 1)
+                ;
+            p++;
+        } else {
+            while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
+                   *p != '\n' && *p != '\r')
+                p++;
+        }
+        if (depth == 0)
+            return p;
+    }
+}
+
+/* Next code point of a validated string body at p. */
+static const unsigned char *jv_cp(const unsigned char *p, unsigned long *cp)
+{
+    if (*p == '\\')
+        return unescape(p, cp);
+    unsigned c = *p;
+    if (c < 0x80) {
+        *cp = c;
+        return p + 1;
+    }
+    int n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    unsigned long v = c & (0x7Fu >> n);
+    for (int k = 1; k < n; k++)
+        v = v << 6 | (p[k] & 0x3Fu);
+    *cp = v;
+    return p + n;
+}
+
+/* Whether two validated strings (at their opening quotes, ending before
+ * ae and be) are the same text once escapes are decoded. */
+static int jv_str_eq(const unsigned char *a, const unsigned char *ae, const unsigned char *b,
+                     const unsigned char *be)
+{
+    if (ae - a == be - b && memcmp(a, b, (size_t)(ae - a)) == 0)
+        return 1;
+    if (!memchr(a, '\\', (size_t)(ae - a)) && !memchr(b, '\\', (size_t)(be - b)))
+        return 0;
+    a++;
+    b++;
+    for (;;) {
+        if (*a == '"' || *b == '"')
+            return *a == *b;
+        unsigned long ca, cb;
+        a = jv_cp(a, &ca);
+        b = jv_cp(b, &cb);
+        if (ca != cb)
+            return 0;
+    }
+}
+
+/* Whether the key at kq (ending before ke) repeats one of the keys before
+ * it in the object whose first member is at or after first. */
+static int jv_dup_key(const unsigned char *first, const unsigned char *kq,
+                      const unsigned char *ke, const unsigned char *e)
+{
+    const unsigned char *p = jp_ws(first, e);
+    while (p < kq) {
+        const unsigned char *q = jv_skip(p, e);
+        if (jv_str_eq(p, q, kq, ke))
+            return 1;
+        p = jp_ws(q, e) + 1;          /* ':' */
+        p = jp_ws(jv_skip(p, e), e) + 1; /* the value, then ',' */
+        p = jp_ws(p, e);
+    }
+    return 0;
+}
+
 /* Validates any value at p whose nesting depth is depth, without recursion
  * (an explicit stack of container kinds) so that deep input cannot exhaust
  * the C stack.  Returns the byte after it, or NULL with the error set. */
 static const unsigned char *jp_skip_value(jp *j, const unsigned char *p, int depth)
 {
     unsigned char stack[JP_MAX_DEPTH + 1];   /* 1: object, 0: array */
+    /* Where each open object's members start (SLUICE_JSON_STRICT). */
+    const unsigned char *first[JP_MAX_DEPTH + 1];
     int top = 0;
     const unsigned char *e = j->end;
     enum { VALUE, AFTER, KEY } st = VALUE;
@@ -402,8 +509,13 @@ static const unsigned char *jp_skip_value(jp *j, const unsigned char *p, int dep
                 return NULL;
             }
             int esc;
+            const unsigned char *kq = p;
             if (!(p = jp_string(j, p, 1, &esc)))
                 return NULL;
+            if ((j->flags & SLUICE_JSON_STRICT) && jv_dup_key(first[top - 1], kq, p, e)) {
+                jp_fail(j, p, kq, 0, "duplicate object key");
+                return NULL;
+            }
             p = jp_ws(p, e);
             if (p >= e || *p != ':') {
                 jp_fail(j, p < e ? p + 1 : p, NULL, 0, "':' expected");
@@ -420,6 +532,7 @@ static const unsigned char *jp_skip_value(jp *j, const unsigned char *p, int dep
             }
             if (p < e && (*p == '{' || *p == '[')) {
                 int obj = *p == '{';
+                first[top] = p + 1;
                 stack[top++] = (unsigned char)obj;
                 p = jp_ws(p + 1, e);
                 if (p < e && *p == (obj ? '}' : ']')) {
@@ -568,6 +681,12 @@ static const char *jp_type_name(unsigned c)
     }
 }
 
+static sluice_field *field_put(sluice_batch *b, sluice_record *r, const char *key, int fresh,
+                               sluice_field_type type)
+{
+    return fresh ? sl_field_append(b, r, key, type) : sl_field_add(b, r, key, type);
+}
+
 /* One pass over the top-level object.  With b NULL it only validates, which
  * sl_from_json uses when the record already has fields, since a failed
  * parse must leave those untouched. */
@@ -576,6 +695,8 @@ static int jp_object(jp *j, sluice_batch *b, sluice_record *r, const unsigned ch
     const unsigned char *e = j->end;
     const char *oom_key = "";
     char kbuf[256];
+    int strict = (j->flags & SLUICE_JSON_STRICT) != 0;
+    const unsigned char *first = p + 1;
     p = jp_ws(p + 1, e);
     if (p < e && *p == '}') {
         p++;
@@ -601,6 +722,21 @@ static int jp_object(jp *j, sluice_batch *b, sluice_record *r, const unsigned ch
             key[kn] = '\0';
             oom_key = key;
         }
+        if (strict) {
+            /* With fields, against their names (r starts without fields);
+             * validating only, against the text. */
+            int dup = 0;
+            if (b) {
+                for (uint32_t i = 0; i < r->n_fields && !dup; i++)
+                    dup = strcmp(r->fields[i].name, key) == 0;
+            } else {
+                dup = jv_dup_key(first, kq, p, e);
+            }
+            if (dup) {
+                jp_fail(j, p, kq, 0, "duplicate object key");
+                return -1;
+            }
+        }
         p = jp_ws(p, e);
         if (p >= e || *p != ':') {
             jp_fail(j, p < e ? p + 1 : p, NULL, 0, "':' expected");
@@ -612,11 +748,16 @@ static int jp_object(jp *j, sluice_batch *b, sluice_record *r, const unsigned ch
         if (p < e && (*p == '{' || *p == '[')) {
             if (!(p = jp_skip_value(j, p, 2)))
                 return -1;
-            if (b) {
+            if (b && (j->flags & SLUICE_JSON_NESTED_RAW)) {
+                if (!(f = field_put(b, r, key, strict, SLUICE_BYTES)))
+                    goto oom;
+                f->v.s.ptr = (const char *)v;
+                f->v.s.len = (size_t)(p - v);
+            } else if (b) {
                 jw w = {NULL, 0};
                 jp_emit(&w, v, p);
                 char *t;
-                if (!(f = sl_field_add(b, r, key, SLUICE_STRING)) ||
+                if (!(f = field_put(b, r, key, strict, SLUICE_STRING)) ||
                     !(t = sl_alloc(b, w.n + 1)))
                     goto oom;
                 w.p = t;
@@ -632,7 +773,7 @@ static int jp_object(jp *j, sluice_batch *b, sluice_record *r, const unsigned ch
             if (b) {
                 size_t raw = (size_t)(p - v - 2);
                 char *t;
-                if (!(f = sl_field_add(b, r, key, SLUICE_STRING)) || !(t = sl_alloc(b, raw + 1)))
+                if (!(f = field_put(b, r, key, strict, SLUICE_STRING)) || !(t = sl_alloc(b, raw + 1)))
                     goto oom;
                 size_t n = esc ? jp_decode(v + 1, p - 1, t) : (memcpy(t, v + 1, raw), raw);
                 t[n] = '\0';
@@ -644,7 +785,7 @@ static int jp_object(jp *j, sluice_batch *b, sluice_record *r, const unsigned ch
             if (!(p = jp_number(j, p, &num)))
                 return -1;
             if (b) {
-                if (!(f = sl_field_add(b, r, key, num.is_real ? SLUICE_DOUBLE : SLUICE_INT)))
+                if (!(f = field_put(b, r, key, strict, num.is_real ? SLUICE_DOUBLE : SLUICE_INT)))
                     goto oom;
                 if (num.is_real)
                     f->v.d = num.d;
@@ -656,7 +797,7 @@ static int jp_object(jp *j, sluice_batch *b, sluice_record *r, const unsigned ch
             if (!(p = jp_literal(j, p, &what)))
                 return -1;
             if (b) {
-                if (!(f = sl_field_add(b, r, key, what == 'n' ? SLUICE_NULL : SLUICE_BOOL)))
+                if (!(f = field_put(b, r, key, strict, what == 'n' ? SLUICE_NULL : SLUICE_BOOL)))
                     goto oom;
                 if (what != 'n')
                     f->v.b = what == 't';
@@ -684,14 +825,25 @@ done:
 oom:
     set_err(j->err, j->errlen,
             "out of batch memory while adding field \"%s\" (raise batch.max_bytes)", oom_key);
-    return -1;
+    return -2;
 }
 
 int sl_from_json(sluice_batch *b, sluice_record *r, const char *json, size_t len, char *err,
                  size_t errlen)
 {
+    return sl_from_json_ex(b, r, json, len, 0, err, errlen) == 0 ? 0 : -1;
+}
+
+int sl_from_json_ex(sluice_batch *b, sluice_record *r, const char *json, size_t len,
+                    unsigned flags, char *err, size_t errlen)
+{
     const unsigned char *s = (const unsigned char *)(json ? json : "");
-    jp j = {s, s + (json ? len : 0), err, errlen};
+    jp j = {s, s + (json ? len : 0), err, errlen, flags};
+    if ((flags & SLUICE_JSON_STRICT) && r->n_fields) {
+        set_err(err, errlen, "from_json_ex: SLUICE_JSON_STRICT needs a record without fields "
+                             "(this one has %u)", (unsigned)r->n_fields);
+        return -1;
+    }
     const unsigned char *p = jp_ws(s, j.end);
     if (p >= j.end) {
         jp_fail(&j, p, NULL, 0, "'[' or '{' expected");
@@ -713,12 +865,13 @@ int sl_from_json(sluice_batch *b, sluice_record *r, const char *json, size_t len
     uint32_t n0 = r->n_fields;
     if (n0 && jp_object(&j, NULL, r, p) != 0)
         return -1;
-    if (jp_object(&j, b, r, p) != 0) {
+    int rc = jp_object(&j, b, r, p);
+    if (rc != 0) {
         /* A failed parse adds nothing (the arena space is reclaimed with
          * the batch); with n0 set only running out of memory gets here. */
         if (!n0)
             r->n_fields = 0;
-        return -1;
+        return rc;
     }
     return 0;
 }

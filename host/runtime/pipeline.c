@@ -115,18 +115,20 @@ static void slots_free(sl_pipeline *p)
     for (size_t i = 0; i < p->n_slots; i++) {
         sl_batch_free(p->slots[i].src);
         sl_batch_free(p->slots[i].kept);
-        for (size_t t = 0; t < p->conf->n_transforms && p->slots[i].stage; t++)
-            sl_batch_free(p->slots[i].stage[t]);
-        free(p->slots[i].stage);
     }
     free(p->slots);
     p->slots = NULL;
+    for (size_t t = 0; t < p->conf->n_transforms && p->stage; t++)
+        sl_batch_free(p->stage[t]);
+    free(p->stage);
+    p->stage = NULL;
     sl_batch_free(p->dlq_batch);
     p->dlq_batch = NULL;
 }
 
 /* Batches are allocated once per pipeline: queue depth + one being filled
- * + one being written.  This is the pipeline's whole record memory. */
+ * + one being written, and one output batch per transform.  This is the
+ * pipeline's whole record memory. */
 static int slots_alloc(sl_pipeline *p)
 {
     sl_pipeline_conf *c = p->conf;
@@ -144,18 +146,20 @@ static int slots_alloc(sl_pipeline *p)
         s->kept = sl_batch_new(c->batch_max_records, c->batch_arena_bytes);
         if (!s->src || !s->kept)
             return -1;
-        if (c->n_transforms) {
-            s->stage = calloc(c->n_transforms, sizeof(*s->stage));
-            if (!s->stage)
-                return -1;
-        }
-        for (size_t t = 0; t < c->n_transforms; t++) {
-            /* A transform may fan one record out into several (f2_decode
-             * makes one per data point): give its batch room for that. */
-            s->stage[t] = sl_batch_new(c->batch_max_records * 8, c->batch_arena_bytes * 2);
-            if (!s->stage[t])
-                return -1;
-        }
+    }
+    /* Transforms run on the sink thread only, one slot at a time, and their
+     * output is written before the next slot is taken: one output batch
+     * per transform serves every slot.  (One per slot kept the arenas of
+     * queue depth + 2 batches at their high-water mark: most of a Kafka
+     * decoder's memory.) */
+    if (c->n_transforms && !(p->stage = calloc(c->n_transforms, sizeof(*p->stage))))
+        return -1;
+    for (size_t t = 0; t < c->n_transforms; t++) {
+        /* A transform may fan one record out into several (f2_decode
+         * makes one per data point): give its batch room for that. */
+        p->stage[t] = sl_batch_new(c->batch_max_records * 8, c->batch_arena_bytes * 2);
+        if (!p->stage[t])
+            return -1;
     }
     p->dlq_batch = sl_batch_new(c->batch_max_records, c->batch_arena_bytes);
     return p->dlq_batch ? 0 : -1;

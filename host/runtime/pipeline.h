@@ -59,7 +59,6 @@ typedef struct sl_instance {
  * its input, so every stage's memory lives until the source is acknowledged. */
 typedef struct sl_slot {
     sluice_batch *src;
-    sluice_batch **stage;    /* one per transform */
     sluice_batch *kept;      /* the source's records minus those it failed,
                                 for a sink fed directly by the source */
 } sl_slot;
@@ -97,6 +96,7 @@ typedef struct sl_pipeline {
 
     sl_slot *slots;
     size_t n_slots;
+    sluice_batch **stage;    /* each transform's output, shared by the slots */
     sl_queue ready_q;        /* filled slots, source → sink thread */
     sl_queue free_q;         /* empty slots, sink → source thread */
     sluice_batch *dlq_batch;

@@ -250,7 +250,7 @@ static int commit_transform(sl_pipeline *p, sl_instance *ti)
     }
 }
 
-/* Runs transform t over `in` into the slot's stage batch and hands the
+/* Runs transform t over `in` into its output batch and hands the
  * result on.  When the batch runs out of room (SLUICE_FULL, or a 1.0
  * transform's SLUICE_ERR after a refused allocation) what it holds goes
  * through the rest of the pipeline first and the record is processed again
@@ -259,7 +259,7 @@ static int run_transform(sl_pipeline *p, sl_slot *s, size_t t, sluice_batch *in)
 {
     sl_instance *ti = &p->transforms[t];
     const sluice_transform_ops *ops = ti->conf->entry->desc->transform;
-    sluice_batch *out = s->stage[t];
+    sluice_batch *out = p->stage[t];
     sl_batch_reset(out);
     int fresh = 1; /* nothing allocated from out since its reset */
     for (size_t i = 0; i < in->n; i++) {

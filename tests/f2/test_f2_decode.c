@@ -448,6 +448,25 @@ static void test_failures(f2t_inst *d)
                 "payload is not valid UTF-8: byte 0xC3 at offset 56");
     CHECK_FAILS(d, s1, "{\"timestamp\": \"" TS "\", \"timestamp\": \"" TS "\"}",
                 "duplicate object key");
+    /* The policy f2_decode had with jansson (JSON_REJECT_DUPLICATES, no
+     * JSON_ALLOW_NUL), kept on the host's parser: at any depth, in the
+     * bridge's envelope too, and the same key spelt with an escape. */
+    CHECK_FAILS(d, s1,
+                "{\"timestamp\": \"" TS "\", \"data\": \"0A1B157C0190\", "
+                "\"x\": [{\"a\": 1, \"\\u0061\": 2}]}",
+                "duplicate object key");
+    CHECK_FAILS(d, s1, "{\"timestamp\": \"" TS "\", \"data\": \"0A1B\\u0000\"}",
+                "u0000 is not allowed");
+    CHECK_FAILS(d, NULL,
+                "{\"topic\": \"cmnd/f2-AABBCCDDEE01/sensor-mode/J1/sensor-1\", \"payload\": "
+                "{\"timestamp\": \"" TS "\", \"data\": \"0A\", \"data\": \"0B\"}}",
+                "duplicate object key");
+    CHECK_FAILS(d, NULL,
+                "{\"topic\": \"cmnd/f2-AABBCCDDEE01/sensor-mode/J1/sensor-1\", \"payload\": [1]}",
+                "envelope \"payload\" is neither text nor an object");
+    CHECK_FAILS(d, NULL,
+                "{\"topic\": \"cmnd/f2-AABBCCDDEE01/sensor-mode/J1/sensor-1\", \"payload\": 7}",
+                "envelope \"payload\" is neither text nor an object");
     char *huge = malloc(70000);
     memset(huge, ' ', 69999);
     huge[0] = '{';

@@ -777,6 +777,117 @@ static void parse_vs_jansson(void)
     CHECK(accepted > 2000 && refused > 2000);
 }
 
+/* SLUICE_JSON_STRICT | SLUICE_JSON_NESTED_RAW (f2_decode's parse) against
+ * jansson with JSON_REJECT_DUPLICATES and without JSON_ALLOW_NUL, which
+ * f2_decode used: the same documents accepted, the same members, nested
+ * values as their own text (reading back as jansson's value).  Returns 1
+ * when they agree. */
+static int strict_agrees_with_jansson(const char *doc, size_t n)
+{
+    json_error_t je;
+    json_t *o = json_loadb(doc, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    sl_batch_reset(B);
+    sluice_record r0 = {0}, *r = &r0;
+    err[0] = '\0';
+    int rc = sl_from_json_ex(B, r, doc, n, SLUICE_JSON_STRICT | SLUICE_JSON_NESTED_RAW, err,
+                             sizeof err);
+    if (!o || !json_is_object(o)) {
+        int ok = rc == -1 && r->n_fields == 0 &&
+                 (o ? strncmp(err, "JSON value is", 13) == 0
+                    : strncmp(err, "invalid JSON at line ", 21) == 0);
+        json_decref(o);
+        return ok;
+    }
+    int ok = rc == 0 && r->n_fields == json_object_size(o);
+    const char *k;
+    json_t *v;
+    size_t i = 0;
+    json_object_foreach(o, k, v)
+    {
+        if (!ok)
+            break;
+        const sluice_field *f = &r->fields[i++];
+        ok = strcmp(f->name, k) == 0;
+        switch (json_typeof(v)) {
+        case JSON_NULL: ok &= f->type == SLUICE_NULL; break;
+        case JSON_TRUE: ok &= f->type == SLUICE_BOOL && f->v.b; break;
+        case JSON_FALSE: ok &= f->type == SLUICE_BOOL && !f->v.b; break;
+        case JSON_INTEGER: ok &= f->type == SLUICE_INT && f->v.i == json_integer_value(v); break;
+        case JSON_REAL:
+            ok &= f->type == SLUICE_DOUBLE &&
+                  memcmp(&f->v.d, &(double){json_real_value(v)}, sizeof(double)) == 0;
+            break;
+        case JSON_STRING:
+            ok &= f->type == SLUICE_STRING && f->v.s.len == json_string_length(v) &&
+                  !memcmp(f->v.s.ptr, json_string_value(v), f->v.s.len);
+            break;
+        default: {
+            /* In place, and the same value once read. */
+            json_t *back = NULL;
+            ok &= f->type == SLUICE_BYTES && f->v.s.ptr >= doc && f->v.s.ptr + f->v.s.len <= doc + n;
+            if (ok)
+                back = json_loadb(f->v.s.ptr, f->v.s.len, JSON_DECODE_ANY, &je);
+            ok &= back && json_equal(back, v);
+            json_decref(back);
+        }
+        }
+    }
+    json_decref(o);
+    return ok;
+}
+
+/* The parse_vs_jansson generator, strict: its keys repeat often, also
+ * spelt differently ("/" and "\/", "é" and "\u00e9"), at every depth. */
+static void strict_vs_jansson(void)
+{
+    gen g = {.x = 0x9E3779B97F4A7C15ull};
+    int accepted = 0, dup = 0, nul = 0;
+    for (int it = 0; it < 20000; it++) {
+        g.n = 0;
+        if (rnd(&g) % 8 == 0) {
+            gen_value(&g, 0);
+        } else {
+            emit(&g, "{");
+            for (int i = (int)(rnd(&g) % 6); i > 0; i--) {
+                gen_ws(&g);
+                gen_string(&g);
+                emit(&g, ":");
+                gen_value(&g, 1);
+                if (i > 1)
+                    emit(&g, ",");
+            }
+            emit(&g, "}");
+        }
+        if (it % 4 == 1 && g.n > 1)
+            g.n = rnd(&g) % g.n; /* cut short */
+        int ok = strict_agrees_with_jansson(g.buf, g.n);
+        if (!ok)
+            fprintf(stderr, "strict parse disagrees with jansson on: %.*s\n  ours: %s\n",
+                    (int)g.n, g.buf, err);
+        CHECK(ok);
+        accepted += !err[0];
+        dup += strstr(err, "duplicate object key") != NULL;
+        nul += strstr(err, "u0000 is not allowed") != NULL;
+    }
+    CHECK(accepted > 2000 && dup > 200 && nul > 200);
+
+    /* A record that has fields is refused; so is nothing else. */
+    sl_batch_reset(B);
+    sluice_record r = {0};
+    CHECK_INT_EQ(sl_from_json_ex(B, &r, "{\"a\":1}", 7, SLUICE_JSON_STRICT, err, sizeof err), 0);
+    CHECK_INT_EQ(sl_from_json_ex(B, &r, "{\"b\":1}", 7, SLUICE_JSON_STRICT, err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "needs a record without fields");
+    CHECK_INT_EQ(r.n_fields, 1);
+    /* Out of memory is -2. */
+    sluice_batch *tiny = sl_batch_new(4, 64);
+    sluice_record t = {0};
+    static const char big[] = "{\"a_long_key_name\":\"a long value to fill 64 bytes\"}";
+    CHECK_INT_EQ(sl_from_json_ex(tiny, &t, big, sizeof big - 1, SLUICE_JSON_STRICT, err,
+                                 sizeof err), -2);
+    CHECK_STR_CONTAINS(err, "out of batch memory");
+    sl_batch_free(tiny);
+}
+
 int main(void)
 {
     B = sl_batch_new(16, 1 << 20);
@@ -797,6 +908,7 @@ int main(void)
     parse_depth();
     parse_truncated_and_trailing();
     parse_vs_jansson();
+    strict_vs_jansson();
     sl_batch_free(B);
     return CHECK_DONE();
 }

@@ -11,7 +11,6 @@
 #include "f2_park_rows.h"
 #include "f2_topic.h"
 
-#include <jansson.h>
 #include <sluice/sluice.h>
 
 /* How often process() looks at the database connection for notifications
@@ -53,7 +52,7 @@ typedef struct f2_inst {
  * copied from (the strings every measurement shares are copied once). */
 typedef struct f2_reading {
     f2_topic t;
-    json_t *payload;
+    const sluice_record *payload;  /* the payload's members as fields */
     int64_t ts_us;
     const sluice_record *in;
     const char *topic;       /* the F2 topic text (arena) */

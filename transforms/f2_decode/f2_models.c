@@ -82,31 +82,31 @@ static int str_eq(const char *a, f2_str b)
     return strlen(a) == b.n && memcmp(a, b.p, b.n) == 0;
 }
 
-/* Whether a field's JSON value is a two-state value: 1/0, or -1. */
-static int bool_of(const f2_inst *fi, const json_t *v)
+/* Whether a payload member is a two-state value: 1/0, or -1. */
+static int bool_of(const f2_inst *fi, const sluice_field *v)
 {
-    if (json_is_boolean(v))
-        return json_is_true(v);
-    if (json_is_string(v))
-        return f2_two_state(fi, json_string_value(v), json_string_length(v));
+    if (v->type == SLUICE_BOOL)
+        return v->v.b != 0;
+    if (v->type == SLUICE_STRING)
+        return f2_two_state(fi, v->v.s.ptr, v->v.s.len);
     return -1;
 }
 
 #define MAX_ROWS 32
 
 static int emit_bool(f2_inst *fi, f2_reading *rd, sluice_batch *out, const f2_param *p,
-                     const char *key, const json_t *v, int b, char *err, size_t errlen)
+                     const char *key, const sluice_field *v, int b, char *err, size_t errlen)
 {
-    const char *text = json_is_string(v) ? json_string_value(v) : NULL;
-    size_t tn = text ? json_string_length(v) : 0;
+    const char *text = v->type == SLUICE_STRING ? v->v.s.ptr : NULL;
+    size_t tn = text ? v->v.s.len : 0;
     return f2_emit(fi, rd, out, key, 1, b, text, tn, row_unit(p, key), err, errlen);
 }
 
 static int emit_hex(f2_inst *fi, f2_reading *rd, sluice_batch *out, const f2_param *p,
-                    const char *key, const json_t *v, char *err, size_t errlen)
+                    const char *key, const sluice_field *v, char *err, size_t errlen)
 {
     size_t n;
-    if (f2_hex_decode(json_string_value(v), json_string_length(v), fi->data, sizeof fi->data,
+    if (f2_hex_decode(v->v.s.ptr, v->v.s.len, fi->data, sizeof fi->data,
                       &n, err, errlen) != 0)
         return -1;
     if (n == 0 || n > 8) {
@@ -168,15 +168,13 @@ int f2_apply_table_model(f2_inst *fi, f2_reading *rd, const f2_device *dev, slui
     /* `boolean` reads one state field: "state", else the first two-state one. */
     const char *state_key = NULL;
     if (rows[0]->enc == F2_TENC_BOOLEAN) {
-        const char *key;
-        json_t *v;
-        if (json_object_get(rd->payload, "state"))
+        if (sluice_field_get(rd->payload, "state"))
             state_key = "state";
         else
-            json_object_foreach(rd->payload, key, v)
-            {
-                if (strcmp(key, "timestamp") != 0 && bool_of(fi, v) >= 0) {
-                    state_key = key;
+            for (uint32_t k = 0; k < rd->payload->n_fields; k++) {
+                const sluice_field *v = &rd->payload->fields[k];
+                if (strcmp(v->name, "timestamp") != 0 && bool_of(fi, v) >= 0) {
+                    state_key = v->name;
                     break;
                 }
             }
@@ -187,10 +185,9 @@ int f2_apply_table_model(f2_inst *fi, f2_reading *rd, const f2_device *dev, slui
         }
     }
 
-    const char *key;
-    json_t *v;
-    json_object_foreach(rd->payload, key, v)
-    {
+    for (uint32_t k = 0; k < rd->payload->n_fields; k++) {
+        const sluice_field *v = &rd->payload->fields[k];
+        const char *key = v->name;
         if (strcmp(key, "timestamp") == 0)
             continue;
         for (size_t i = 0; i < nr; i++) {
@@ -217,18 +214,19 @@ int f2_apply_table_model(f2_inst *fi, f2_reading *rd, const f2_device *dev, slui
                 break;
             }
             case F2_TENC_HEX_TO_FLOAT:
-                if (strcmp(key, "data") == 0 && json_is_string(v))
+                if (strcmp(key, "data") == 0 && v->type == SLUICE_STRING)
                     rc = emit_hex(fi, rd, out, p, key, v, err, errlen);
                 break;
             case F2_TENC_NUMBER_MAP:
-                if (json_is_number(v))
-                    rc = f2_emit(fi, rd, out, key, 1, json_number_value(v) * p->scale, NULL, 0,
-                                 row_unit(p, key), err, errlen);
+                if (v->type == SLUICE_INT || v->type == SLUICE_DOUBLE)
+                    rc = f2_emit(fi, rd, out, key, 1,
+                                 (v->type == SLUICE_INT ? (double)v->v.i : v->v.d) * p->scale,
+                                 NULL, 0, row_unit(p, key), err, errlen);
                 break;
             case F2_TENC_RAW_STRING:
-                if (json_is_string(v))
-                    rc = f2_emit(fi, rd, out, key, 0, 0, json_string_value(v),
-                                 json_string_length(v), row_unit(p, key), err, errlen);
+                if (v->type == SLUICE_STRING)
+                    rc = f2_emit(fi, rd, out, key, 0, 0, v->v.s.ptr, v->v.s.len,
+                                 row_unit(p, key), err, errlen);
                 break;
             default:
                 break;

@@ -13,27 +13,37 @@ static int field_text(const sluice_field *f, const char **p, size_t *n)
     return 0;
 }
 
-static json_t *parse_object(const char *p, size_t n, char *err, size_t errlen)
+/* Parses a payload object into the fields of *r, a record of our own on
+ * the stack whose memory comes from `out` (so every measurement may point
+ * at its strings).  The host's parser, strict like jansson with
+ * JSON_REJECT_DUPLICATES, which f2_decode used before: a repeated key is an
+ * error, not "the last one wins".  Nested objects and arrays are kept as
+ * their text (BYTES), so the envelope's payload is parsed once more, in
+ * place, and nothing else nested is ever copied. */
+static sluice_status parse_object(const sluice_api *api, sluice_batch *out, sluice_record *r,
+                                  const char *p, size_t n, char *err, size_t errlen)
 {
-    json_error_t je;
-    json_t *j = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-        snprintf(err, errlen, "payload is not JSON: %s at character %d", je.text,
-                 je.position);
-        return NULL;
+    char e[SLUICE_ERRLEN];
+    memset(r, 0, sizeof *r);
+    int rc = api->from_json_ex(out, r, p, n, SLUICE_JSON_STRICT | SLUICE_JSON_NESTED_RAW, e,
+                               sizeof e);
+    if (rc == 0)
+        return SLUICE_OK;
+    if (rc == -2) {
+        snprintf(err, errlen, "output batch full (%.480s)", e);
+        return SLUICE_FULL;
     }
-    if (!json_is_object(j)) {
+    if (strncmp(e, "JSON value is", 13) == 0)
         snprintf(err, errlen, "payload is not a JSON object");
-        json_decref(j);
-        return NULL;
-    }
-    return j;
+    else
+        snprintf(err, errlen, "payload is not JSON: %.480s", e);
+    return SLUICE_ERR;
 }
 
-static sluice_status fail(json_t *j, sluice_status st)
+static const sluice_field *text_field(const sluice_record *r, const char *name)
 {
-    json_decref(j);
-    return st;
+    const sluice_field *f = sluice_field_get(r, name);
+    return f && f->type == SLUICE_STRING ? f : NULL;
 }
 
 static const sluice_header *header(const sluice_record *r, const char *key)
@@ -123,54 +133,48 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
                  (unsigned char)pl[bad], bad);
         return SLUICE_ERR;
     }
-    json_t *j = parse_object(pl, pl_len, err, SLUICE_ERRLEN);
-    if (!j)
-        return SLUICE_ERR;
+    sluice_record doc, inner;
+    sluice_status st = parse_object(api, out, &doc, pl, pl_len, err, SLUICE_ERRLEN);
+    if (st != SLUICE_OK)
+        return st;
+    const sluice_record *j = &doc;
 
     /* A bridge's envelope {"topic": ..., "payload": ...} in the value
-     * (the Kafka source without a converter): unwrap it. */
-    json_t *wt = json_object_get(j, "topic"), *wp = json_object_get(j, "payload");
-    if (!json_object_get(j, "timestamp") && json_is_string(wt) && wp) {
-        json_t *inner = NULL;
-        if (json_is_string(wp)) {
-            if (json_string_length(wp) > fi->max_payload) {
+     * (the Kafka source without a converter): unwrap it.  A payload object
+     * is a BYTES field (its text, in place); one sent as text a STRING. */
+    const sluice_field *wt = text_field(j, "topic"), *wp = sluice_field_get(j, "payload");
+    if (!sluice_field_get(j, "timestamp") && wt && wp) {
+        if (wp->type == SLUICE_STRING) {
+            if (wp->v.s.len > fi->max_payload) {
                 snprintf(err, SLUICE_ERRLEN,
-                         "payload of %zu bytes exceeds max_payload (%zu bytes)",
-                         json_string_length(wp), fi->max_payload);
-                return fail(j, SLUICE_ERR);
+                         "payload of %zu bytes exceeds max_payload (%zu bytes)", wp->v.s.len,
+                         fi->max_payload);
+                return SLUICE_ERR;
             }
-            inner = parse_object(json_string_value(wp), json_string_length(wp), err,
-                                 SLUICE_ERRLEN);
-        } else if (json_is_object(wp)) {
-            inner = json_incref(wp);
-        } else {
+        } else if (wp->type != SLUICE_BYTES || wp->v.s.ptr[0] != '{') {
             snprintf(err, SLUICE_ERRLEN, "envelope \"payload\" is neither text nor an object");
+            return SLUICE_ERR;
         }
-        if (!inner)
-            return fail(j, SLUICE_ERR);
+        st = parse_object(api, out, &inner, wp->v.s.ptr, wp->v.s.len, err, SLUICE_ERRLEN);
+        if (st != SLUICE_OK)
+            return st;
         if (!topic_from_field) {
-            /* The envelope's topic lives in j: copy it before j goes. */
-            topic_len = json_string_length(wt);
-            topic = api->strndup(out, json_string_value(wt), topic_len);
-            if (!topic) {
-                snprintf(err, SLUICE_ERRLEN, "output batch full");
-                json_decref(inner);
-                return fail(j, SLUICE_FULL);
-            }
+            /* The envelope's topic is a field of doc, in out's arena. */
+            topic = wt->v.s.ptr;
+            topic_len = wt->v.s.len;
         }
-        json_decref(j);
-        j = inner;
+        j = &inner;
     }
 
     if (!topic) {
         snprintf(err, SLUICE_ERRLEN, "record has no topic (no \"topic\" field, no origin topic)");
-        return fail(j, SLUICE_ERR);
+        return SLUICE_ERR;
     }
     bad = sluice_utf8_valid_prefix((const unsigned char *)topic, topic_len);
     if (bad < topic_len) {
         snprintf(err, SLUICE_ERRLEN, "topic is not valid UTF-8: byte 0x%02X at offset %zu",
                  (unsigned char)topic[bad], bad);
-        return fail(j, SLUICE_ERR);
+        return SLUICE_ERR;
     }
 
     f2_reading rd;
@@ -178,26 +182,26 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
     rd.in = in;
     rd.payload = j;
     if (f2_topic_parse(topic, topic_len, &rd.t, err, SLUICE_ERRLEN) != 0)
-        return fail(j, SLUICE_ERR);
+        return SLUICE_ERR;
 
-    json_t *ts = json_object_get(j, "timestamp");
+    const sluice_field *ts = sluice_field_get(j, "timestamp");
     if (!ts) {
         snprintf(err, SLUICE_ERRLEN, "payload has no \"timestamp\"");
-        return fail(j, SLUICE_ERR);
+        return SLUICE_ERR;
     }
-    if (!json_is_string(ts)) {
+    if (ts->type != SLUICE_STRING) {
         snprintf(err, SLUICE_ERRLEN, "\"timestamp\" is not a string");
-        return fail(j, SLUICE_ERR);
+        return SLUICE_ERR;
     }
-    if (f2_parse_timestamp(json_string_value(ts), json_string_length(ts), fi->tz_offset_s,
+    if (f2_parse_timestamp(ts->v.s.ptr, ts->v.s.len, fi->tz_offset_s,
                            &rd.ts_us, err, SLUICE_ERRLEN) != 0)
-        return fail(j, SLUICE_ERR);
+        return SLUICE_ERR;
 
     const f2_device *dev;
-    sluice_status st = back ? f2_lookup_fresh(fi, &rd.t, now, &dev, err, SLUICE_ERRLEN)
-                            : f2_lookup(fi, &rd.t, now, &dev, err, SLUICE_ERRLEN);
+    st = back ? f2_lookup_fresh(fi, &rd.t, now, &dev, err, SLUICE_ERRLEN)
+              : f2_lookup(fi, &rd.t, now, &dev, err, SLUICE_ERRLEN);
     if (st != SLUICE_OK)
-        return fail(j, st);
+        return st;
     /* Seen, whether or not it decodes: counted once, after the lookup, so
      * that a reading handed back for a retry is not counted twice.  The
      * topic starts with its type, so the MAC's digits follow "<type>/f2-". */
@@ -210,8 +214,8 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
                  "rows)",
                  rd.t.device_id);
         if (fi->park)
-            return fail(j, park(fi, &rd, topic, topic_len, pl, pl_len, back, err));
-        return fail(j, SLUICE_ERR);
+            return park(fi, &rd, topic, topic_len, pl, pl_len, back, err);
+        return SLUICE_ERR;
     }
 
     /* The topic lives in the input record (origin or field) or was copied
@@ -221,15 +225,15 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
 
     /* The device model wins for an RS-485 reading (hex "data") from a
      * sensor wired to a Pin; device_parameters decides everything else. */
-    json_t *data = json_object_get(j, "data");
+    const sluice_field *data = text_field(j, "data");
     const f2_pin *pin =
-        json_is_string(data) && rd.t.position >= 0
+        data && rd.t.position >= 0
             ? f2_device_pin(dev, rd.t.connector, rd.t.position)
             : NULL;
     int rc;
     if (pin) {
         size_t n;
-        rc = f2_hex_decode(json_string_value(data), json_string_length(data), fi->data,
+        rc = f2_hex_decode(data->v.s.ptr, data->v.s.len, fi->data,
                            sizeof fi->data, &n, err, SLUICE_ERRLEN);
         if (rc == 0)
             rc = f2_apply_device_model(fi, &rd, pin, fi->data, n, out, err, SLUICE_ERRLEN);
@@ -251,13 +255,10 @@ sluice_status f2_process(void *inst, const sluice_record *in, sluice_batch *out,
             rc = -1;
             /* Known, but not for this reading yet: a registration made
              * statement by statement, or a Pin still missing. */
-            if (fi->park && rd.emitted == 0) {
-                json_decref(j);
+            if (fi->park && rd.emitted == 0)
                 return park(fi, &rd, topic, topic_len, pl, pl_len, back, err);
-            }
         }
     }
-    json_decref(j);
     if (rc != 0)
         return rd.full ? SLUICE_FULL : SLUICE_ERR;
     api->metric_add(fi->m.readings, 1);

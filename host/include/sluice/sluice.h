@@ -66,7 +66,8 @@
  *     api->opt_double and api->opt_bool, which take an absent option's
  *     value from the option table's `def` instead of from the caller.  An
  *     older host refuses a 1.2 plugin, so a 1.2 plugin calls them without
- *     checking.  1.2 also appended api->commit_hook (a transform's commit
+ *     checking.  1.2 also appended api->from_json_ex (parsing with options:
+ *     strict duplicate keys, nested values as their text), api->commit_hook (a transform's commit
  *     point at the end of each batch) and lets a transform of a spooled
  *     pipeline call spool_append (which then never waits).  1.0 and 1.1
  *     plugins keep working unchanged.
@@ -497,7 +498,31 @@ typedef struct sluice_api {
      * transform must then do its durable work inside process(). */
     sluice_status (*commit_hook)(sluice_ctx *ctx, sluice_status (*fn)(void *arg, char *err),
                                  void *arg, char *err);
+
+    /* ---- ABI 1.2, continued -------------------------------------------
+     * from_json with options (check SLUICE_API_HAS(api, from_json_ex)),
+     * for a transform that parses JSON it was handed without an extra copy
+     * or a parser of its own.  flags (SLUICE_JSON_*, or 0 for from_json's
+     * behaviour):
+     *   SLUICE_JSON_STRICT: a key repeated in any object and "\u0000" in
+     *     any string are errors (jansson with JSON_REJECT_DUPLICATES and
+     *     without JSON_ALLOW_NUL).  r must have no fields yet.
+     *   SLUICE_JSON_NESTED_RAW: a nested object or array becomes a
+     *     SLUICE_BYTES field holding its text exactly as in `json`
+     *     (validated, pointing into `json`, not NUL-terminated), instead of
+     *     a STRING of re-written text.  Parse it with another call when it
+     *     is needed: nothing is copied or re-written for one that is not.
+     * Returns 0; -1 with err when the text is not a JSON object (err then
+     * starts "JSON value is" when the text is valid JSON of another kind);
+     * -2 with err when the batch ran out of memory (a transform returns
+     * SLUICE_FULL).  A failed parse leaves r's fields as they were. */
+    int (*from_json_ex)(sluice_batch *b, sluice_record *r, const char *json, size_t len,
+                        unsigned flags, char *err, size_t errlen);
 } sluice_api;
+
+/* from_json_ex flags. */
+#define SLUICE_JSON_STRICT 1u
+#define SLUICE_JSON_NESTED_RAW 2u
 
 /* True if `table` (a pointer to any struct that starts with struct_size:
  * sluice_api, sluice_init_args, sluice_plugin, the *_ops tables) is large
