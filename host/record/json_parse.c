@@ -566,54 +566,24 @@ static const unsigned char *jp_skip_value(jp *j, const unsigned char *p, int dep
     }
 }
 
-/* Nested values are kept as the compact text jansson's encoder produced
- * (JSON_COMPACT), so fields read the same as before: strings re-escaped
- * with upper-case \u00XX, integers normalised, reals as %.17g with ".0" or
- * an exponent.  Input is validated, so this is a plain token walk. */
-static void jw_real_jansson(jw *w, double d)
+/* Nested values are kept as compact text written by the one text layer
+ * (sluice_text.h): strings re-escaped by sluice_json_escape, integers
+ * normalised, reals as sluice_json_double's shortest round-trip text, so a
+ * nested 0.1 reads "0.1" here as it does in every other writer.  Input is
+ * validated, so this is a plain token walk. */
+static void jw_real(jw *w, double d)
 {
-    char buf[48];
-    int len = snprintf(buf, sizeof buf - 3, "%.17g", d);
-    if (!strchr(buf, '.') && !strchr(buf, 'e')) {
-        buf[len++] = '.';
-        buf[len++] = '0';
-        buf[len] = '\0';
-    }
-    char *start = strchr(buf, 'e');
-    if (start) {
-        start++;
-        char *end = start + 1;
-        if (*start == '-')
-            start++;
-        while (*end == '0')
-            end++;
-        if (end != start) {
-            memmove(start, end, (size_t)(len - (end - buf)) + 1);
-            len -= (int)(end - start);
-        }
-    }
-    jw_put(w, buf, (size_t)len);
+    char buf[SLUICE_DOUBLE_MAX_TEXT];
+    jw_put(w, buf, sluice_json_double(buf, d));
 }
 
+/* One unescaped code point, escaped again by the shared escaper (whose
+ * quotes are dropped). */
 static void jw_cp(jw *w, unsigned long cp)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    switch (cp) {
-    case '"': JW_LIT(w, "\\\""); return;
-    case '\\': JW_LIT(w, "\\\\"); return;
-    case '\b': JW_LIT(w, "\\b"); return;
-    case '\f': JW_LIT(w, "\\f"); return;
-    case '\n': JW_LIT(w, "\\n"); return;
-    case '\r': JW_LIT(w, "\\r"); return;
-    case '\t': JW_LIT(w, "\\t"); return;
-    }
-    if (cp < 0x20) {
-        char u[6] = {'\\', 'u', '0', '0', hex[cp >> 4], hex[cp & 15]};
-        jw_put(w, u, sizeof u);
-        return;
-    }
-    char d[4];
-    jw_put(w, d, put_utf8(d, cp));
+    char d[4], t[16];
+    size_t n = sluice_json_escape(t, d, put_utf8(d, cp));
+    jw_put(w, t + 1, n - 2);
 }
 
 static void jp_emit(jw *w, const unsigned char *p, const unsigned char *e)
@@ -658,7 +628,7 @@ static void jp_emit(jw *w, const unsigned char *p, const unsigned char *e)
             if (real) {
                 double d = 0;
                 jp_real(p, q, &d);
-                jw_real_jansson(w, d);
+                jw_real(w, d);
             } else {
                 int64_t v = 0;
                 jp_int(p, q, &v);
