@@ -641,11 +641,15 @@ static sluice_status setup_client(mq_conn *c, char *err)
     }
     struct mosquitto *m = c->mosq;
     mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, cc->protocol);
-    /* With other threads publishing, their calls only queue packets and wake
-     * our loop, so two threads never write the socket at once.  Otherwise
-     * PUBACKs go out at once, from the loop itself. */
-    if (cc->shared)
-        mosquitto_threaded_set(m, true);
+    /* Threaded mode makes every packet libmosquitto sends only queue (and
+     * wake our loop); our loop writes them.  With other threads publishing,
+     * two threads never write the socket at once.  For a source it is what
+     * makes delivery exact across a crash: libmosquitto 2.0 sends a QoS 1
+     * message's PUBACK before it calls on_message, and unthreaded that
+     * PUBACK would hit the socket at once; queued, it leaves in the loop's
+     * write after the read burst, once on_message has appended the message
+     * to the spool (a kill -9 in between lost a message in e2e_embedded). */
+    mosquitto_threaded_set(m, true);
     if (cc->max_inflight > 0)
         mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, cc->max_inflight);
     if (cc->username && mosquitto_username_pw_set(m, cc->username, cc->password)) {

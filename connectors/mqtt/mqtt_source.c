@@ -1,11 +1,12 @@
 /* The MQTT source: subscribes on every connect, and hands what libmosquitto
  * delivers to the pipeline through a bounded ring (see mqtt_ring.h).
  *
- * Delivery: libmosquitto acknowledges a QoS 1 message (PUBACK) before it
- * calls on_message, so from that moment the message exists only in this
- * process.  With a disk buffer (api->spooled), on_message appends each
- * message to the pipeline's spool itself, on libmosquitto's thread, so the
- * window is only that between PUBACK and the append's write().  Without one,
+ * Delivery: libmosquitto queues a QoS 1 message's PUBACK before it calls
+ * on_message; our network loop (mqtt_conn.c, threaded mode) writes it only
+ * after the read burst.  With a disk buffer (api->spooled), on_message
+ * appends each message to the pipeline's spool itself, on that thread, so
+ * the append's write() is done before the broker hears the PUBACK, and a
+ * crash loses nothing the broker will not deliver again.  Without one,
  * a clean stop drains the ring into the pipeline; a crash loses what the
  * ring holds.  The README says this in full. */
 #include "mqtt.h"
