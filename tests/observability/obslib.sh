@@ -8,6 +8,10 @@ free_port() { "$OBS_TOOL" free-port; }
 # from the "serving ... on http://ADDR:PORT" line.
 start_sluice() {
   local name=$1; shift
+  # Created here, not only by the child's redirection: the loop below may
+  # read it before the child has opened it (sed on a missing file, under
+  # set -e and pipefail, ended obs_secrets once).
+  : >"$T/$name.log"
   "$SLUICE_BIN" run --http 127.0.0.1:0 "$@" >"$T/$name.log" 2>&1 &
   SLUICE_PID=$!
   BG_PIDS+=("$SLUICE_PID")
