@@ -41,7 +41,7 @@ else
   log "starting a private Kafka broker on 127.0.0.1:$KPORT"
   "$KSH" fetch "$KDIR" "$KPORT" >&2
   SLUICE_KAFKA_HEAP=${SLUICE_KAFKA_HEAP:--Xms512m -Xmx512m} "$KSH" start "$KDIR" "$KPORT" >&2
-  trap '"$KSH" stop "$KDIR" "$KPORT" >&2; e2e_stop_servers; _cleanup' EXIT
+  trap '_trc=$?; "$KSH" stop "$KDIR" "$KPORT" >&2; e2e_stop_servers; _cleanup $_trc' EXIT
 fi
 export KAFKA_BOOTSTRAP=127.0.0.1:$KPORT
 ID=$$

@@ -133,10 +133,10 @@ is_sanitized() { case "$(ldd "$S" 2>/dev/null)" in *libasan*) return 0 ;; esac; 
 ingest=
 simpid=
 _spool_cleanup() {
-  local rc=$?
+  local rc=${1-$?}
   if [ -n "$ingest" ]; then kill -KILL "$ingest" 2>/dev/null || true; fi
   if [ -n "$simpid" ]; then kill -KILL "$simpid" 2>/dev/null || true; fi
   e2e_stop_servers
-  (exit "$rc"); _cleanup
+  _cleanup "$rc"
 }
 trap _spool_cleanup EXIT

@@ -15,7 +15,7 @@ RATE=${E2E_RATE:-3000}
 reference "$N" "$RATE"
 MNT=$T/tmpfs
 mounted=0
-trap 'if [ $mounted = 1 ]; then umount "$MNT" 2>/dev/null || true; fi; _spool_cleanup' EXIT
+trap '_trc=$?; if [ $mounted = 1 ]; then umount "$MNT" 2>/dev/null || true; fi; _spool_cleanup $_trc' EXIT
 
 # variant FILE KEY VALUE...: the shipped ingest pipeline with buffer keys set.
 variant() {

@@ -9,7 +9,7 @@ f2db_setup() {
   PARAMS="$BASE dbname=${P}_params" SERIES="$BASE dbname=${P}_series"
   psql "$BASE dbname=postgres" -c "SELECT 1" >/dev/null \
     || { echo "FAIL: PostgreSQL on port $SLUICE_TEST_PG_PORT unreachable" >&2; exit 1; }
-  trap 'rc=$?; f2db_drop; _cleanup; exit $rc' EXIT
+  trap 'rc=$?; f2db_drop; _cleanup $rc; exit $rc' EXIT
   psql "$BASE dbname=postgres" -c "CREATE DATABASE ${P}_params" -c "CREATE DATABASE ${P}_series"
   psql "$PARAMS" -f "$SLUICE_SOURCE_DIR/sql/device_params.sql"
   [ "${2:-}" = --no-sample ] || psql "$PARAMS" -f "$SLUICE_SOURCE_DIR/sql/device_params_sample.sql"

@@ -25,7 +25,7 @@ drop() {
   psql "$BASE dbname=postgres" -c "DROP DATABASE IF EXISTS ${P}_params WITH (FORCE)" \
     -c "DROP DATABASE IF EXISTS ${P}_series WITH (FORCE)" >/dev/null 2>&1 || true
 }
-trap 'rc=$?; drop; _cleanup; exit $rc' EXIT
+trap 'rc=$?; drop; _cleanup $rc; exit $rc' EXIT
 psql "$BASE dbname=postgres" -c "CREATE DATABASE ${P}_params" -c "CREATE DATABASE ${P}_series"
 psql "$PARAMS" -f "$SLUICE_SOURCE_DIR/sql/device_params.sql"
 psql "$PARAMS" -f "$SLUICE_SOURCE_DIR/sql/device_params_sample.sql"

@@ -29,7 +29,7 @@ stop_sluice() {
   SPID=
   return $rc
 }
-trap 'rc=$?; stop_sluice; f2db_drop; _cleanup; exit $rc' EXIT
+trap 'rc=$?; stop_sluice; f2db_drop; _cleanup $rc; exit $rc' EXIT
 
 HTTP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 value() { # value PIPELINE NAME: that pipeline's sample of metric NAME

@@ -36,7 +36,7 @@ cleanup_all() {
   local p; for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   "$KSH" stop "$KDIR" "$PORT" >/dev/null 2>&1 || true
 }
-trap 'cleanup_all; _cleanup' EXIT
+trap '_trc=$?; cleanup_all; _cleanup $_trc' EXIT
 "$KSH" start "$KDIR" "$PORT" >/dev/null || { fail "private broker did not start"; exit 1; }
 "$KSH" topic "$KDIR" "$PORT" restart-t 3
 

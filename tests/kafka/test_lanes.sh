@@ -18,7 +18,7 @@ N1=4000 N2=1000
 infra_kafka_topic "$TOPIC" 4 >/dev/null
 
 pid=
-trap '[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; _cleanup' EXIT
+trap '_trc=$?; [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; _cleanup $_trc' EXIT
 
 produce() { # RUN COUNT: values {"r":RUN,"seq":0..COUNT-1}, keyed by both
   cat >"$T/produce.yaml" <<Y

@@ -29,7 +29,7 @@ infra_kafka_topic "$DLQ" 1 >/dev/null
 
 procs=()
 stop_all() { local p; for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; }
-trap 'stop_all; e2e_stop_servers; _cleanup' EXIT
+trap '_trc=$?; stop_all; e2e_stop_servers; _cleanup $_trc' EXIT
 
 mkdir -p "$T/seed"
 for f in "$SLUICE_SOURCE_DIR"/pipelines/seed/*.yaml; do

@@ -26,7 +26,7 @@ for t in $RAW $DEC; do infra_kafka_topic "$t" 3 >/dev/null; done
 
 procs=()
 stop_all() { local p; for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; }
-trap 'stop_all; e2e_stop_servers; _cleanup' EXIT
+trap '_trc=$?; stop_all; e2e_stop_servers; _cleanup $_trc' EXIT
 
 mkdir -p "$T/seed"
 for f in "$SLUICE_SOURCE_DIR"/pipelines/seed/*.yaml; do

@@ -41,8 +41,8 @@ export SLUICE_KAFKA_HEAP=${SLUICE_KAFKA_HEAP:--Xms128m -Xmx384m}
 export SLUICE_KAFKA_EXTRA_CONF="log.retention.check.interval.ms=1000
 log.initial.task.delay.ms=0"
 procs=()
-trap 'for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-      "$KSH" stop "$KDIR" "$KPORT" >/dev/null 2>&1 || true; _spool_cleanup' EXIT
+trap '_trc=$?; for p in "${procs[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+      "$KSH" stop "$KDIR" "$KPORT" >/dev/null 2>&1 || true; _spool_cleanup $_trc' EXIT
 "$KSH" start "$KDIR" "$KPORT" >/dev/null || { fail "private broker did not start"; exit 1; }
 export KAFKA_BOOTSTRAP=127.0.0.1:$KPORT
 for t in raw_iot_data decoded_iot_data; do "$KSH" topic "$KDIR" "$KPORT" "$t" 3 >/dev/null; done

@@ -14,8 +14,12 @@ export SLUICE_SPOOL_DIR=$T/spool
 _failures=0
 _checks=0
 
+# _cleanup [STATUS]: removes the scratch directory if the test passed.  An
+# EXIT trap that runs other commands first passes the script's status (taken
+# as the trap's first word: `_trc=$?; ...; _cleanup $_trc`), or $? would be
+# that of its last command — a failed kill kept a passing test's scratch.
 _cleanup() {
-  local rc=$?
+  local rc=${1-$?}
   if [ "$rc" -eq 0 ] && [ "$_failures" -eq 0 ]; then rm -rf "$T"; else echo "scratch kept: $T" >&2; fi
 }
 trap _cleanup EXIT

@@ -15,7 +15,7 @@ P=$SLUICE_TEST_MQTT_PORT
 U="mqtt-pipe-$$"              # topics and client ids of this run
 PIDS=()
 cleanup_pids() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }
-trap 'cleanup_pids; _cleanup' EXIT
+trap '_trc=$?; cleanup_pids; _cleanup $_trc' EXIT
 
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 at_least() { [ "$(lines "$1")" -ge "$2" ]; }

@@ -14,7 +14,7 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 "$BASE dbname=$DB" -c "$1"; }
 apply() { psql -X -v ON_ERROR_STOP=1 "$BASE dbname=$DB" -f "$SLUICE_SOURCE_DIR/sql/timeseries.sql" "$@"; }
 psql -X -q -v ON_ERROR_STOP=1 "$BASE dbname=postgres" -c "CREATE DATABASE $DB"
 cleanup_db() { psql -X -q "$BASE dbname=postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true; }
-trap 'cleanup_db; _cleanup' EXIT
+trap '_trc=$?; cleanup_db; _cleanup $_trc' EXIT
 
 expect_exit 0 -- apply
 expect_exit 0 -- apply   # re-runnable
