@@ -100,12 +100,6 @@ static sluice_status f2_init(const sluice_init_args *a, void **out, char *err)
 {
     const sluice_api *api = a->api;
     const sluice_config *cfg = a->cfg;
-    if (!SLUICE_API_HAS(api, from_json_ex)) {
-        snprintf(err, SLUICE_ERRLEN, "this sluice's ABI lacks from_json_ex, which f2_decode "
-                                     "parses payloads with; run it with the sluice it was built "
-                                     "with");
-        return SLUICE_ERR;
-    }
     f2_inst *fi = calloc(1, sizeof(*fi));
     if (!fi || f2_cache_init(&fi->cache) != 0) {
         free(fi);
