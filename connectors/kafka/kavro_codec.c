@@ -2,7 +2,6 @@
  * against the bytes that are there, so a corrupt message yields a reason,
  * never a wild allocation or read. */
 #include "kavro_int.h"
-#include "kjson.h"
 
 #include <float.h>
 #include <math.h>

@@ -1,9 +1,6 @@
 #include "kconv.h"
 
-#include "kjson.h"
 #include "kpath.h"
-
-#include <sluice/sluice_text.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -40,29 +37,6 @@ void kconv_free(kconv *c)
     c->avro = NULL;
 }
 
-void kconv_envelope(sluice_buf *b, const sluice_record *r, int64_t now_us)
-{
-    /* Topic, key and payload follow the text layer's bytes rule: a string
-     * when UTF-8, else base64 with a "<name>_encoding" sibling. */
-    const char *t = r->origin.topic;
-    sluice_buf_putc(b, '{');
-    sluice_buf_json_bytes_member(b, "topic", t, t ? strlen(t) : 0);
-    sluice_buf_putc(b, ',');
-    sluice_buf_json_bytes_member(b, "device_id", r->key.ptr, r->key.len);
-    sluice_buf_putc(b, ',');
-    const char *v = r->value.ptr;
-    if (v && kj_classify(v, r->value.len) == KJ_CONTAINER) {
-        /* Copied as sent: valid JSON, so whitespace is harmless. */
-        SLUICE_BUF_LIT(b, "\"payload\":");
-        sluice_buf_put(b, v, r->value.len);
-    } else {
-        sluice_buf_json_bytes_member(b, "payload", v, v ? r->value.len : 0);
-    }
-    SLUICE_BUF_LIT(b, ",\"received_at\":");
-    sluice_buf_json_time(b, r->timestamp ? r->timestamp : now_us);
-    sluice_buf_putc(b, '}');
-}
-
 int kconv_encode(const kconv *c, sluice_batch *b, const sluice_record *r, sluice_buf *buf,
                  const void **out, size_t *len, char *err, size_t errlen)
 {
@@ -71,16 +45,15 @@ int kconv_encode(const kconv *c, sluice_batch *b, const sluice_record *r, sluice
         *out = r->value.ptr;
         *len = r->value.ptr ? r->value.len : 0;
         return 0;
-    case KCONV_JSON:
-        if (r->n_fields) {
-            const char *j = c->api->to_json(b, r, len, err, errlen);
-            if (!j)
-                return -1;
-            *out = j;
-            return 0;
-        }
-        kconv_envelope(buf, r, c->api->now_us());
-        break;
+    case KCONV_JSON: {
+        /* Fields or not: the host writes the one envelope of a record
+         * without fields, so the wire format has one writer. */
+        const char *j = c->api->to_json(b, r, len, err, errlen);
+        if (!j)
+            return -1;
+        *out = j;
+        return 0;
+    }
     case KCONV_AVRO:
         if (!r->n_fields) {
             snprintf(err, errlen, "Avro: the record has no fields to write (an undecoded "

@@ -1,20 +1,16 @@
 /* Value converters: how a record's value is written to Kafka by the sink
  * and read back into fields by the source.
  *
- *   json   sink: the fields as a JSON object (api->to_json); a record without
- *          fields (an MQTT message) as the envelope below.
- *          source: the value parsed into fields (api->from_json).
+ *   json   sink: api->to_json — the fields as a JSON object, or, for a
+ *          record without fields (an MQTT message), the host's envelope
+ *          {"topic","device_id","payload","received_at"}
+ *          (docs/pipeline-reference.md, "Records as JSON").
+ *          source: the value parsed into fields (api->from_json); an
+ *          embedded payload becomes a STRING field holding its compact
+ *          JSON text, so `payload` reads back as a string whatever the
+ *          device sent.
  *   avro   Avro single-object encoding with the schema of `avro_schema`.
- *   bytes  the value as it is, both ways; no fields.
- *
- * The envelope of a field-less record:
- *   {"topic": <origin topic>, "device_id": <key>, "payload": <value>,
- *    "received_at": "<ISO 8601 UTC of the record's timestamp>"}
- * where payload is embedded as JSON when the value is a JSON object or
- * array, else written as a string (base64, with "payload_encoding":"base64",
- * when it is not UTF-8).  Read back by the json converter, an embedded
- * payload becomes a STRING field holding its compact JSON text, so
- * `payload` is always a string, whatever the device sent. */
+ *   bytes  the value as it is, both ways; no fields. */
 #ifndef KAFKA_KCONV_H
 #define KAFKA_KCONV_H
 
@@ -45,9 +41,5 @@ int kconv_encode(const kconv *c, sluice_batch *b, const sluice_record *r, sluice
 /* Parses r->value into fields of r (json, avro; bytes does nothing).
  * 0, or -1 with err saying why the value is not what the converter reads. */
 int kconv_decode(const kconv *c, sluice_batch *b, sluice_record *r, char *err, size_t errlen);
-
-/* Appends the envelope of r to buf; `now_us` stands in for a missing
- * timestamp. */
-void kconv_envelope(sluice_buf *buf, const sluice_record *r, int64_t now_us);
 
 #endif

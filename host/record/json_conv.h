@@ -13,5 +13,10 @@ int sl_from_json(sluice_batch *b, sluice_record *r, const char *json, size_t len
 /* With SLUICE_JSON_* flags; -2 when the batch ran out of memory. */
 int sl_from_json_ex(sluice_batch *b, sluice_record *r, const char *json, size_t len,
                     unsigned flags, char *err, size_t errlen);
+/* Whether s is one complete JSON object or array (whitespace around it
+ * allowed) that the envelope embeds as sent: valid by from_json's rules,
+ * at most 64 levels deep.  The one validator for it; allocates nothing
+ * (a real number longer than 63 characters aside). */
+int sl_json_container(const char *s, size_t n);
 
 #endif

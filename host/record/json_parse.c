@@ -845,3 +845,22 @@ int sl_from_json_ex(sluice_batch *b, sluice_record *r, const char *json, size_t 
     }
     return 0;
 }
+
+/* Embedded in the envelope as a member of its object, the container sits at
+ * depth 2 of the envelope; starting the count higher caps its own nesting
+ * at 64 levels, far below any reader's limit (jansson 2048, Python about
+ * 1000), and what is embedded always reads back through from_json. */
+#define SL_EMBED_MAX_DEPTH 64
+
+int sl_json_container(const char *s, size_t n)
+{
+    if (!s)
+        return 0;
+    const unsigned char *u = (const unsigned char *)s;
+    jp j = {u, u + n, NULL, 0, 0};
+    const unsigned char *p = jp_ws(u, j.end);
+    if (p >= j.end || (*p != '{' && *p != '['))
+        return 0;
+    p = jp_skip_value(&j, p, JP_MAX_DEPTH - SL_EMBED_MAX_DEPTH);
+    return p && jp_ws(p, j.end) == j.end;
+}

@@ -8,7 +8,8 @@
  * write with too, so a value reads the same from every writer.  Policy:
  * field names, STRING values and the origin topic must be UTF-8 or the
  * record is refused (the writer does not alter data); bytes are a string
- * when UTF-8, else base64 with a "<name>_encoding" sibling. */
+ * when UTF-8, else base64 with a "<name>_encoding" sibling.  A record with
+ * fields is an object of its fields; one without, the envelope below. */
 #include "json_conv.h"
 #include "json_jw.h"
 
@@ -125,42 +126,60 @@ static void write_bytes_member(jw *w, const char *name, size_t nlen, sluice_byte
     JW_LIT(w, "_encoding\":\"base64\"");
 }
 
-static int write_envelope(jw *w, const sluice_record *r, char *err, size_t errlen)
+/* The envelope of a record without fields (an MQTT message, a Kafka message
+ * read with the bytes converter): the wire format of the seed's
+ * raw_iot_data topic, which its consumers read, so this is its one writer
+ * (docs/pipeline-reference.md, "Records as JSON").  `embed` says the value
+ * is a JSON object or array (sl_json_container): it goes in as sent, its
+ * whitespace included (line breaks as spaces).  The topic is bytes here
+ * like key and value, so one that is not UTF-8 is kept (as base64), not
+ * refused.  No timestamp writes null rather than the clock, so that the
+ * same record always gives the same text. */
+static void write_envelope(jw *w, const sluice_record *r, int embed)
 {
-    /* The topic is bytes to this envelope like key and value, so one that
-     * is not UTF-8 is kept (as base64), not refused. */
     sluice_bytes topic = {r->origin.topic, r->origin.topic ? strlen(r->origin.topic) : 0};
-    (void)err;
-    (void)errlen;
     jw_ch(w, '{');
     write_bytes_member(w, "topic", 5, topic);
-    JW_LIT(w, ",\"partition\":");
-    jw_int(w, r->origin.partition);
-    JW_LIT(w, ",\"offset\":");
-    jw_int(w, r->origin.offset);
     jw_ch(w, ',');
-    write_bytes_member(w, "key", 3, r->key);
+    write_bytes_member(w, "device_id", 9, r->key);
     jw_ch(w, ',');
-    write_bytes_member(w, "value", 5, r->value);
-    JW_LIT(w, ",\"timestamp\":");
+    if (embed) {
+        JW_LIT(w, "\"payload\":");
+        size_t at = w->n;
+        jw_put(w, r->value.ptr, r->value.len);
+        /* In valid JSON a line break can only be whitespace: as a space it
+         * keeps the envelope one line (the file sink writes a record a
+         * line) at the same length. */
+        if (w->p)
+            for (char *c = w->p + at, *e = w->p + w->n; c < e; c++)
+                if (*c == '\n' || *c == '\r')
+                    *c = ' ';
+    } else {
+        write_bytes_member(w, "payload", 7, r->value);
+    }
+    JW_LIT(w, ",\"received_at\":");
     if (r->timestamp)
         jw_timestamp(w, r->timestamp);
     else
         JW_LIT(w, "null");
     jw_ch(w, '}');
-    return 0;
 }
 
-static int write_record(jw *w, const sluice_record *r, char *err, size_t errlen)
+static int write_record(jw *w, const sluice_record *r, int embed, char *err, size_t errlen)
 {
-    return r->n_fields ? write_fields(w, r, err, errlen) : write_envelope(w, r, err, errlen);
+    if (r->n_fields)
+        return write_fields(w, r, err, errlen);
+    write_envelope(w, r, embed);
+    return 0;
 }
 
 const char *sl_to_json(sluice_batch *b, const sluice_record *r, size_t *len, char *err,
                        size_t errlen)
 {
     jw w = {NULL, 0};
-    if (write_record(&w, r, err, errlen) != 0)
+    /* Classified once, for both passes. */
+    int embed = !r->n_fields && r->value.ptr && sl_json_container(r->value.ptr, r->value.len);
+    if (write_record(&w, r, embed, err, errlen) != 0)
         return NULL;
     size_t need = w.n;
     char *out = sl_alloc(b, need + 1);
@@ -171,7 +190,7 @@ const char *sl_to_json(sluice_batch *b, const sluice_record *r, size_t *len, cha
     }
     w.p = out;
     w.n = 0;
-    write_record(&w, r, err, errlen);
+    write_record(&w, r, embed, err, errlen);
     out[need] = '\0';
     if (len)
         *len = need;

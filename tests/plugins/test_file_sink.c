@@ -77,14 +77,14 @@ static void json(void)
     CHECK_STR_CONTAINS(b->recs[2].failure_, "string field \"bad\" is not valid UTF-8");
     CHECK_STR_EQ(contents("out.json"),
                  "{\"id\":7,\"name\":\"a\\\"b\"}\n"
-                 "{\"topic\":\"t/1\",\"partition\":0,\"offset\":41,\"key\":\"k\",\"value\":\"plain\","
-                 "\"timestamp\":\"2023-05-25T15:13:10.543400Z\"}\n");
+                 "{\"topic\":\"t/1\",\"device_id\":\"k\",\"payload\":\"plain\","
+                 "\"received_at\":\"2023-05-25T15:13:10.543400Z\"}\n");
     /* A second batch is appended; a batch of good records is OK. */
     sl_batch_reset(b);
     sluice_record *r = api->record_new(b);
     api->field_add(b, r, "n", SLUICE_NULL);
     CHECK_INT_EQ(write_batch(&s, b), SLUICE_OK);
-    CHECK_STR_CONTAINS(contents("out.json"), "\"timestamp\":\"2023-05-25T15:13:10.543400Z\"}\n"
+    CHECK_STR_CONTAINS(contents("out.json"), "\"received_at\":\"2023-05-25T15:13:10.543400Z\"}\n"
                                              "{\"n\":null}\n");
     ph_destroy(&s);
     sl_batch_free(b);

@@ -171,21 +171,30 @@ static void without_fields(void)
     sl_set_key(B, r, "dev-7", 5);
     sl_set_value(B, r, "{\"a\":1}", 7);
     r->timestamp = 1685027590543400;
-    CHECK_STR_EQ(to_json(r), "{\"topic\":\"f2/ctl/7\",\"partition\":3,\"offset\":99,"
-                             "\"key\":\"dev-7\",\"value\":\"{\\\"a\\\":1}\","
-                             "\"timestamp\":\"2023-05-25T15:13:10.543400Z\"}");
+    /* The envelope (docs/pipeline-reference.md, "Records as JSON"): key as
+     * device_id, an object payload embedded, partition and offset not
+     * written. */
+    CHECK_STR_EQ(to_json(r), "{\"topic\":\"f2/ctl/7\",\"device_id\":\"dev-7\","
+                             "\"payload\":{\"a\":1},"
+                             "\"received_at\":\"2023-05-25T15:13:10.543400Z\"}");
+    /* Starts like an object, is not one: a string. */
+    sl_set_value(B, r, "{\"a\":1", 6);
+    CHECK_STR_EQ(to_json(r), "{\"topic\":\"f2/ctl/7\",\"device_id\":\"dev-7\","
+                             "\"payload\":\"{\\\"a\\\":1\","
+                             "\"received_at\":\"2023-05-25T15:13:10.543400Z\"}");
 
     /* Binary value: base64 and said so; no key, topic or timestamp: null. */
     r = rec();
     sl_set_value(B, r, "\x01\x02\xff", 3);
-    CHECK_STR_EQ(to_json(r), "{\"topic\":null,\"partition\":-1,\"offset\":-1,\"key\":null,"
-                             "\"value\":\"AQL/\",\"value_encoding\":\"base64\","
-                             "\"timestamp\":null}");
+    CHECK_STR_EQ(to_json(r), "{\"topic\":null,\"device_id\":null,"
+                             "\"payload\":\"AQL/\",\"payload_encoding\":\"base64\","
+                             "\"received_at\":null}");
     r = rec();
     sl_set_key(B, r, "\xc3", 1);
     sl_set_value(B, r, "", 0);
-    CHECK_STR_EQ(to_json(r), "{\"topic\":null,\"partition\":-1,\"offset\":-1,\"key\":\"ww==\","
-                             "\"key_encoding\":\"base64\",\"value\":\"\",\"timestamp\":null}");
+    CHECK_STR_EQ(to_json(r), "{\"topic\":null,\"device_id\":\"ww==\","
+                             "\"device_id_encoding\":\"base64\",\"payload\":\"\","
+                             "\"received_at\":null}");
 }
 
 static const sluice_field *fld(const sluice_record *r, const char *n, sluice_field_type t)
@@ -878,6 +887,57 @@ static void strict_vs_jansson(void)
     sl_batch_free(tiny);
 }
 
+/* The envelope's validator (sl_json_container, which decides whether a
+ * payload is embedded) never accepts what jansson (the reading side)
+ * refuses, nor anything but an object or an array. */
+static void container_oracle(void)
+{
+    static const char *seeds[] = {
+        "{\"a\":[1,2.5,-3e2,true,false,null,\"x\\u00e9\\ud83d\\ude00\"]}",
+        "[{\"k\":{\"n\":{}}},[],\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+        "{\"big\":9223372036854775807,\"neg\":-9223372036854775808,\"r\":1e308}",
+        "  {\"sp\" : [ 1 , 2 ] }  ",
+    };
+    srand(11);
+    int accepted = 0;
+    for (int it = 0; it < 30000; it++) {
+        char s[256];
+        const char *seed = seeds[it % 4];
+        size_t n = strlen(seed);
+        memcpy(s, seed, n);
+        int muts = rand() % 4;
+        for (int k = 0; k < muts; k++) {
+            size_t at = (size_t)rand() % n;
+            static const char alphabet[] = "{}[]\":,\\u0123456789eE+-.tfn \x01\xc3\xa9\xff";
+            s[at] = alphabet[rand() % (int)(sizeof alphabet - 1)];
+        }
+        if (rand() % 5 == 0)
+            n = (size_t)rand() % n;
+        int k = sl_json_container(s, n);
+        json_t *j = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        if (k) {
+            accepted++;
+            if (!j)
+                fprintf(stderr, "sl_json_container accepted what jansson refuses: %.*s\n",
+                        (int)n, s);
+            CHECK(json_is_object(j) || json_is_array(j));
+        }
+        json_decref(j);
+    }
+    CHECK(accepted > 1000);
+    CHECK(!sl_json_container("{\"a\":\"\\ud800\"}", 13));
+    CHECK(!sl_json_container("{\"a\":99999999999999999999}", 26));
+    CHECK(!sl_json_container("{\"a\\u0000\":1}", 13));
+    CHECK(!sl_json_container("{\"a\":1}{", 8));
+    CHECK(!sl_json_container("{\"a\":1", 6));
+    CHECK(!sl_json_container(NULL, 0));
+    CHECK(sl_json_container(" {} \n", 5));
+    CHECK(sl_json_container("[1,\"\\u0000\"]", 12));
+    CHECK(!sl_json_container("1.5", 3));
+    CHECK(!sl_json_container("\"{}\"", 4));
+    CHECK(!sl_json_container("", 0));
+}
+
 int main(void)
 {
     B = sl_batch_new(16, 1 << 20);
@@ -899,6 +959,7 @@ int main(void)
     parse_truncated_and_trailing();
     parse_vs_jansson();
     strict_vs_jansson();
+    container_oracle();
     sl_batch_free(B);
     return CHECK_DONE();
 }

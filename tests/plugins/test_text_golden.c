@@ -4,8 +4,10 @@
  *   JSON of fields:   the host's to_json; the file sink, format json and the
  *                     "fields" of format envelope (the real plugin); the
  *                     Kafka json converter (kconv_encode)
- *   JSON envelopes:   the host's (a record without fields), the Kafka
- *                     converter's (kconv_envelope), the file sink's
+ *   JSON envelopes:   a record without fields through the host's to_json,
+ *                     the Kafka json converter and the file sink's format
+ *                     json (one envelope, byte for byte), and the file
+ *                     sink's dead-letter envelope (format envelope)
  *   JSON logs:        --log-format json (the message and component)
  *   plain text:       the topic templates of the MQTT sink (sluice_tmpl +
  *                     its publish check) and the Kafka sink (ktopic_render),
@@ -312,6 +314,134 @@ static void test_timestamps(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* The envelope of a record without fields                             */
+/* ------------------------------------------------------------------ */
+
+/* Host to_json, the Kafka json converter and the file sink's format json
+ * give `want`, byte for byte, and it reads back as JSON. */
+static void check_envelope(const sluice_record *r, const char *want)
+{
+    CHECK_STR_EQ(w_host(r), want);
+    CHECK_STR_EQ(w_kconv(r), want);
+    CHECK_STR_EQ(w_file_json(r), want);
+    char err[SLUICE_ERRLEN];
+    sluice_batch *b = sl_batch_new(4, 1 << 20);
+    sluice_record *back = api->record_new(b);
+    if (api->from_json(b, back, want, strlen(want), err, sizeof err) != 0) {
+        fprintf(stderr, "envelope does not read back: %s\n%s\n", err, want);
+        CHECK(!"envelope reads back");
+    }
+    /* Four members, and an "_encoding" one for each base64 member. */
+    uint32_t n = 4;
+    for (const char *q = want; (q = strstr(q, "_encoding\":\"base64\"")); q++)
+        n++;
+    CHECK_INT_EQ(back->n_fields, n);
+    sl_batch_free(b);
+}
+
+static sluice_record *envelope_record(const char *topic, const char *key, const char *value,
+                                      size_t vlen, int64_t ts)
+{
+    sl_batch_reset(B);
+    sluice_record *r = api->record_new(B);
+    r->origin.topic = topic ? api->strndup(B, topic, strlen(topic)) : NULL;
+    if (key)
+        api->set_key(B, r, key, strlen(key));
+    if (value)
+        api->set_value(B, r, value, vlen);
+    r->timestamp = ts;
+    return r;
+}
+
+static void test_envelopes(void)
+{
+    static const struct {
+        const char *value;   /* NULL: no value */
+        const char *payload; /* its text in the envelope */
+    } c[] = {
+        /* Objects and arrays are embedded as sent, whitespace and all
+         * (line breaks become spaces: the envelope stays one line). */
+        {"{\"a\":1}", "{\"a\":1}"},
+        {" [1, {\"b\": [true,null,\"x\\u00e9\"]}]\r\n", " [1, {\"b\": [true,null,\"x\\u00e9\"]}]  "},
+        {"{\n  \"t\": 1.50e1\n}", "{   \"t\": 1.50e1 }"},
+        {"[]", "[]"},
+        /* Anything else is a string, JSON scalars included. */
+        {"42", "\"42\""},
+        {"\"s\"", "\"\\\"s\\\"\""},
+        {"true", "\"true\""},
+        {"", "\"\""},
+        {NULL, "null"},
+        /* Starts like JSON but is not: a string, so the envelope is JSON. */
+        {"{\"a\":1", "\"{\\\"a\\\":1\""},
+        {"{\"a\":1}x", "\"{\\\"a\\\":1}x\""},
+        {"{\"a\":1}{}", "\"{\\\"a\\\":1}{}\""},
+        {"[1,]", "\"[1,]\""},
+        {"{a:1}", "\"{a:1}\""},
+        {"{\"a\":\"\\ud800\"}", "\"{\\\"a\\\":\\\"\\\\ud800\\\"}\""},
+        {"{\"a\\u0000b\":1}", "\"{\\\"a\\\\u0000b\\\":1}\""},
+        {"{\"a\":99999999999999999999}", "\"{\\\"a\\\":99999999999999999999}\""},
+        {"{\"a\":\"\x01\"}", "\"{\\\"a\\\":\\\"\\u0001\\\"}\""},
+        {"{\"a\":\"\xff\"}", "\"eyJhIjoi/yJ9\",\"payload_encoding\":\"base64\""},
+    };
+    char want[4096];
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        sluice_record *r = envelope_record("f2/t", "f2-aa", c[i].value,
+                                           c[i].value ? strlen(c[i].value) : 0, times[2].us);
+        snprintf(want, sizeof want, "{\"topic\":\"f2/t\",\"device_id\":\"f2-aa\",\"payload\":%s,"
+                 "\"received_at\":\"%s\"}", c[i].payload, times[2].json);
+        check_envelope(r, want);
+    }
+
+    /* 64 levels of nesting are embedded, 65 travel as a string. */
+    for (int depth = 64; depth <= 65; depth++) {
+        char v[256], p[512];
+        int n = 0, o = 0;
+        for (int k = 0; k < depth; k++)
+            v[n++] = '[';
+        v[n++] = '1';
+        for (int k = 0; k < depth; k++)
+            v[n++] = ']';
+        v[n] = '\0';
+        if (depth == 64) {
+            snprintf(p, sizeof p, "%s", v);
+        } else {
+            p[o++] = '"';
+            memcpy(p + o, v, (size_t)n);
+            o += n;
+            p[o++] = '"';
+            p[o] = '\0';
+        }
+        sluice_record *r = envelope_record("t", "k", v, (size_t)n, times[2].us);
+        snprintf(want, sizeof want, "{\"topic\":\"t\",\"device_id\":\"k\",\"payload\":%s,"
+                 "\"received_at\":\"%s\"}", p, times[2].json);
+        check_envelope(r, want);
+    }
+
+    /* Nothing at all: every member null, no timestamp null (not the clock:
+     * the same record always gives the same text). */
+    check_envelope(envelope_record(NULL, NULL, NULL, 0, 0),
+                   "{\"topic\":null,\"device_id\":null,\"payload\":null,\"received_at\":null}");
+
+    /* received_at in RFC 3339, expanded years outside 0000..9999; 0 is no
+     * timestamp. */
+    for (size_t i = 0; i < sizeof times / sizeof *times; i++) {
+        sluice_record *r = envelope_record("t", "k", "{}", 2, times[i].us);
+        char at[64];
+        snprintf(at, sizeof at, times[i].us ? "\"%s\"" : "null", times[i].json);
+        snprintf(want, sizeof want, "{\"topic\":\"t\",\"device_id\":\"k\",\"payload\":{},"
+                 "\"received_at\":%s}", at);
+        check_envelope(r, want);
+    }
+
+    /* Topic, key and payload not UTF-8, with control characters around. */
+    sluice_record *r = envelope_record("t/\x01\xfe", "\b\xc0", "\f\xff", 2, times[5].us);
+    snprintf(want, sizeof want, "{\"topic\":\"dC8B/g==\",\"topic_encoding\":\"base64\","
+             "\"device_id\":\"CMA=\",\"device_id_encoding\":\"base64\",\"payload\":\"DP8=\","
+             "\"payload_encoding\":\"base64\",\"received_at\":\"%s\"}", times[5].json);
+    check_envelope(r, want);
+}
+
+/* ------------------------------------------------------------------ */
 /* Strings and bytes                                                   */
 /* ------------------------------------------------------------------ */
 
@@ -378,12 +508,9 @@ static void test_strings(void)
         member(value, sizeof value, "value", i);
         member(payload, sizeof payload, "payload", i);
         char want[2048];
-        snprintf(want, sizeof want, "{%s,\"partition\":-1,\"offset\":-1,%s,%s,\"timestamp\":\"%s\"}",
-                 topic, key, value, times[5].json);
-        CHECK_STR_EQ(w_host(r), want);
         snprintf(want, sizeof want, "{%s,%s,%s,\"received_at\":\"%s\"}", topic, dev, payload,
                  times[5].json);
-        CHECK_STR_EQ(w_kconv(r), want);
+        check_envelope(r, want);
         snprintf(want, sizeof want, "{\"origin\":{%s,\"partition\":-1,\"offset\":-1},"
                  "\"timestamp\":\"%s\",%s,%s,\"headers\":{},\"fields\":{}}", topic,
                  times[5].json, key, value);
@@ -481,6 +608,7 @@ int main(void)
     test_ints_bools_null();
     test_timestamps();
     test_strings();
+    test_envelopes();
     test_json_log();
 
     ph_destroy(&FJ);
