@@ -17,8 +17,9 @@ static const sluice_option sink_options[] = {
     {"path", SLUICE_OPT_STRING, 0, NULL, "file to write; required unless discard is true",
      NULL, NULL, NULL},
     {"format", SLUICE_OPT_STRING, 0, "json",
-     "json: the record as JSON (api->to_json); envelope: origin, timestamp, key, value, "
-     "headers and fields; raw: the value bytes; one record per line",
+     "json: the record as JSON (api->to_json); envelope: the dead-letter format "
+     "(origin, timestamp, key, value, headers and fields) that sluice redrive reads; raw: the "
+     "value bytes; one record per line",
      "json|envelope|raw", NULL, NULL},
     {"discard", SLUICE_OPT_BOOL, 0, "false", "count records and drop them (benchmarks); no file",
      NULL, NULL, NULL},
@@ -113,7 +114,12 @@ fail:
 }
 
 /* {"origin":{...},"timestamp":...,"key":...,"value":...,"headers":{...},"fields":{...}}:
- * everything a dead-letter reader needs, whatever the record holds.  It
+ * everything a dead-letter reader needs, whatever the record holds.  It is
+ * not to_json's envelope of a record without fields (format json), and
+ * must not become it: that one is a wire format consumers read (the seed's
+ * raw_iot_data), with no room for what a re-drive needs back — headers
+ * (the sluice.error.* reason), origin partition and offset, the fields, and
+ * why they could not be written (envelope_read.c reads all of it).  It
  * never refuses a record: fields that cannot be JSON become null with the
  * reason in "fields_error".  Origin topic, key and value follow the text
  * layer's bytes rule (a string when UTF-8, else base64 and a sibling

@@ -19,8 +19,9 @@ trap '_trc=$?; cleanup_pids; _cleanup $_trc' EXIT
 
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 at_least() { [ "$(lines "$1")" -ge "$2" ]; }
-# values FILE: the "value" of every line of a file-sink JSON output, sorted
-values() { sed -n 's/.*"value":"\([^"]*\)".*/\1/p' "$1" | sort -n; }
+# values FILE: the "payload" of every line of a file-sink JSON output (the
+# envelope of a record without fields), sorted
+values() { sed -n 's/.*"payload":"\([^"]*\)".*/\1/p' "$1" | sort -n; }
 start_sluice() { # start_sluice LOG ARGS...: runs sluice in the background, sets SPID
   local log=$1; shift
   "$S" run "$@" >"$log" 2>&1 &
@@ -82,7 +83,7 @@ seq 1 500 | pub -t "$U/in/f2-a4cf12b3c4d5/sensor-mode" -l
 wait_for 10 at_least "$T/in.out" 500 || fail "only $(lines "$T/in.out") of 500 arrived"
 stop_sluice
 expect_eq "$(values "$T/in.out" | tr '\n' ' ')" "$(seq 1 500 | tr '\n' ' ')" "values 1..500"
-expect_eq "$(grep -c "\"topic\":\"$U/in/f2-a4cf12b3c4d5/sensor-mode\",.*\"key\":\"f2-a4cf12b3c4d5\"" "$T/in.out")" 500 \
+expect_eq "$(grep -c "\"topic\":\"$U/in/f2-a4cf12b3c4d5/sensor-mode\",.*\"device_id\":\"f2-a4cf12b3c4d5\"" "$T/in.out")" 500 \
   "topic and key of every record"
 
 # 4. Stopped: the broker keeps the persistent session's messages; they all

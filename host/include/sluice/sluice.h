@@ -391,10 +391,12 @@ typedef struct sluice_api {
     void (*record_fail)(sluice_batch *b, size_t i, const char *reason);
 
     /* JSON conversion of a record's fields (the host's converter).
-     * to_json writes a compact object of the fields (a record without fields
-     * is written as {"topic":…,"partition":…,"offset":…,"key":…,"value":…,
-     * "timestamp":…}) into the arena and returns it NUL-terminated; NULL on
-     * failure with err set.  Its text follows <sluice/sluice_text.h>. */
+     * to_json writes a compact object of the fields — or, for a record
+     * without fields, its envelope {"topic":…,"device_id":<key>,"payload":…,
+     * "received_at":…} (docs/pipeline-reference.md, "Records as JSON") —
+     * into the arena and returns it NUL-terminated; NULL on failure with
+     * err set.  The same record always gives the same text.  Its text
+     * follows <sluice/sluice_text.h>. */
     const char *(*to_json)(sluice_batch *b, const sluice_record *r, size_t *len,
                            char *err, size_t errlen);
     /* Parses a JSON object into fields of r (numbers become INT or DOUBLE,
