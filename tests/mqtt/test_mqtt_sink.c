@@ -62,7 +62,8 @@ static void test_template(void)
 }
 
 /* {topic} mirrors the origin topic under a prefix; payload: json writes
- * the fields as one object. */
+ * the fields as one object, and a record without fields as the host's
+ * envelope (the bytes the kafka json converter sends). */
 static void test_json_mirror(void)
 {
     const char *t = mt_uniq("sink-json");
@@ -78,9 +79,20 @@ static void test_json_mirror(void)
     r->origin.topic = api->strndup(b, "stat/f2-aa/door", 15);
     api->field_add(b, r, "n", SLUICE_INT)->v.i = 7;
     api->field_add(b, r, "ok", SLUICE_BOOL)->v.b = 0;
+    r = rec(b, "f2-aa", "{\"t\": 1}", NULL);
+    r->origin.topic = api->strndup(b, "stat/f2-aa/door", 15);
+    r->timestamp = 1685027590543400LL;
     CHECK_INT_EQ(mt_write(&s, b), SLUICE_OK);
-    CHECK_INT_EQ(mt_sub_wait(sub, 1, 5000), 1);
+    CHECK_INT_EQ(mt_sub_wait(sub, 2, 5000), 2);
     const mt_got *g = mt_sub_got(sub);
+    const char *env_want = "{\"topic\":\"stat/f2-aa/door\",\"device_id\":\"f2-aa\","
+                           "\"payload\":{\"t\": 1},\"received_at\":\"2023-05-25T15:13:10.543400Z\"}";
+    if (mt_got_find(g, env_want) < 0) {
+        fprintf(stderr, "no envelope %s among:\n", env_want);
+        for (size_t i = 0; i < g->n; i++)
+            fprintf(stderr, "  %s\n", g->m[i].value);
+        CHECK(!"the envelope of a record without fields");
+    }
     if (g->n) {
         char want[256];
         snprintf(want, sizeof want, "%s/stat/f2-aa/door", t);
