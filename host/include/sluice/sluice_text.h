@@ -1,10 +1,12 @@
 /*
  * sluice_text.h — the one text layer: how sluice writes values as text.
  *
- * The host's JSON converter (api->to_json), the file sink's envelope, the
- * Kafka envelope, the TimescaleDB renderer and both topic-template sinks
- * (MQTT, Kafka) all write through these functions, so a value reads the
- * same wherever it lands.  Before, each had its own copy and they drifted
+ * The host's JSON converter (api->to_json, also the one writer of the
+ * envelope of a record without fields, which the Kafka json converter
+ * sends), the file sink's dead-letter envelope, the TimescaleDB renderer
+ * and both topic-template sinks (MQTT, Kafka) all write through these
+ * functions, so a value reads the same wherever it lands.  Before, each
+ * had its own copy and they drifted
  * (a DOUBLE 0.1 was "0.1" in an MQTT topic and "0.10000000000000001" in a
  * Kafka one; one escaper dropped \b and \f; years outside 0..9999 differed).
  *
