@@ -104,9 +104,36 @@ static int write_fields(jw *w, const sluice_record *r, char *err, size_t errlen)
     return 0;
 }
 
+/* What the envelope's two passes share, decided once: whether each member
+ * is UTF-8 (a string) or not (base64), and whether the value is embedded. */
+typedef struct env_plan {
+    sluice_bytes topic;
+    int topic_utf8, key_utf8, value_utf8;
+    int embed;               /* the value is a JSON object or array */
+    size_t at_len;           /* received_at's text, 0 for none */
+    char at[SLUICE_TIME_MAX_TEXT];
+} env_plan;
+
+static int is_utf8(sluice_bytes v)
+{
+    return !v.ptr || sluice_utf8_valid_prefix((const unsigned char *)v.ptr, v.len) == v.len;
+}
+
+static void env_plan_make(env_plan *e, const sluice_record *r)
+{
+    e->topic.ptr = r->origin.topic;
+    e->topic.len = r->origin.topic ? strlen(r->origin.topic) : 0;
+    e->topic_utf8 = is_utf8(e->topic);
+    e->key_utf8 = is_utf8(r->key);
+    e->embed = r->value.ptr && sl_json_container(r->value.ptr, r->value.len);
+    /* An embedded value was validated, UTF-8 included. */
+    e->value_utf8 = e->embed || is_utf8(r->value);
+    e->at_len = r->timestamp ? sluice_fmt_time(e->at, r->timestamp) : 0;
+}
+
 /* Bytes as a string when they are UTF-8, else base64 with a sibling
  * "<name>_encoding":"base64" so a reader knows which it got. */
-static void write_bytes_member(jw *w, const char *name, size_t nlen, sluice_bytes v)
+static void write_bytes_member(jw *w, const char *name, size_t nlen, sluice_bytes v, int utf8)
 {
     jw_ch(w, '"');
     jw_put(w, name, nlen);
@@ -115,7 +142,7 @@ static void write_bytes_member(jw *w, const char *name, size_t nlen, sluice_byte
         JW_LIT(w, "null");
         return;
     }
-    if (sluice_utf8_valid_prefix((const unsigned char *)v.ptr, v.len) == v.len) {
+    if (utf8) {
         jw_str(w, v.ptr, v.len);
         return;
     }
@@ -129,21 +156,20 @@ static void write_bytes_member(jw *w, const char *name, size_t nlen, sluice_byte
 /* The envelope of a record without fields (an MQTT message, a Kafka message
  * read with the bytes converter): the wire format of the seed's
  * raw_iot_data topic, which its consumers read, so this is its one writer
- * (docs/pipeline-reference.md, "Records as JSON").  `embed` says the value
- * is a JSON object or array (sl_json_container): it goes in as sent, its
- * whitespace included (line breaks as spaces).  The topic is bytes here
- * like key and value, so one that is not UTF-8 is kept (as base64), not
- * refused.  No timestamp writes null rather than the clock, so that the
- * same record always gives the same text. */
-static void write_envelope(jw *w, const sluice_record *r, int embed)
+ * (docs/pipeline-reference.md, "Records as JSON").  A value that is a JSON
+ * object or array (sl_json_container) goes in as sent, its whitespace
+ * included (line breaks as spaces).  The topic is bytes here like key and
+ * value, so one that is not UTF-8 is kept (as base64), not refused.  No
+ * timestamp writes null rather than the clock, so that the same record
+ * always gives the same text. */
+static void write_envelope(jw *w, const sluice_record *r, const env_plan *e)
 {
-    sluice_bytes topic = {r->origin.topic, r->origin.topic ? strlen(r->origin.topic) : 0};
     jw_ch(w, '{');
-    write_bytes_member(w, "topic", 5, topic);
+    write_bytes_member(w, "topic", 5, e->topic, e->topic_utf8);
     jw_ch(w, ',');
-    write_bytes_member(w, "device_id", 9, r->key);
+    write_bytes_member(w, "device_id", 9, r->key, e->key_utf8);
     jw_ch(w, ',');
-    if (embed) {
+    if (e->embed) {
         JW_LIT(w, "\"payload\":");
         size_t at = w->n;
         jw_put(w, r->value.ptr, r->value.len);
@@ -151,25 +177,29 @@ static void write_envelope(jw *w, const sluice_record *r, int embed)
          * keeps the envelope one line (the file sink writes a record a
          * line) at the same length. */
         if (w->p)
-            for (char *c = w->p + at, *e = w->p + w->n; c < e; c++)
+            for (char *c = w->p + at, *end = w->p + w->n; c < end; c++)
                 if (*c == '\n' || *c == '\r')
                     *c = ' ';
     } else {
-        write_bytes_member(w, "payload", 7, r->value);
+        write_bytes_member(w, "payload", 7, r->value, e->value_utf8);
     }
     JW_LIT(w, ",\"received_at\":");
-    if (r->timestamp)
-        jw_timestamp(w, r->timestamp);
-    else
+    if (e->at_len) {
+        jw_ch(w, '"');
+        jw_put(w, e->at, e->at_len);
+        jw_ch(w, '"');
+    } else {
         JW_LIT(w, "null");
+    }
     jw_ch(w, '}');
 }
 
-static int write_record(jw *w, const sluice_record *r, int embed, char *err, size_t errlen)
+static int write_record(jw *w, const sluice_record *r, const env_plan *e, char *err,
+                        size_t errlen)
 {
     if (r->n_fields)
         return write_fields(w, r, err, errlen);
-    write_envelope(w, r, embed);
+    write_envelope(w, r, e);
     return 0;
 }
 
@@ -177,9 +207,10 @@ const char *sl_to_json(sluice_batch *b, const sluice_record *r, size_t *len, cha
                        size_t errlen)
 {
     jw w = {NULL, 0};
-    /* Classified once, for both passes. */
-    int embed = !r->n_fields && r->value.ptr && sl_json_container(r->value.ptr, r->value.len);
-    if (write_record(&w, r, embed, err, errlen) != 0)
+    env_plan e;
+    if (!r->n_fields)
+        env_plan_make(&e, r);
+    if (write_record(&w, r, &e, err, errlen) != 0)
         return NULL;
     size_t need = w.n;
     char *out = sl_alloc(b, need + 1);
@@ -190,7 +221,7 @@ const char *sl_to_json(sluice_batch *b, const sluice_record *r, size_t *len, cha
     }
     w.p = out;
     w.n = 0;
-    write_record(&w, r, embed, err, errlen);
+    write_record(&w, r, &e, err, errlen);
     out[need] = '\0';
     if (len)
         *len = need;
