@@ -39,6 +39,7 @@ sluice_batch *sl_batch_new(size_t max_records, size_t arena_bytes)
     }
     size_t chunk = arena_bytes && arena_bytes < ARENA_CHUNK ? arena_bytes : ARENA_CHUNK;
     sl_arena_init(&b->arena, chunk, arena_bytes);
+    sl_arena_init(&b->spill, chunk, arena_bytes * 2);
     return b;
 }
 
@@ -49,6 +50,7 @@ void sl_batch_reset(sluice_batch *b)
     b->created_ns = 0;
     b->out_of_room = 0;
     sl_arena_reset(&b->arena);
+    sl_arena_reset(&b->spill);
 }
 
 void sl_batch_free(sluice_batch *b)
@@ -56,6 +58,7 @@ void sl_batch_free(sluice_batch *b)
     if (!b)
         return;
     sl_arena_free(&b->arena);
+    sl_arena_free(&b->spill);
     free(b->recs);
     free(b);
 }

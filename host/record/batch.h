@@ -19,6 +19,11 @@ struct sluice_batch {
      * 1.0 transforms that return SLUICE_ERR when out is full are retried
      * into an emptied batch as well (see SLUICE_FULL). */
     int out_of_room;
+    /* Where to_json writes when the arena is full.  A source may fill the
+     * arena to the brim, and the JSON a sink has the host write for a good
+     * record must not fail for lack of room; up to twice the arena's
+     * limit, its chunks kept across resets like the arena's. */
+    sl_arena spill;
 };
 
 sluice_batch *sl_batch_new(size_t max_records, size_t arena_bytes);

@@ -197,6 +197,46 @@ static void without_fields(void)
                              "\"received_at\":null}");
 }
 
+/* A source may fill the arena to the brim (the mqtt source does under a
+ * backlog): the envelope of every record is still written, into the spill
+ * arena, and a refill after a reset needs no more memory. */
+static void envelopes_of_a_full_batch(void)
+{
+    sluice_batch *b = sl_batch_new(1000, 256 << 10);
+    char payload[4096];
+    memset(payload, ' ', sizeof payload);
+    memcpy(payload, "{\"data\":\"01 02\"", 15);
+    payload[sizeof payload - 1] = '}';
+    size_t spill_total = 0;
+    for (int round = 0; round < 2; round++) {
+        sl_batch_reset(b);
+        size_t n = 0;
+        for (sluice_record *r; (r = sl_record_new(b)); n++) {
+            r->origin.topic = "cmnd/f2-0A1B2C3D4E5F/sensor-mode/J1/sensor-3";
+            r->timestamp = 1685027590543400;
+            if (sl_set_key(b, r, "f2-0A1B2C3D4E5F", 15) != 0 ||
+                sl_set_value(b, r, payload, sizeof payload) != 0) {
+                b->n--;
+                break;
+            }
+        }
+        CHECK(n > 50 && b->out_of_room);
+        size_t written = 0, len;
+        for (size_t i = 0; i < b->n; i++)
+            if (sl_to_json(b, &b->recs[i], &len, err, sizeof err) && len == sizeof payload + 141)
+                written++;
+            else
+                fprintf(stderr, "envelope %zu of %zu: %zu bytes; %s\n", i, b->n, len, err);
+        CHECK_INT_EQ(written, b->n);
+        if (round == 0)
+            spill_total = b->spill.total;
+        else
+            CHECK_INT_EQ(b->spill.total, spill_total);
+    }
+    CHECK(spill_total > 0 && spill_total <= 2 * (256 << 10));
+    sl_batch_free(b);
+}
+
 static const sluice_field *fld(const sluice_record *r, const char *n, sluice_field_type t)
 {
     const sluice_field *f = sluice_field_get(r, n);
@@ -324,16 +364,32 @@ static void round_trip(void)
 
 static void arena_exhaustion(void)
 {
-    /* 1 KiB of arena: the 400-byte string fits once, its JSON copy does not. */
+    /* 1 KiB of arena: the 400-byte string fits once, its JSON copy does
+     * not, and goes to the batch's spill arena (2 KiB) instead. */
     sluice_batch *small = sl_batch_new(4, 1024);
     sluice_record *r = sl_record_new(small);
     char big[800];
     memset(big, 'x', sizeof big);
     sluice_field *f = sl_field_add(small, r, "s", SLUICE_STRING);
     CHECK_INT_EQ(sl_field_set_string(small, f, big, 400), 0);
-    const char *s = sl_to_json(small, r, NULL, err, sizeof err);
+    CHECK(sl_alloc(small, 512) == NULL);          /* the arena is full */
+    small->out_of_room = 0;
+    size_t len;
+    const char *s = sl_to_json(small, r, &len, err, sizeof err);
+    CHECK(s != NULL && len == 408);
+    CHECK(small->spill.total > 0);
+    CHECK(!small->out_of_room);
+    /* JSON beyond the spill arena too fails, with the size to raise. */
+    sl_batch_reset(small);
+    r = sl_record_new(small);
+    memset(big, '\x01', 400);
+    f = sl_field_add(small, r, "s", SLUICE_STRING);
+    CHECK_INT_EQ(sl_field_set_string(small, f, big, 400), 0);
+    s = sl_to_json(small, r, NULL, err, sizeof err);
     CHECK(s == NULL);
-    CHECK_STR_CONTAINS(err, "out of batch memory");
+    CHECK_STR_CONTAINS(err, "out of batch memory for 2409 bytes of JSON (raise batch.max_bytes)");
+    CHECK(small->out_of_room);
+    memset(big, 'x', sizeof big);
 
     sl_batch_reset(small);
     r = sl_record_new(small);
@@ -952,6 +1008,7 @@ int main(void)
     parse_errors();
     round_trip();
     arena_exhaustion();
+    envelopes_of_a_full_batch();
     randomized();
     parse_escapes();
     parse_numbers();
