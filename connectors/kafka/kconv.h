@@ -33,8 +33,8 @@ int kconv_init(kconv *c, const sluice_api *api, const char *kind, const char *av
 void kconv_free(kconv *c);
 
 /* The bytes to send as r's value.  *out points into r, into `buf` (reset by
- * the caller) or into b's arena, and stays valid until the next call; NULL
- * with *len 0 for a record without value.  0, or -1 with err. */
+ * the caller) or into b's memory (to_json), and stays valid until the next
+ * call; NULL with *len 0 for a record without value.  0, or -1 with err. */
 int kconv_encode(const kconv *c, sluice_batch *b, const sluice_record *r, sluice_buf *buf,
                  const void **out, size_t *len, char *err, size_t errlen);
 
