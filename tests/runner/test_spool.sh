@@ -80,6 +80,10 @@ batch: { max_records: 64, linger: 10ms }
 buffer: { type: disk, path: "$T/spool-park2" }
 restart: { initial: 60s, max: 60s }
 Y
+# Each background run's log is emptied by this shell first: the child opens it
+# itself, under load after the wait_for below has read it, and that must not
+# find the previous case's lines ("parked: sink" came from case 1 once).
+: >"$T/out"
 "$S" run "${P[@]}" "$T/park2.yaml" >"$T/out" 2>&1 &
 pid=$!
 wait_for 20 grep -q "parked: sink" "$T/out" || fail "park2 not parked"
@@ -99,6 +103,7 @@ batch: { max_records: 64, linger: 10ms }
 buffer: { type: disk, path: "$T/spool-term" }
 retry: { initial: 10ms, max: 50ms }
 Y
+: >"$T/out"
 "$S" run "${P[@]}" --http 127.0.0.1:0 --shutdown-timeout 1s "$T/term.yaml" >"$T/out" 2>&1 &
 pid=$!
 wait_for 10 grep -q "database away; retry 3" "$T/out" || fail "sink not retrying"
@@ -118,6 +123,7 @@ batch: { max_records: 64, linger: 10ms }
 buffer: { type: disk, path: "$T/spool-term" }
 retry: { initial: 10ms, max: 50ms }
 Y
+: >"$T/out"
 "$S" run "${P[@]}" "$T/term2.yaml" >"$T/out" 2>&1 &
 pid=$!
 wait_for 20 sh -c "[ \$(wc -l <'$T/term.out' 2>/dev/null || echo 0) -ge 500 ]" || fail "replay incomplete"
@@ -138,6 +144,7 @@ sink: { plugin: fault, fail_writes: 1 }
 batch: { max_records: 64, linger: 10ms }
 restart: { initial: 50ms, max: 50ms }
 Y
+: >"$T/out"
 "$S" run "${P[@]}" --http 127.0.0.1:0 "$T/drop.yaml" >"$T/out" 2>&1 &
 pid=$!
 wait_for 10 grep -q "records of this run's unfinished batches are lost" "$T/out" || fail "no loss line"
@@ -170,6 +177,7 @@ name: idle
 source: { plugin: generator, count: 0, rate: 1 }
 sink: { plugin: fault }
 Y
+: >"$T/out"
 "$S" run "${P[@]}" --http 127.0.0.1:0 "$T/ident" >"$T/out" 2>&1 &
 pid=$!
 wait_for 20 grep -q "ident\] finished" "$T/out" || fail "ident did not finish"
@@ -209,6 +217,7 @@ batch: { max_records: 64, linger: 10ms }
 buffer: { type: disk, path: "$T/spool-full", max_size: 8KiB, segment_size: 4KiB }
 retry: { initial: 100ms, max: 100ms }
 Y
+: >"$T/out"
 "$S" run "${P[@]}" "$T/full.yaml" >"$T/out" 2>&1 &
 pid=$!
 # (expect_out below says it when the spool never filled; the run ends then too)
