@@ -216,19 +216,20 @@ static void test_ttl_and_negative(f2t *t)
 {
     /* 400 ms, then 1.6 s and 6.4 s when the machine was too slow for the
      * early checks to mean anything. */
-    int ttl = 400, made = 0;
-    for (int i = 0; i < 3 && !made; i++, ttl *= 4)
-        made = ttl_delays_change(t, ttl);
-    if (!made)
-        printf("NOTE: the TTL was not shown to delay a change (too slow even with %d ms)\n",
-               ttl / 4);
+    int ttl = 400;
+    for (int i = 0; !ttl_delays_change(t, ttl); i++, ttl *= 4) {
+        printf("NOTE: too slow to show a %d ms TTL delaying a change%s\n", ttl,
+               i < 2 ? "; again with 4 times that" : "; not shown");
+        if (i == 2)
+            break;
+    }
     ttl = 400;
-    made = 0;
-    for (int i = 0; i < 3 && !made; i++, ttl *= 4)
-        made = ttl_caches_unknown(t, ttl, 12 + i);
-    if (!made)
-        printf("NOTE: the TTL was not shown to delay a new device (too slow even with %d ms)\n",
-               ttl / 4);
+    for (int i = 0; !ttl_caches_unknown(t, ttl, 12 + i); i++, ttl *= 4) {
+        printf("NOTE: too slow to show a %d ms TTL delaying a new device%s\n", ttl,
+               i < 2 ? "; again with 4 times that" : "; not shown");
+        if (i == 2)
+            break;
+    }
 }
 
 static void test_reconnect(f2t *t)
