@@ -84,6 +84,19 @@ void tl_sleep_ms(int64_t ms)
     sluice_sleep_ms(ms);
 }
 
+int tl_wait_until(int64_t timeout_ms, int (*cond)(void *arg), void *arg)
+{
+    int64_t deadline = tl_now_ms() + timeout_ms;
+    for (;;) {
+        int last = tl_now_ms() >= deadline;
+        if (cond(arg))
+            return 1;
+        if (last)
+            return 0;
+        tl_sleep_ms(20);
+    }
+}
+
 /* ---- scratch files ------------------------------------------------------ */
 
 void tl_scratch_dir(char *buf, size_t len, const char *tag)

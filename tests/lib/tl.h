@@ -46,6 +46,12 @@ int tl_free_port(void);
 
 int64_t tl_now_ms(void);
 void tl_sleep_ms(int64_t ms);
+/* Polls cond(arg) every 20 ms until it returns nonzero (1) or timeout_ms
+ * pass on the monotonic clock (0; cond is tried once more at the deadline).
+ * For "this happens eventually" checks: give a generous bound (seconds),
+ * since a loaded machine or a sanitizer build is slow, and a fixed sleep
+ * followed by one check is never safe. */
+int tl_wait_until(int64_t timeout_ms, int (*cond)(void *arg), void *arg);
 
 /* ---- scratch files ------------------------------------------------------ */
 
