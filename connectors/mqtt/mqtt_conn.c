@@ -650,6 +650,11 @@ static sluice_status setup_client(mq_conn *c, char *err)
      * write after the read burst, once on_message has appended the message
      * to the spool (a kill -9 in between lost a message in e2e_embedded). */
     mosquitto_threaded_set(m, true);
+    /* Our loop writes a batch's publishes (or a read burst's PUBACKs) as one
+     * small write each; with Nagle every one after the first waits for the
+     * broker's ACK.  Measured: publish -> row p99 at 2,000 readings/s 46 ms
+     * with it, 31 ms without (the broker's own side: set_tcp_nodelay). */
+    mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
     if (cc->max_inflight > 0)
         mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, cc->max_inflight);
     if (cc->username && mosquitto_username_pw_set(m, cc->username, cc->password)) {

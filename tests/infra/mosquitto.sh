@@ -43,6 +43,10 @@ write_conf() {
     echo "max_queued_messages 100000"
     echo "max_queued_bytes 0"
     echo "max_inflight_messages 1000"
+    # Without it Nagle holds each PUBACK after the first until the client's
+    # delayed ACK (40 ms): a QoS 1 publisher waiting on a batch's acks then
+    # adds 40-50 ms per batch (docs/operations.md, "Broker settings").
+    echo "set_tcp_nodelay true"
     # 16 MiB: room for a 1 MiB test payload (message_size_limit is
     # deprecated in Mosquitto 2 and defaults to no limit)
     echo "max_packet_size 16777216"
