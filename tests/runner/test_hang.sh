@@ -26,6 +26,7 @@ cat >"$T/hang-init.yaml" <<Y
 source: { plugin: fault, count: 100 }
 sink: { plugin: fault, hang: init }
 Y
+: >"$T/out"   # here, not only in the job: it truncates when it runs, maybe after a wait_for read
 "$S" run "${P[@]}" --shutdown-timeout 1s "$T/hang-init.yaml" >"$T/out" 2>&1 &
 pid=$!
 wait_for 20 grep -q "hanging in sink.init" "$T/out" || fail "init never started"
@@ -38,6 +39,7 @@ cat >"$T/hang-poll.yaml" <<Y
 source: { plugin: fault, count: 100, hang: poll }
 sink: { plugin: fault }
 Y
+: >"$T/out"
 "$S" run "${P[@]}" --shutdown-timeout 1s "$T/hang-poll.yaml" >"$T/out" 2>&1 &
 pid=$!
 wait_for 20 grep -q "hanging in source.poll" "$T/out" || fail "poll never started"
@@ -57,6 +59,7 @@ cat >"$T/startfail/b.yaml" <<Y
 source: { plugin: generator, count: 10 }
 sink: { plugin: fault, hang: init, hang_for: 1s, out_file: "$T/no/such/dir/out" }
 Y
+: >"$T/out"
 "$S" run "${P[@]}" --shutdown-timeout 60s "$T/startfail" >"$T/out" 2>&1 &
 pid=$!
 wait_for 20 grep -q "start failed: stopping the pipelines that started" "$T/out" || fail "start failure not reported"
@@ -131,6 +134,7 @@ source: { plugin: fault, count: 100 }
 sink: { plugin: fault, always_retry: true }
 retry: { initial: 10ms, max: 50ms }
 Y
+: >"$T/out"
 "$S" run "${P[@]}" --shutdown-timeout 2s "$T/reload.yaml" >"$T/out" 2>&1 &
 pid=$!
 ( sleep 30; kill -KILL $pid ) >/dev/null 2>&1 &  # never hang the suite

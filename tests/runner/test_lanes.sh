@@ -22,6 +22,7 @@ for p in json.load(sys.stdin)["pipelines"]:
 status_is() { [ "$(lanes_in_status | tr '\n' ' ')" = "$1" ]; }
 
 write 2
+: >"$T/out"   # here, not only in the job: it truncates when it runs, maybe after a wait_for read
 "$S" run --http "127.0.0.1:$HTTP" "$T/p.yaml" >"$T/out" 2>&1 &
 pid=$!
 want2="p#1/p/1/2 running p#2/p/2/2 running "

@@ -127,6 +127,7 @@ sink: { plugin: fault, always_retry: true }
 retry: { initial: 5ms, max: 5ms, max_attempts: 3 }
 restart: { initial: 10s, max: 10s }
 Y
+: >"$T/out"   # here, not only in the job: it truncates when it runs, maybe after a wait_for read
 "$S" run "${P[@]}" "$T/giveup.yaml" >"$T/out" 2>&1 &
 pid=$!
 wait_for 10 grep -q "gave up after 3 attempts" "$T/out" || fail "no give-up message"
@@ -143,6 +144,7 @@ retry: { initial: 5ms, max: 20ms }
 Y
 pipeline multi-good "count: 3000" "" ", slow: 1ms" ""
 mkdir -p "$T/multi" && mv "$T/multi-bad.yaml" "$T/multi-good.yaml" "$T/multi/"
+: >"$T/out"
 "$S" run "${P[@]}" "$T/multi" >"$T/out" 2>&1 &
 pid=$!
 wait_for 30 grep -q "multi-good.*finished: 3000 in, 3000 out" "$T/out" || fail "good pipeline did not finish"

@@ -14,6 +14,7 @@ sink: { plugin: fault, out_file: "$T/drain.out", slow: 20ms }
 batch: { max_records: 50, linger: 5ms }
 buffer: { max_batches: 2 }
 Y
+: >"$T/out"   # here, not only in the job: it truncates when it runs, maybe after a wait_for read
 "$S" run "${P[@]}" "$T/drain.yaml" >"$T/out" 2>&1 &
 pid=$!
 wait_for 20 test -s "$T/drain.out" || fail "nothing written"
@@ -38,6 +39,7 @@ source: { plugin: fault, count: 100 }
 sink: { plugin: fault, always_retry: true }
 retry: { initial: 10ms, max: 50ms }
 Y
+: >"$T/out"
 "$S" run "${P[@]}" --shutdown-timeout 1s "$T/stuck.yaml" >"$T/out" 2>&1 &
 pid=$!
 wait_for 10 grep -q "database away" "$T/out" || fail "sink never tried"
@@ -56,6 +58,7 @@ source: { plugin: fault, count: 0 }
 sink: { plugin: fault, slow: 5ms }
 Y
 done
+: >"$T/out"
 "$S" run "${P[@]}" "$T/hup" >"$T/out" 2>&1 &
 pid=$!
 wait_for 10 grep -q "\[two\] running" "$T/out" || fail "pipelines did not start"
