@@ -652,8 +652,10 @@ static sluice_status setup_client(mq_conn *c, char *err)
     mosquitto_threaded_set(m, true);
     /* Our loop writes a batch's publishes (or a read burst's PUBACKs) as one
      * small write each; with Nagle every one after the first waits for the
-     * broker's ACK.  Measured: publish -> row p99 at 2,000 readings/s 46 ms
-     * with it, 31 ms without (the broker's own side: set_tcp_nodelay). */
+     * broker's ACK.  The broker's side is its own setting (set_tcp_nodelay,
+     * docs/operations.md "Broker settings"), which is what moved the
+     * latency; this side measured within run-to-run noise (p99 31 ms with
+     * TCP_NODELAY, 46 ms without, one run each; repeats spanned 31-62). */
     mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
     if (cc->max_inflight > 0)
         mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, cc->max_inflight);

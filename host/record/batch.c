@@ -74,6 +74,16 @@ size_t sl_batch_room(const sluice_batch *b) { return b->cap - b->n; }
 
 void *sl_alloc(sluice_batch *b, size_t n) { return room_alloc(b, n); }
 
+void *sl_alloc_text(sluice_batch *b, size_t n)
+{
+    void *p = sl_arena_alloc(&b->arena, n);
+    if (!p)
+        p = sl_arena_alloc(&b->spill, n);
+    if (!p)
+        b->out_of_room = 1;
+    return p;
+}
+
 const char *sl_strndup(sluice_batch *b, const char *s, size_t len)
 {
     char *p = room_alloc(b, len + 1);

@@ -8,6 +8,10 @@ size_t sl_batch_count(const sluice_batch *b);
 sluice_record *sl_batch_at(const sluice_batch *b, size_t i);
 size_t sl_batch_room(const sluice_batch *b);
 void *sl_alloc(sluice_batch *b, size_t n);
+/* Memory for text the host writes for a sink about a record already in b
+ * (to_json): the arena, else the batch's spill arena (see batch.h), so a
+ * good record never fails because its source filled the arena. */
+void *sl_alloc_text(sluice_batch *b, size_t n);
 const char *sl_strndup(sluice_batch *b, const char *s, size_t len);
 sluice_record *sl_record_new(sluice_batch *b);
 sluice_record *sl_record_copy(sluice_batch *b, const sluice_record *src);

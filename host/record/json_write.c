@@ -15,7 +15,6 @@
 
 #include <sluice/sluice_text.h>
 
-#include "batch.h"
 #include "batch_api.h"
 
 #include <stdio.h>
@@ -214,12 +213,8 @@ const char *sl_to_json(sluice_batch *b, const sluice_record *r, size_t *len, cha
     if (write_record(&w, r, &e, err, errlen) != 0)
         return NULL;
     size_t need = w.n;
-    /* The batch's spill arena when a source filled its arena (batch.h). */
-    char *out = sl_arena_alloc(&b->arena, need + 1);
-    if (!out)
-        out = sl_arena_alloc(&b->spill, need + 1);
+    char *out = sl_alloc_text(b, need + 1);
     if (!out) {
-        b->out_of_room = 1;
         set_err(err, errlen, "out of batch memory for %zu bytes of JSON (raise batch.max_bytes)",
                 need + 1);
         return NULL;
